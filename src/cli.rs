@@ -1,0 +1,127 @@
+//! Command-line parsing and the one dispatch `match`: flags become a [`Ui`] and a subcommand's
+//! args, errors become one `error: ...` line on stderr and exit code 2.
+
+use crate::cmd;
+use crate::exit::Outcome;
+use crate::ui::{Ui, Verbosity};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+/// Anonymize MRI DICOM folders as the study's tracking workbook asks, verify them like a second
+/// reviewer, and write the result back into the workbook.
+///
+/// Exit codes: 0 all done, 1 ran but problems were recorded, 2 could not proceed.
+#[derive(Debug, Parser)]
+#[command(name = "anontrack", version, about, long_about)]
+pub struct Cli {
+    /// Print results as JSON, one object per line, and nothing else on stdout.
+    #[arg(long, global = true, conflicts_with = "quiet")]
+    pub json: bool,
+
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Print more about what is happening (on stderr); repeat for even more.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Anonymize and verify every participant the workbook queues, then write the result back.
+    Sync(cmd::sync::SyncArgs),
+    /// Show every participant's state and each stage's progress. Never writes anything.
+    Status(cmd::status::StatusArgs),
+    /// Make a new, empty tracking workbook and a commented anontrack.toml.
+    Init(cmd::init::InitArgs),
+    /// Anonymize one participant's folder, outside any workbook.
+    Anonymize(cmd::anonymize::AnonymizeArgs),
+    /// Check anonymized folders against their raw folders, like the second reviewer. Changes nothing.
+    Verify(cmd::verify::VerifyArgs),
+    /// Make a demo study with synthetic scans, run `sync` on it and show `status`.
+    Demo(cmd::demo::DemoArgs),
+    /// Generate a synthetic study for benchmarks (made-up data only).
+    #[command(hide = true)]
+    GenStudy(cmd::gen_study::GenStudyArgs),
+}
+
+/// Parses `args`, runs the subcommand and returns how it ended.
+pub fn run<I, T>(args: I) -> Outcome
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Outcome::Error
+            } else {
+                Outcome::Success
+            };
+        }
+    };
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.json {
+        Verbosity::Json
+    } else {
+        Verbosity::Normal
+    };
+    init_logging(verbosity, cli.verbose);
+    let ui = Ui::new(verbosity);
+    let result = match cli.command {
+        Command::Sync(args) => cmd::sync::run(args, &ui),
+        Command::Status(args) => cmd::status::run(args, &ui),
+        Command::Init(args) => cmd::init::run(args, &ui),
+        Command::Anonymize(args) => cmd::anonymize::run(args, &ui),
+        Command::Verify(args) => cmd::verify::run(args, &ui),
+        Command::Demo(args) => cmd::demo::run(args, &ui),
+        Command::GenStudy(args) => cmd::gen_study::run(args, &ui),
+    };
+    match result {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            Outcome::Error
+        }
+    }
+}
+
+/// Logs go to stderr: warnings by default, more with `-v`, nothing but errors with `--quiet`.
+fn init_logging(verbosity: Verbosity, verbose: u8) {
+    let level = match (verbosity, verbose) {
+        (Verbosity::Quiet, _) => tracing::Level::ERROR,
+        (_, 0) => tracing::Level::WARN,
+        (_, 1) => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,103 @@
+//! Findings: what went wrong for one participant, in the lab's own words.
+//!
+//! Both the anonymizer (unreadable files, an ID mismatch) and the verifier (a tag left, a pixel
+//! changed) produce findings. A finding names a tag and/or a file and says what is wrong; it never
+//! carries a value read from a DICOM header, so findings can go to the sheet, the terminal and
+//! the JSON reports without leaking PHI.
+
+use serde::Serialize;
+use std::fmt;
+
+/// A DICOM tag, printed the lab's way: `(0010,4000)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TagRef(pub u16, pub u16);
+
+impl fmt::Display for TagRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({:04X},{:04X})", self.0, self.1)
+    }
+}
+
+/// One problem for one participant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The element concerned, if any.
+    pub tag: Option<TagRef>,
+    /// The file concerned, relative to the participant's folder (`/`-separated), if any.
+    pub file: Option<String>,
+    /// What is wrong, without PHI: `PatientComments not anonymous`.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding about the whole participant (no tag, no file).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            tag: None,
+            file: None,
+            message: message.into(),
+        }
+    }
+
+    /// Names the element concerned.
+    pub fn tag(mut self, group: u16, element: u16) -> Self {
+        self.tag = Some(TagRef(group, element));
+        self
+    }
+
+    /// Names the file concerned (relative to the participant's folder).
+    pub fn file(mut self, rel: impl Into<String>) -> Self {
+        self.file = Some(rel.into());
+        self
+    }
+}
+
+impl fmt::Display for Finding {
+    /// `(0010,4000) PatientComments not anonymous`, `dwi/IM-0003.dcm truncated`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(tag) = self.tag {
+            write!(f, "{tag}")?;
+            sep = " ";
+        }
+        if let Some(file) = &self.file {
+            write!(f, "{sep}{file}")?;
+            sep = " ";
+        }
+        write!(f, "{sep}{}", self.message)
+    }
+}
+
+/// The short note for the sheet: the first finding plus `(+N more)`.
+pub fn sheet_note(findings: &[Finding]) -> Option<String> {
+    let first = findings.first()?;
+    Some(match findings.len() {
+        1 => first.to_string(),
+        n => format!("{first} (+{} more)", n - 1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_in_the_labs_words() {
+        let f = Finding::new("PatientComments not anonymous").tag(0x0010, 0x4000);
+        assert_eq!(f.to_string(), "(0010,4000) PatientComments not anonymous");
+        let f = Finding::new("truncated").file("dwi/IM-0003.dcm");
+        assert_eq!(f.to_string(), "dwi/IM-0003.dcm truncated");
+    }
+
+    #[test]
+    fn sheet_note_counts_the_rest() {
+        assert_eq!(sheet_note(&[]), None);
+        let a = Finding::new("a");
+        let b = Finding::new("b");
+        assert_eq!(sheet_note(std::slice::from_ref(&a)).as_deref(), Some("a"));
+        assert_eq!(
+            sheet_note(&[a, b.clone(), b]).as_deref(),
+            Some("a (+2 more)")
+        );
+    }
+}

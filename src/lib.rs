@@ -1,0 +1,42 @@
+//! anontrack: the lab's DICOM anonymization workflow, driven by its tracking workbook.
+//!
+//! Where things live:
+//! - [`sheet`]: the tracking workbook as plain data (reading, the `init` template, the in-place
+//!   write-back that patches the xlsx package);
+//! - [`config`]: `anontrack.toml`, the folder templates and column names;
+//! - [`plan`]: which rows need what, and why (a pure function of rows and config);
+//! - [`anonymize`]: profiles as data and their byte-surgical application to DICOM files;
+//! - [`verify`]: the independent second reviewer, comparing anonymized files with raw ones;
+//! - [`finding`]: what went wrong for a participant, in the lab's own words;
+//! - [`report`]: per-participant JSON reports and the audit log under `.anontrack/`;
+//! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
+//! - [`cli`], [`cmd`], [`ui`]: argument parsing, one module per subcommand, and terminal output.
+
+pub mod anonymize;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod finding;
+pub mod plan;
+pub mod report;
+pub mod sheet;
+pub mod synth;
+pub mod ui;
+pub mod verify;
+
+pub use error::{Error, Result};
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Runs anontrack with the given arguments (the first being the program name) and returns the
+/// process exit code. `main` is only this call, so tests can drive the whole tool in-process.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    cli::run(args).code()
+}
