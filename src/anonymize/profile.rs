@@ -1,9 +1,228 @@
 //! Profiles as data: which tags change and how (`templates/profiles/*.toml`, embedded).
+//!
+//! A profile is a list of rules, each naming a top-level tag, its keyword (for messages) and an
+//! action. The lab's procedure is the built-in profile `lab`; `profile = "path/to/x.toml"` in
+//! anontrack.toml loads another. Loading validates everything up front: a bad profile is an error
+//! before any file is touched.
 
+use crate::error::{Error, Result};
+use crate::finding::TagRef;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The built-in profiles, embedded in the binary: (name, TOML text).
+const BUILT_IN: &[(&str, &str)] = &[("lab", include_str!("../../templates/profiles/lab.toml"))];
+
+/// What a rule does to an element the file has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", content = "value", rename_all = "snake_case")]
+pub enum Action {
+    /// Set the value to this text (the lab uses `Anonymous`).
+    Replace(String),
+    /// Set the value to the run's date, `YYYYMMDD`.
+    RunDate,
+    /// Keep the element with an empty value.
+    Empty,
+    /// Remove the element.
+    Remove,
+}
+
+/// One rule of a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub tag: TagRef,
+    /// The keyword used in messages (`PatientComments`).
+    pub keyword: String,
+    pub action: Action,
+}
 
 /// A named set of rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Profile {
     pub name: String,
+    pub description: String,
+    /// In file order; at most one rule per tag.
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default, rename = "rule")]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    tag: String,
+    keyword: String,
+    action: String,
+    value: Option<String>,
+}
+
+impl Profile {
+    /// The lab's procedure: 18 tags set to `Anonymous`, AcquisitionDate set to the run's date.
+    pub fn lab() -> Self {
+        Self::from_toml("lab", BUILT_IN[0].1).expect("the built-in lab profile is valid")
+    }
+
+    /// Loads a built-in profile by name, or a profile file by path (relative to `base`).
+    pub fn load(name_or_path: &str, base: &Path) -> Result<Self> {
+        if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::from_toml(name, text);
+        }
+        let path = base.join(name_or_path);
+        if !name_or_path.ends_with(".toml") && !path.exists() {
+            let known: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+            return Err(Error::Profile {
+                name: name_or_path.to_string(),
+                reason: format!(
+                    "no built-in profile has this name (known: {}) and no such file exists",
+                    known.join(", ")
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+        Self::from_toml(&path.display().to_string(), &text)
+    }
+
+    /// Parses and validates a profile's TOML text; `origin` names it in errors.
+    pub fn from_toml(origin: &str, text: &str) -> Result<Self> {
+        let bad = |reason: String| Error::Profile {
+            name: origin.to_string(),
+            reason,
+        };
+        let raw: RawProfile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
+        for r in raw.rules {
+            let tag = parse_tag(&r.tag).ok_or_else(|| {
+                bad(format!(
+                    "rule `{}` has tag `{}`; write it as `0010,0010`",
+                    r.keyword, r.tag
+                ))
+            })?;
+            if tag.0 == 0x0002 || tag.0 == 0x7FE0 || tag.1 == 0x0000 {
+                return Err(bad(format!(
+                    "rule `{}` targets {tag}, which a profile may not change (file meta, pixel data or group length)",
+                    r.keyword
+                )));
+            }
+            if rules.iter().any(|x| x.tag == tag) {
+                return Err(bad(format!("tag {tag} has two rules")));
+            }
+            let action = match (r.action.as_str(), r.value) {
+                ("replace", Some(v)) => Action::Replace(v),
+                ("replace", None) => {
+                    return Err(bad(format!("rule {tag} `replace` needs a `value`")));
+                }
+                ("run_date", None) => Action::RunDate,
+                ("empty", None) => Action::Empty,
+                ("remove", None) => Action::Remove,
+                (a @ ("run_date" | "empty" | "remove"), Some(_)) => {
+                    return Err(bad(format!("rule {tag} `{a}` takes no `value`")));
+                }
+                (other, _) => {
+                    return Err(bad(format!(
+                        "rule {tag} has action `{other}`; use replace, run_date, empty or remove"
+                    )));
+                }
+            };
+            rules.push(Rule {
+                tag,
+                keyword: r.keyword,
+                action,
+            });
+        }
+        if rules.is_empty() {
+            return Err(bad("it has no rules".into()));
+        }
+        Ok(Self {
+            name: raw.name,
+            description: raw.description,
+            rules,
+        })
+    }
+
+    /// The rule for `tag`, if any.
+    pub fn rule(&self, tag: TagRef) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.tag == tag)
+    }
+}
+
+/// Parses `0010,0010`, `(0010,0010)`, `0010 0010` or `00100010`.
+pub fn parse_tag(s: &str) -> Option<TagRef> {
+    let hex: String = s
+        .chars()
+        .filter(|c| !matches!(c, '(' | ')' | ',' | ' '))
+        .collect();
+    if hex.len() != 8 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let g = u16::from_str_radix(&hex[..4], 16).ok()?;
+    let e = u16::from_str_radix(&hex[4..], 16).ok()?;
+    Some(TagRef(g, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_profile_has_the_labs_19_rules() {
+        let p = Profile::lab();
+        assert_eq!(p.rules.len(), 19);
+        let anonymous = p
+            .rules
+            .iter()
+            .filter(|r| r.action == Action::Replace("Anonymous".into()))
+            .count();
+        assert_eq!(anonymous, 18);
+        assert_eq!(
+            p.rule(TagRef(0x0008, 0x0022)).unwrap().action,
+            Action::RunDate
+        );
+        assert_eq!(
+            p.rule(TagRef(0x0010, 0x4000)).unwrap().keyword,
+            "PatientComments"
+        );
+    }
+
+    #[test]
+    fn tags_parse_in_the_usual_spellings() {
+        assert_eq!(parse_tag("0010,0010"), Some(TagRef(0x10, 0x10)));
+        assert_eq!(parse_tag("(0029,1109)"), Some(TagRef(0x29, 0x1109)));
+        assert_eq!(parse_tag("00104000"), Some(TagRef(0x10, 0x4000)));
+        assert_eq!(parse_tag("008,1050"), None);
+        assert_eq!(parse_tag("zzzz,0010"), None);
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_with_a_reason() {
+        let e = Profile::from_toml(
+            "x",
+            "name='x'\n[[rule]]\ntag='7FE0,0010'\nkeyword='PixelData'\naction='empty'\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("may not change"), "{e}");
+        let e = Profile::from_toml(
+            "x",
+            "name='x'\n[[rule]]\ntag='0010,0010'\nkeyword='PatientName'\naction='replace'\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs a `value`"), "{e}");
+        let e = Profile::from_toml("x", "name='x'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no rules"), "{e}");
+        let e = Profile::load("nonesuch", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("known: lab"), "{e}");
+    }
 }
