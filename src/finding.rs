@@ -8,9 +8,15 @@
 use serde::Serialize;
 use std::fmt;
 
-/// A DICOM tag, printed the lab's way: `(0010,4000)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// A DICOM tag, printed (and serialized) the lab's way: `(0010,4000)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TagRef(pub u16, pub u16);
+
+impl Serialize for TagRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
 
 impl fmt::Display for TagRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,2 +1,193 @@
-//! Reports on disk: the per-participant JSON report under `.anontrack/reports/` and the audit log
-//! `.anontrack/audit.jsonl`. No PHI is ever written here.
+//! Reports on disk, beside the workbook under `.anontrack/`: one JSON report per participant and
+//! action (`reports/<id>-<action>.json`, the full list of findings) and the append-only audit log
+//! (`audit.jsonl`, one line per row acted on). Neither ever holds PHI: findings carry tags, file
+//! names and reasons, never header values; IDs are the sheet's own study IDs.
+
+use crate::error::{Error, Result};
+use crate::finding::Finding;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The `.anontrack` folder beside a workbook.
+pub fn state_dir(workbook: &Path) -> PathBuf {
+    workbook
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(".anontrack")
+}
+
+/// The full account of one row's work, written as pretty JSON.
+#[derive(Debug, Serialize)]
+pub struct ParticipantReport<'a> {
+    pub tool_version: &'a str,
+    pub time: String,
+    pub row: u32,
+    pub id: &'a str,
+    /// `anonymize` or `verify`.
+    pub action: &'a str,
+    pub profile: &'a str,
+    /// The AcquisitionDate written (anonymize) or expected (verify), `YYYYMMDD`.
+    pub date: Option<String>,
+    /// `passed` or `problem`.
+    pub outcome: &'a str,
+    pub findings: &'a [Finding],
+    /// The anonymizer's account (files written, skipped, private creators), when it ran.
+    pub anonymize: Option<serde_json::Value>,
+    /// The verifier's account, when it ran.
+    pub verify: Option<serde_json::Value>,
+}
+
+/// Writes `report` to `.anontrack/reports/<id>-<action>.json` (atomically) and returns its path.
+pub fn write_report(state: &Path, report: &ParticipantReport<'_>) -> Result<PathBuf> {
+    let dir = state.join("reports");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
+    let name = format!("{}-{}.json", safe_file_name(report.id), report.action);
+    let path = dir.join(name);
+    let mut text = serde_json::to_vec_pretty(report).map_err(|e| Error::Patch {
+        path: path.clone(),
+        reason: format!("cannot encode report: {e}"),
+    })?;
+    text.push(b'\n');
+    write_atomic(&path, &text)?;
+    Ok(path)
+}
+
+/// One line of `.anontrack/audit.jsonl`.
+#[derive(Debug, Serialize)]
+pub struct AuditEntry<'a> {
+    pub time: String,
+    pub tool_version: &'a str,
+    pub workbook: String,
+    pub row: u32,
+    pub id: &'a str,
+    pub initials: Option<&'a str>,
+    pub action: &'a str,
+    pub profile: &'a str,
+    pub date: Option<String>,
+    pub files_written: usize,
+    pub files_skipped: usize,
+    pub outcome: &'a str,
+    pub note: Option<&'a str>,
+}
+
+/// Appends one entry to `.anontrack/audit.jsonl`.
+pub fn append_audit(state: &Path, entry: &AuditEntry<'_>) -> Result<()> {
+    std::fs::create_dir_all(state).map_err(|e| Error::write(state, e))?;
+    let path = state.join("audit.jsonl");
+    let mut line = serde_json::to_vec(entry).map_err(|e| Error::Patch {
+        path: path.clone(),
+        reason: format!("cannot encode audit entry: {e}"),
+    })?;
+    line.push(b'\n');
+    // One write of a whole line in append mode, so concurrent or interrupted runs never
+    // interleave half lines.
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::write(&path, e))?;
+    f.write_all(&line).map_err(|e| Error::write(&path, e))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
+/// never leaves a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".anontrack-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::write(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::write(path, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::write(path, e))?;
+    tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
+    Ok(())
+}
+
+/// A sheet ID made safe as a file name (anything but letters, digits, `-` and `_` becomes `_`).
+fn safe_file_name(id: &str) -> String {
+    let s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "_".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_dir_is_beside_the_workbook() {
+        assert_eq!(
+            state_dir(Path::new("/s/study.xlsx")),
+            Path::new("/s/.anontrack")
+        );
+        assert_eq!(
+            state_dir(Path::new("study.xlsx")),
+            Path::new("./.anontrack")
+        );
+    }
+
+    #[test]
+    fn ids_become_safe_file_names() {
+        assert_eq!(safe_file_name("101"), "101");
+        assert_eq!(safe_file_name("../x y"), "___x_y");
+        assert_eq!(safe_file_name(""), "_");
+    }
+
+    #[test]
+    fn reports_and_audit_lines_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let findings = [Finding::new("PatientComments not anonymous").tag(0x10, 0x4000)];
+        let report = ParticipantReport {
+            tool_version: "0",
+            time: "t".into(),
+            row: 9,
+            id: "114",
+            action: "anonymize",
+            profile: "lab",
+            date: Some("20261124".into()),
+            outcome: "problem",
+            findings: &findings,
+            anonymize: None,
+            verify: None,
+        };
+        let path = write_report(dir.path(), &report).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["findings"][0]["tag"], "(0010,4000)");
+        assert!(path.ends_with("reports/114-anonymize.json"));
+        for _ in 0..2 {
+            let entry = AuditEntry {
+                time: "t".into(),
+                tool_version: "0",
+                workbook: "w.xlsx".into(),
+                row: 9,
+                id: "114",
+                initials: Some("KH"),
+                action: "anonymize",
+                profile: "lab",
+                date: None,
+                files_written: 3,
+                files_skipped: 1,
+                outcome: "passed",
+                note: None,
+            };
+            append_audit(dir.path(), &entry).unwrap();
+        }
+        let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 2);
+    }
+}
