@@ -1,7 +1,25 @@
 //! `anontrack.toml`: where each participant's raw and anonymized folders are, which profile to
 //! apply, and how the workbook's columns are named. Read from beside the workbook (or `--config`).
+//!
+//! This module also owns the folder templates (`sourcedata/{original_id}`): turning one sheet row
+//! into two folders, and refusing sheet values that would steer a read or write outside the
+//! study (a `/`, a `\`, `..`, or an empty value where one is needed). Such a refusal is a
+//! [`FolderProblem`] for that row, never an error for the whole run.
 
+use crate::error::{Error, Result};
+use crate::sheet::Row;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The file name looked for beside the workbook.
+pub const FILE_NAME: &str = "anontrack.toml";
+
+/// The commented `anontrack.toml` that `anontrack init` writes (all keys at their defaults).
+pub const TEMPLATE: &str = include_str!("../templates/anontrack.toml");
+
+/// The placeholders a folder template may use.
+pub const PLACEHOLDERS: [&str; 4] = ["id", "original_id", "study", "scan_date"];
 
 /// The header texts the tool looks for (compared after trimming, collapsing spaces, ignoring case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,5 +69,314 @@ impl Default for Config {
             profile: "lab".into(),
             columns: ColumnNames::default(),
         }
+    }
+}
+
+impl Config {
+    /// Loads the config for `workbook`: `explicit` if given (it must exist), else
+    /// `anontrack.toml` beside the workbook, else the defaults.
+    ///
+    /// Returns the config and the file it came from (`None` for the defaults). Unknown keys,
+    /// unknown placeholders and empty templates are errors naming the file.
+    pub fn load(workbook: &Path, explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let beside = workbook
+                    .parent()
+                    .unwrap_or_else(|| Path::new(""))
+                    .join(FILE_NAME);
+                if !beside.is_file() {
+                    return Ok((Config::default(), None));
+                }
+                beside
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+        let config = Config::parse(&text).map_err(|reason| Error::Config {
+            path: path.clone(),
+            reason,
+        })?;
+        Ok((config, Some(path)))
+    }
+
+    /// Parses and checks the text of an `anontrack.toml`; the error is a one-line reason.
+    pub fn parse(text: &str) -> std::result::Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    format!("line {line}: {msg}")
+                }
+                None => msg,
+            }
+        })?;
+        for (key, template) in [("raw_dir", &config.raw_dir), ("anon_dir", &config.anon_dir)] {
+            check_template(template).map_err(|why| format!("`{key}`: {why}"))?;
+        }
+        Ok(config)
+    }
+
+    /// The raw folder of `row`, resolved against `base_dir` (the workbook's folder).
+    pub fn raw_dir_for(&self, row: &Row, base_dir: &Path) -> Result<PathBuf, FolderProblem> {
+        resolve_template(&self.raw_dir, row, base_dir)
+    }
+
+    /// The anonymized folder of `row`, resolved against `base_dir` (the workbook's folder).
+    pub fn anon_dir_for(&self, row: &Row, base_dir: &Path) -> Result<PathBuf, FolderProblem> {
+        resolve_template(&self.anon_dir, row, base_dir)
+    }
+}
+
+/// Checks that a folder template is not empty, has balanced braces and only known placeholders.
+fn check_template(template: &str) -> std::result::Result<(), String> {
+    if template.trim().is_empty() {
+        return Err("the folder template is empty".into());
+    }
+    for piece in split_template(template)? {
+        if let Piece::Placeholder(name) = piece
+            && !PLACEHOLDERS.contains(&name)
+        {
+            return Err(format!(
+                "unknown placeholder `{{{name}}}` (hint: use {})",
+                PLACEHOLDERS.map(|p| format!("`{{{p}}}`")).join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A piece of a folder template.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece<'a> {
+    Literal(&'a str),
+    Placeholder(&'a str),
+}
+
+/// Splits `a/{id}/b` into literals and placeholders.
+fn split_template(template: &str) -> std::result::Result<Vec<Piece<'_>>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            return Err("a `}` without its `{`".into());
+        }
+        if open > 0 {
+            pieces.push(Piece::Literal(&rest[..open]));
+        }
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| "a `{` without its `}`".to_string())?;
+        pieces.push(Piece::Placeholder(after[..close].trim()));
+        rest = &after[close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest));
+    }
+    Ok(pieces)
+}
+
+/// Why a row's folder could not be resolved; recorded as a problem for that row.
+///
+/// The message names the column, never the value (sheet values can be scanner IDs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderProblem {
+    /// The template needs a value that the row does not have.
+    Missing { placeholder: String },
+    /// The value holds a path separator or `..` (or is `.`), so it could leave the study folder.
+    Unsafe { placeholder: String },
+    /// The template itself is malformed (only reachable with a config that skipped `parse`).
+    Template { reason: String },
+}
+
+impl fmt::Display for FolderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing { placeholder } => write!(
+                f,
+                "{} is empty but the folder template needs `{{{placeholder}}}`",
+                column_label(placeholder)
+            ),
+            Self::Unsafe { placeholder } => write!(
+                f,
+                "{} holds a path separator or `..`; refused as a folder name",
+                column_label(placeholder)
+            ),
+            Self::Template { reason } => write!(f, "bad folder template: {reason}"),
+        }
+    }
+}
+
+/// The lab's column name for a placeholder, for messages.
+fn column_label(placeholder: &str) -> &'static str {
+    match placeholder {
+        "id" => "`ID`",
+        "original_id" => "`Original ID`",
+        "study" => "`Study`",
+        "scan_date" => "`Scan Date`",
+        _ => "a placeholder value",
+    }
+}
+
+/// Resolves a folder template for one row, relative to `base_dir` (absolute templates stay so).
+///
+/// `{scan_date}` becomes `YYYYMMDD`. A value that is empty when needed, or that holds `/`, `\`,
+/// `..`, or is `.`, is refused: sheet values must never steer reads or writes outside the study.
+pub fn resolve_template(
+    template: &str,
+    row: &Row,
+    base_dir: &Path,
+) -> Result<PathBuf, FolderProblem> {
+    let pieces = split_template(template).map_err(|reason| FolderProblem::Template { reason })?;
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Literal(s) => out.push_str(s),
+            Piece::Placeholder(name) => {
+                let value = match name {
+                    "id" => Some(row.id.clone()),
+                    "original_id" => row.original_id.clone(),
+                    "study" => row.study.clone(),
+                    "scan_date" => row.scan_date.map(|d| d.format("%Y%m%d").to_string()),
+                    other => {
+                        return Err(FolderProblem::Template {
+                            reason: format!("unknown placeholder `{{{other}}}`"),
+                        });
+                    }
+                };
+                let value = value.map(|v| v.trim().to_string()).unwrap_or_default();
+                if value.is_empty() {
+                    return Err(FolderProblem::Missing {
+                        placeholder: name.to_string(),
+                    });
+                }
+                if !is_safe_component(&value) {
+                    return Err(FolderProblem::Unsafe {
+                        placeholder: name.to_string(),
+                    });
+                }
+                out.push_str(&value);
+            }
+        }
+    }
+    Ok(base_dir.join(out))
+}
+
+/// True when `value` can only ever name one folder inside its parent.
+fn is_safe_component(value: &str) -> bool {
+    !(value.contains(['/', '\\', '\0']) || value.contains("..") || value == ".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::{State, WorkCell};
+
+    fn row(id: &str, original: Option<&str>) -> Row {
+        let empty = WorkCell {
+            state: State::NotStarted,
+            initials: None,
+            note: None,
+        };
+        Row {
+            row: 3,
+            id: id.into(),
+            original_id: original.map(Into::into),
+            study: Some("STUDYNAME pilot".into()),
+            scan_date: chrono::NaiveDate::from_ymd_opt(2021, 11, 1),
+            excluded: false,
+            flagged: false,
+            anonymization: empty.clone(),
+            check: empty,
+            stages: vec![],
+        }
+    }
+
+    fn resolve(t: &str, r: &Row) -> Result<PathBuf, FolderProblem> {
+        resolve_template(t, r, Path::new("/study"))
+    }
+
+    #[test]
+    fn defaults_resolve_under_the_workbook_folder() {
+        let c = Config::default();
+        let r = row("101", Some("60784"));
+        let base = Path::new("/study");
+        assert_eq!(
+            c.raw_dir_for(&r, base),
+            Ok(PathBuf::from("/study/sourcedata/60784"))
+        );
+        assert_eq!(
+            c.anon_dir_for(&r, base),
+            Ok(PathBuf::from("/study/AnonDcm/101"))
+        );
+    }
+
+    #[test]
+    fn every_placeholder_resolves() {
+        let r = row("101", Some("60784"));
+        let p = resolve("{study}/{scan_date}_{original_id}/{ id }", &r).unwrap();
+        assert_eq!(
+            p,
+            PathBuf::from("/study/STUDYNAME pilot/20211101_60784/101")
+        );
+    }
+
+    #[test]
+    fn unsafe_and_missing_values_are_refused() {
+        let unsafe_ = |p: &str| {
+            Err(FolderProblem::Unsafe {
+                placeholder: p.into(),
+            })
+        };
+        assert_eq!(resolve("AnonDcm/{id}", &row("../etc", None)), unsafe_("id"));
+        assert_eq!(resolve("AnonDcm/{id}", &row("a/b", None)), unsafe_("id"));
+        assert_eq!(resolve("AnonDcm/{id}", &row("a\\b", None)), unsafe_("id"));
+        assert_eq!(resolve("AnonDcm/{id}", &row(".", None)), unsafe_("id"));
+        assert_eq!(
+            resolve("raw/{original_id}", &row("1", Some(".."))),
+            unsafe_("original_id")
+        );
+        assert_eq!(
+            resolve("raw/{original_id}", &row("1", None)),
+            Err(FolderProblem::Missing {
+                placeholder: "original_id".into()
+            })
+        );
+        assert!(
+            resolve("raw/{original_id}", &row("1", None))
+                .unwrap_err()
+                .to_string()
+                .contains("`Original ID` is empty")
+        );
+    }
+
+    #[test]
+    fn the_shipped_template_parses_to_the_defaults() {
+        assert_eq!(Config::parse(TEMPLATE), Ok(Config::default()));
+    }
+
+    #[test]
+    fn config_errors_are_clear() {
+        let e = Config::parse("raw_dirs = \"x\"\n").unwrap_err();
+        assert!(e.contains("unknown field `raw_dirs`"), "{e}");
+        assert!(e.starts_with("line 1:"), "{e}");
+        let e = Config::parse("[columns]\nidd = \"x\"\n").unwrap_err();
+        assert!(e.contains("unknown field `idd`"), "{e}");
+        let e = Config::parse("anon_dir = \"AnonDcm/{subject}\"\n").unwrap_err();
+        assert!(e.contains("unknown placeholder `{subject}`"), "{e}");
+        let e = Config::parse("anon_dir = \"AnonDcm/{id\"\n").unwrap_err();
+        assert!(e.contains("without its `}`"), "{e}");
+        let e = Config::parse("anon_dir = \"\"\n").unwrap_err();
+        assert!(e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn partial_config_keeps_other_defaults() {
+        let c = Config::parse("[columns]\nid = \"Subject\"\n").unwrap();
+        assert_eq!(c.columns.id, "Subject");
+        assert_eq!(c.columns.anonymized, "DICOMS Anonymized");
+        assert_eq!(c.raw_dir, "sourcedata/{original_id}");
     }
 }

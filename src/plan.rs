@@ -1,8 +1,15 @@
 //! The work queue: from the workbook's rows and the config, which rows need what, and why the
 //! others are skipped. A pure function: no I/O.
+//!
+//! The rules (issue 2): anonymize when anonymization is `pending` and the row is not excluded;
+//! verify when the check is `pending` and anonymization is `done`. Everything else is skipped with
+//! a reason; only reasons that must be written to the sheet (a folder that cannot be resolved
+//! safely, such as a missing Original ID) have `problem: true`.
 
+use crate::config::Config;
+use crate::sheet::{Row, State, Table};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What anontrack will do for one row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,4 +51,281 @@ pub struct Skip {
 pub struct Plan {
     pub items: Vec<WorkItem>,
     pub skipped: Vec<Skip>,
+}
+
+/// Plans one sync: which rows to anonymize, which to verify, and why the rest are skipped.
+///
+/// Pure: reads nothing from disk. Folders are resolved against `base_dir` (the workbook's
+/// folder); a row whose folders cannot be resolved safely is skipped with `problem: true`.
+pub fn plan(table: &Table, config: &Config, base_dir: &Path) -> Plan {
+    let mut out = Plan::default();
+    for row in &table.rows {
+        match decide(row) {
+            Decision::Skip(reason) => out.skipped.push(Skip {
+                row: row.row,
+                id: row.id.clone(),
+                reason: reason.to_string(),
+                problem: false,
+            }),
+            Decision::Work(action) => match folders(row, config, base_dir) {
+                Ok((raw_dir, anon_dir)) => out.items.push(WorkItem {
+                    row: row.row,
+                    id: row.id.clone(),
+                    original_id: row.original_id.clone(),
+                    initials: match action {
+                        Action::Anonymize => row.anonymization.initials.clone(),
+                        Action::Verify => row.check.initials.clone(),
+                    },
+                    action,
+                    raw_dir,
+                    anon_dir,
+                }),
+                Err(reason) => out.skipped.push(Skip {
+                    row: row.row,
+                    id: row.id.clone(),
+                    reason,
+                    problem: true,
+                }),
+            },
+        }
+    }
+    out
+}
+
+impl Plan {
+    /// The number of rows to anonymize.
+    pub fn anonymize_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|i| i.action == Action::Anonymize)
+            .count()
+    }
+
+    /// The number of rows to verify only.
+    pub fn verify_count(&self) -> usize {
+        self.items.len() - self.anonymize_count()
+    }
+
+    /// The number of skipped rows whose reason is a problem to record.
+    pub fn problem_count(&self) -> usize {
+        self.skipped.iter().filter(|s| s.problem).count()
+    }
+}
+
+enum Decision {
+    Work(Action),
+    Skip(&'static str),
+}
+
+/// What a row's two workflow cells ask for, by the lab's rules.
+fn decide(row: &Row) -> Decision {
+    use State::*;
+    if row.excluded {
+        return Decision::Skip("excluded (row filled red: no scan data)");
+    }
+    match (row.anonymization.state, row.check.state) {
+        (Pending, _) => Decision::Work(Action::Anonymize),
+        (Done, Pending) => Decision::Work(Action::Verify),
+        (Done, Done) => Decision::Skip("nothing to do: anonymized and checked"),
+        (Done, NotStarted) => {
+            Decision::Skip("nothing to do: anonymized; waiting for a reviewer's initials")
+        }
+        (Done, Problem) => {
+            Decision::Skip("the check found a problem: waiting for a person to fix it")
+        }
+        (Problem, _) => {
+            Decision::Skip("anonymization has a problem note: waiting for a person to fix it")
+        }
+        (NotStarted, _) => {
+            Decision::Skip("nothing to do: no initials in the anonymization cell yet")
+        }
+    }
+}
+
+/// The raw and anonymized folders of a row, or why they cannot be used.
+fn folders(
+    row: &Row,
+    config: &Config,
+    base_dir: &Path,
+) -> std::result::Result<(PathBuf, PathBuf), String> {
+    let raw = config
+        .raw_dir_for(row, base_dir)
+        .map_err(|p| format!("raw folder: {p}"))?;
+    let anon = config
+        .anon_dir_for(row, base_dir)
+        .map_err(|p| format!("anonymized folder: {p}"))?;
+    // Raw folders are read-only: the anonymized folder must never be or lie inside one.
+    if anon.starts_with(&raw) || raw.starts_with(&anon) {
+        return Err("the raw and anonymized folders overlap (hint: check `raw_dir` and `anon_dir` in anontrack.toml)".into());
+    }
+    Ok((raw, anon))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::{Columns, WorkCell};
+
+    fn cell(state: State, initials: Option<&str>) -> WorkCell {
+        WorkCell {
+            state,
+            initials: initials.map(Into::into),
+            note: None,
+        }
+    }
+
+    fn row(n: u32, id: &str, original: Option<&str>, a: WorkCell, c: WorkCell) -> Row {
+        Row {
+            row: n,
+            id: id.into(),
+            original_id: original.map(Into::into),
+            study: None,
+            scan_date: None,
+            excluded: false,
+            flagged: false,
+            anonymization: a,
+            check: c,
+            stages: vec![],
+        }
+    }
+
+    fn table(rows: Vec<Row>) -> Table {
+        Table {
+            path: "s.xlsx".into(),
+            sheet: "Sheet1".into(),
+            header_row: 2,
+            columns: Columns {
+                id: 3,
+                anonymized: 4,
+                check: 5,
+                original_id: Some(33),
+                scan_date: None,
+                study: None,
+                scan_notes: None,
+            },
+            stages: vec![],
+            rows,
+        }
+    }
+
+    #[test]
+    fn the_lab_rules() {
+        use State::*;
+        let mut excluded = row(
+            8,
+            "113",
+            Some("4"),
+            cell(Pending, Some("KH")),
+            cell(NotStarted, None),
+        );
+        excluded.excluded = true;
+        let t = table(vec![
+            row(
+                3,
+                "101",
+                Some("1"),
+                cell(Done, Some("JD")),
+                cell(Done, Some("MF")),
+            ),
+            row(
+                4,
+                "110",
+                Some("2"),
+                cell(Done, Some("JD")),
+                cell(Pending, Some("KH")),
+            ),
+            row(
+                5,
+                "111",
+                Some("3"),
+                cell(Done, Some("KH")),
+                cell(Problem, Some("MF")),
+            ),
+            row(
+                6,
+                "112",
+                Some("5"),
+                cell(NotStarted, None),
+                cell(NotStarted, None),
+            ),
+            excluded,
+            row(
+                9,
+                "114",
+                Some("6"),
+                cell(Pending, Some("KH")),
+                cell(NotStarted, None),
+            ),
+            row(
+                10,
+                "115",
+                None,
+                cell(Pending, Some("KH")),
+                cell(NotStarted, None),
+            ),
+            row(
+                11,
+                "../x",
+                Some("7"),
+                cell(Pending, Some("KH")),
+                cell(NotStarted, None),
+            ),
+        ]);
+        let p = plan(&t, &Config::default(), Path::new("/s"));
+        let items: Vec<_> = p
+            .items
+            .iter()
+            .map(|i| (i.row, i.action.clone(), i.initials.as_deref()))
+            .collect();
+        assert_eq!(
+            items,
+            vec![
+                (4, Action::Verify, Some("KH")),
+                (9, Action::Anonymize, Some("KH"))
+            ]
+        );
+        assert_eq!(p.items[1].raw_dir, PathBuf::from("/s/sourcedata/6"));
+        assert_eq!(p.items[1].anon_dir, PathBuf::from("/s/AnonDcm/114"));
+        let skipped: Vec<_> = p.skipped.iter().map(|s| (s.row, s.problem)).collect();
+        assert_eq!(
+            skipped,
+            vec![
+                (3, false),
+                (5, false),
+                (6, false),
+                (8, false),
+                (10, true),
+                (11, true)
+            ]
+        );
+        assert!(p.skipped[3].reason.contains("excluded"));
+        assert!(
+            p.skipped[4].reason.contains("`Original ID` is empty"),
+            "{}",
+            p.skipped[4].reason
+        );
+        assert!(p.skipped[5].reason.contains("`ID` holds a path separator"));
+        assert_eq!(
+            (p.anonymize_count(), p.verify_count(), p.problem_count()),
+            (1, 1, 2)
+        );
+    }
+
+    #[test]
+    fn overlapping_folders_are_refused() {
+        let config = Config {
+            anon_dir: "sourcedata/{original_id}/anon".into(),
+            ..Config::default()
+        };
+        let t = table(vec![row(
+            3,
+            "1",
+            Some("9"),
+            cell(State::Pending, Some("JD")),
+            cell(State::NotStarted, None),
+        )]);
+        let p = plan(&t, &config, Path::new("/s"));
+        assert!(p.items.is_empty());
+        assert!(p.skipped[0].problem && p.skipped[0].reason.contains("overlap"));
+    }
 }

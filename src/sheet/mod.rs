@@ -1,14 +1,18 @@
 //! The tracking workbook (`STUDYNAME_dataprocessing.xlsx`) as plain data.
 //!
-//! - [`read`]: find the header row, map the columns, read each participant row and the state of
-//!   its two workflow cells (calamine: values and resolved fill colours);
+//! - [`read`]: open the workbook (with clear errors for the wrong kind of file) and read each
+//!   participant row (calamine: values and resolved fill colours);
+//! - [`layout`]: find the header row and map the columns by their normalised header text;
+//! - [`state`]: the lab's conventions for one cell: initials and notes, green, red, yellow;
 //! - [`template`]: write a new, empty workbook with the lab's layout (`anontrack init`);
 //! - [`write`]: patch the owned cells of an existing workbook in place, byte-surgically, so that
 //!   every other part, cell and style survives unchanged.
 //!
 //! Nothing here prints or knows about clap.
 
+pub mod layout;
 pub mod read;
+pub mod state;
 pub mod template;
 pub mod write;
 
@@ -59,6 +63,8 @@ pub struct StageColumn {
     pub col: u32,
     /// The header text, trimmed.
     pub name: String,
+    /// A free-text column (`... Notes`, `Next steps:`), not a step that gets done.
+    pub notes: bool,
 }
 
 /// One participant row (any row below the header with a non-empty ID).
@@ -74,6 +80,8 @@ pub struct Row {
     pub scan_date: Option<NaiveDate>,
     /// The row is filled red: no scan data, skip it.
     pub excluded: bool,
+    /// The row's ID cell is filled yellow: flagged, see Scan Notes. Only informative.
+    pub flagged: bool,
     pub anonymization: WorkCell,
     pub check: WorkCell,
     /// For each stage column (same order as [`Table::stages`]): green or holding a value.
