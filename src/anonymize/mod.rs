@@ -1,8 +1,154 @@
 //! Anonymizing one participant: the profile applied to each DICOM file, byte-surgically.
 //!
-//! The writer locates top-level elements with dicom-rs's parser and replaces only the bytes of
-//! the elements the profile owns (value and length); everything else is copied as it was.
+//! The writer locates top-level elements with a hand-written header walker ([`locate`]),
+//! replaces only the bytes of the elements the profile owns, value and length, plus the group
+//! length of a changed group ([`patch`]); everything else is copied as it was. Deflated files are
+//! the one exception ([`deflate`]): re-encoded and reported. [`dir`] walks a participant's raw
+//! folder, runs the ID check ([`idcheck`]) before writing anything, then writes in parallel.
+//! This module knows nothing of the workbook, the verifier or the terminal.
+//!
+//! ```no_run
+//! # use anontrack::anonymize::{Anonymizer, Profile};
+//! # fn main() -> anontrack::error::Result<()> {
+//! let profile = Profile::lab();
+//! let run = Anonymizer::new(&profile)
+//!     .original_id("101")
+//!     .study_id("sub-001")
+//!     .anonymize_dir("raw/101".as_ref(), "anon/sub-001".as_ref(), &indicatif::ProgressBar::hidden())?;
+//! assert!(run.is_done());
+//! # Ok(()) }
+//! ```
 
+pub mod deflate;
+pub mod dir;
+pub mod file;
+pub mod idcheck;
+pub mod locate;
+pub mod patch;
 pub mod profile;
 
+pub use dir::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 pub use profile::Profile;
+
+use crate::finding::TagRef;
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::path::Path;
+
+/// Applies a profile to files and participant folders; configure with the setters, then call
+/// [`anonymize_file`](Self::anonymize_file) or [`anonymize_dir`](Self::anonymize_dir).
+#[derive(Debug, Clone)]
+pub struct Anonymizer<'p> {
+    profile: &'p Profile,
+    date: NaiveDate,
+    original_id: Option<String>,
+    study_id: Option<String>,
+    jobs: usize,
+}
+
+impl<'p> Anonymizer<'p> {
+    /// An anonymizer for `profile`, dated today (local time), with one worker per core.
+    pub fn new(profile: &'p Profile) -> Self {
+        Self {
+            profile,
+            date: chrono::Local::now().date_naive(),
+            original_id: None,
+            study_id: None,
+            jobs: 0,
+        }
+    }
+
+    /// The date `run_date` rules write (as `YYYYMMDD`); defaults to today.
+    pub fn date(mut self, date: NaiveDate) -> Self {
+        self.date = date;
+        self
+    }
+
+    /// The participant's original ID: every DICOM file's PatientID or PatientName must match it
+    /// (step 5), and file or folder names holding it get the study ID instead. Required by
+    /// [`anonymize_dir`](Self::anonymize_dir); not used by `anonymize_file`.
+    pub fn original_id(mut self, id: &str) -> Self {
+        self.original_id = Some(id.trim().to_string());
+        self
+    }
+
+    /// The participant's study ID, put in place of the original ID in output file and folder
+    /// names. Required by [`anonymize_dir`](Self::anonymize_dir).
+    pub fn study_id(mut self, id: &str) -> Self {
+        self.study_id = Some(id.trim().to_string());
+        self
+    }
+
+    /// How many files to process at once; 0 (the default) means one per core.
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// The profile in use.
+    pub fn profile(&self) -> &Profile {
+        self.profile
+    }
+
+    /// The date `run_date` rules write.
+    pub fn run_date(&self) -> NaiveDate {
+        self.date
+    }
+
+    /// Anonymizes one file into `dst` (its folder is created if missing), via a temp file and a
+    /// rename. No ID check and no renaming here: that is [`anonymize_dir`](Self::anonymize_dir).
+    ///
+    /// Errors are about this file only (not DICOM, truncated, unreadable, cannot write).
+    pub fn anonymize_file(&self, src: &Path, dst: &Path) -> Result<FileOutcome, FileError> {
+        if same_file(src, dst) {
+            return Err(FileError::Write(
+                "the output would replace the input".into(),
+            ));
+        }
+        if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| FileError::Write(e.to_string()))?;
+        }
+        let rules = patch::resolve(self.profile, self.date);
+        file::anonymize(src, dst, &rules, &mut file::Scratch::default())
+    }
+}
+
+/// True when both paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// What anonymizing one file did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileOutcome {
+    /// The profile's tags found at the top level and changed (or removed), in file order.
+    pub changed: Vec<TagRef>,
+    /// The file was deflated, so it was decoded and re-encoded rather than patched.
+    pub reencoded: bool,
+    /// For each changed private tag, the creator of its block (empty if the file has none).
+    pub private_creators: Vec<(TagRef, String)>,
+    /// `(tag, VR)` of changed elements whose new text is not valid for their VR.
+    pub vr_warnings: Vec<(TagRef, String)>,
+}
+
+/// Why one file was not anonymized. Messages carry no values from the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("not DICOM (no `DICM` marker at byte 128)")]
+    NotDicom,
+    #[error("is a DICOMDIR (an index of the files, holding names): not copied")]
+    Dicomdir,
+    #[error("{0}")]
+    Locate(locate::LocateError),
+    #[error("{0}")]
+    Patch(patch::PatchError),
+    #[error("unreadable deflated file: {0}")]
+    Deflated(String),
+    #[error("cannot read: {0}")]
+    Read(String),
+    #[error("cannot write: {0}")]
+    Write(String),
+}

@@ -1,16 +1,126 @@
-//! `anontrack anonymize`.
+//! `anontrack anonymize`: one participant's folder, outside any workbook.
 
+use crate::anonymize::{Anonymizer, ParticipantRun, Profile};
 use crate::error::{Error, Result};
 use crate::exit::Outcome;
 use crate::ui::Ui;
+use chrono::NaiveDate;
+use std::path::PathBuf;
 
 /// Arguments of `anontrack anonymize`.
 #[derive(Debug, clap::Args)]
-pub struct AnonymizeArgs {}
+pub struct AnonymizeArgs {
+    /// The participant's raw DICOM folder (only read, never changed).
+    pub raw_dir: PathBuf,
+
+    /// Where the anonymized copy goes (made if missing; files from an earlier run are replaced).
+    pub anon_dir: PathBuf,
+
+    /// The participant's original ID: every DICOM file's PatientID or PatientName must match it,
+    /// or nothing is written.
+    #[arg(long, value_name = "ID")]
+    pub original_id: String,
+
+    /// The participant's study ID: replaces the original ID in file and folder names.
+    #[arg(long, value_name = "ID")]
+    pub study_id: String,
+
+    /// The date written into AcquisitionDate, as YYYYMMDD (default: today).
+    #[arg(long, value_name = "YYYYMMDD", value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+
+    /// The anonymization profile: a built-in name (`lab`) or a path to a profile .toml file.
+    #[arg(long, value_name = "NAME|PATH", default_value = "lab")]
+    pub profile: String,
+
+    /// How many files to process at once (default: one per core).
+    #[arg(long, short, value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+}
+
+fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y%m%d")
+        .map_err(|_| format!("`{s}` is not a date written YYYYMMDD, like 20240131"))
+}
 
 /// Runs `anontrack anonymize`.
 pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
-    let AnonymizeArgs {} = args;
-    let _ = ui;
-    Err(Error::Usage("`anonymize` is not implemented yet".into()))
+    let AnonymizeArgs {
+        raw_dir,
+        anon_dir,
+        original_id,
+        study_id,
+        date,
+        profile,
+        jobs,
+    } = args;
+    if original_id.trim().is_empty() || study_id.trim().is_empty() {
+        return Err(Error::Usage(
+            "`--original-id` and `--study-id` cannot be empty (hint: give the IDs from the tracking workbook)".into(),
+        ));
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let profile = Profile::load(&profile, &cwd)?;
+    let mut anonymizer = Anonymizer::new(&profile)
+        .original_id(&original_id)
+        .study_id(&study_id)
+        .jobs(jobs);
+    if let Some(d) = date {
+        anonymizer = anonymizer.date(d);
+    }
+    let progress = ui.progress(0, "anonymizing");
+    let run = anonymizer.anonymize_dir(&raw_dir, &anon_dir, &progress)?;
+    if ui.is_json() {
+        ui.json(&run);
+    } else {
+        print_summary(&run, ui);
+    }
+    Ok(Outcome::from_problems(run.findings.len()))
+}
+
+/// The human summary: counts, then notes, then problems (no values from the files).
+fn print_summary(run: &ParticipantRun, ui: &Ui) {
+    ui.line(format!(
+        "{} {} of {} DICOM files into `{}` (profile `{}`, date {})",
+        if run.is_done() { "anonymized" } else { "wrote" },
+        run.written.len(),
+        run.dicom_files,
+        run.anon.display(),
+        run.profile,
+        run.date
+    ));
+    if !run.not_dicom.is_empty() {
+        ui.line(format!(
+            "not copied ({} not DICOM): {}",
+            run.not_dicom.len(),
+            run.not_dicom.join(", ")
+        ));
+    }
+    if !run.reencoded.is_empty() {
+        ui.line(format!(
+            "re-encoded ({} deflated, not byte-patched): {}",
+            run.reencoded.len(),
+            run.reencoded.join(", ")
+        ));
+    }
+    for c in &run.private_creators {
+        let creator = if c.creator.is_empty() {
+            "(no private creator)"
+        } else {
+            &c.creator
+        };
+        ui.line(format!(
+            "private {} in block `{}` ({} files)",
+            c.tag, creator, c.files
+        ));
+    }
+    if let Some(w) = run.vr_warning_text() {
+        ui.note(format!("warning: {w}"));
+    }
+    if !run.findings.is_empty() {
+        ui.line(format!("{} problem(s):", run.findings.len()));
+        for f in &run.findings {
+            ui.line(format!("  {f}"));
+        }
+    }
 }

@@ -1,0 +1,410 @@
+//! One participant's folder: list the raw files, run the ID check on all of them, then write the
+//! anonymized tree in parallel, mirroring relative paths under the anon folder.
+//!
+//! The raw folder is only ever opened for reading. Per-file trouble (truncated, unreadable)
+//! becomes a finding and the other files go on; only what stops the whole participant (a
+//! missing raw folder, an anon folder that cannot be made, overlapping folders) is an error.
+
+use super::file::{self, Probe, Scratch, TMP_PREFIX};
+use super::idcheck::{self, IdCheck};
+use super::{Anonymizer, FileError, patch};
+use crate::error::{Error, Result};
+use crate::finding::{Finding, TagRef};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What anonymizing one participant did: the report's raw material.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParticipantRun {
+    pub raw: PathBuf,
+    pub anon: PathBuf,
+    /// The profile's name.
+    pub profile: String,
+    /// The date `run_date` rules wrote, `YYYYMMDD`.
+    pub date: String,
+    /// DICOM files found (written or not).
+    pub dicom_files: usize,
+    /// Files written, raw and anon relative paths (`/`-separated).
+    pub written: Vec<WrittenFile>,
+    /// Files not copied: no `DICM` marker (notes, `.DS_Store`), or a DICOMDIR.
+    pub not_dicom: Vec<String>,
+    /// Deflated files, written by decoding and re-encoding (raw relative paths).
+    pub reencoded: Vec<String>,
+    /// Creators of the private blocks holding the profile's private tags.
+    pub private_creators: Vec<PrivateCreator>,
+    /// Elements the profile gave text their VR does not allow (`Anonymous` in a DA).
+    pub vr_warnings: Vec<VrWarning>,
+    /// Problems: unreadable files, the ID check. Empty means the participant is done.
+    pub findings: Vec<Finding>,
+}
+
+impl ParticipantRun {
+    /// True when every DICOM file was written and nothing went wrong.
+    pub fn is_done(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// One sentence for the user about VR-invalid values, or `None` if there were none.
+    pub fn vr_warning_text(&self) -> Option<String> {
+        if self.vr_warnings.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self
+            .vr_warnings
+            .iter()
+            .map(|w| format!("{} {} ({})", w.tag, w.keyword, w.vr))
+            .collect();
+        Some(format!(
+            "the profile writes values their VR does not allow into {} (not valid DICOM; dcm2niix and validators drop or flag them): {}",
+            if list.len() == 1 {
+                "1 element"
+            } else {
+                "these elements"
+            },
+            list.join(", ")
+        ))
+    }
+}
+
+/// A file written: where it came from and where it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WrittenFile {
+    pub raw: String,
+    pub anon: String,
+}
+
+/// A private tag of the profile and the creator of the block it was found in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrivateCreator {
+    /// `(0029,1009)`.
+    pub tag: String,
+    /// `SIEMENS CSA HEADER`; empty when the block has no creator element.
+    pub creator: String,
+    pub files: usize,
+}
+
+/// An element given a value its VR does not allow, counted over the participant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrWarning {
+    /// `(0008,0020)`.
+    pub tag: String,
+    pub keyword: String,
+    pub vr: String,
+    pub files: usize,
+}
+
+impl Anonymizer<'_> {
+    /// Anonymizes the participant folder `raw` into `anon`: ID check first (a mismatch writes
+    /// nothing), then every DICOM file patched in parallel, `progress` advanced per file.
+    ///
+    /// Re-running redoes the participant: outputs are replaced, stale temp files removed.
+    pub fn anonymize_dir(
+        &self,
+        raw: &Path,
+        anon: &Path,
+        progress: &ProgressBar,
+    ) -> Result<ParticipantRun> {
+        let (original, study) = match (&self.original_id, &self.study_id) {
+            (Some(o), Some(s)) if !o.is_empty() && !s.is_empty() => (o.as_str(), s.as_str()),
+            _ => {
+                return Err(Error::Usage(
+                    "anonymizing a folder needs both the original ID and the study ID".into(),
+                ));
+            }
+        };
+        if study.contains(['/', '\\']) || study == "." || study == ".." {
+            return Err(Error::Usage(format!(
+                "study ID `{study}` cannot be used in file names (hint: no slashes)"
+            )));
+        }
+        if !raw.is_dir() {
+            return Err(Error::MissingFolder {
+                path: raw.to_path_buf(),
+                hint: " (hint: check the raw folder path and that the drive is connected)".into(),
+            });
+        }
+        check_apart(raw, anon)?;
+        let files = list_files(raw)?;
+        let mut run = ParticipantRun {
+            raw: raw.to_path_buf(),
+            anon: anon.to_path_buf(),
+            profile: self.profile.name.clone(),
+            date: self.date.format("%Y%m%d").to_string(),
+            ..ParticipantRun::default()
+        };
+        progress.set_length(files.len() as u64);
+        self.in_pool(|| {
+            // Step 5 first: nothing is written unless every DICOM file is this participant's.
+            let probes: Vec<Probe> = files
+                .par_iter()
+                .map_init(Scratch::default, |s, rel| {
+                    let p = file::probe(&raw.join(rel), original, s);
+                    progress.inc(1);
+                    p
+                })
+                .collect();
+            let mut todo = Vec::new();
+            let mut checks: Vec<IdCheck> = Vec::new();
+            for (rel, p) in files.iter().zip(probes) {
+                match p {
+                    Probe::NotDicom | Probe::Dicomdir => run.not_dicom.push(rel.clone()),
+                    Probe::Unreadable(e) => run.findings.push(file_finding(rel, &e)),
+                    Probe::Dicom(c) => {
+                        checks.push(c);
+                        todo.push(rel);
+                    }
+                }
+            }
+            run.dicom_files = checks.len() + run.findings.len();
+            if let Some(f) = idcheck::mismatch_finding(&checks) {
+                run.findings.insert(0, f);
+                progress.finish_and_clear();
+                return Ok(());
+            }
+            if run.dicom_files == 0 {
+                run.findings
+                    .push(Finding::new("no DICOM files in the raw folder"));
+                progress.finish_and_clear();
+                return Ok(());
+            }
+            self.write_all(raw, anon, &todo, original, study, progress, &mut run)
+        })?;
+        progress.finish_and_clear();
+        Ok(run)
+    }
+
+    /// Pass 2: folders made, stale temp files removed, files written in parallel.
+    #[allow(clippy::too_many_arguments)]
+    fn write_all(
+        &self,
+        raw: &Path,
+        anon: &Path,
+        todo: &[&String],
+        original: &str,
+        study: &str,
+        progress: &ProgressBar,
+        run: &mut ParticipantRun,
+    ) -> Result<()> {
+        std::fs::create_dir_all(anon).map_err(|e| Error::write(anon, e))?;
+        remove_stale_temps(anon);
+        let targets: Vec<String> = todo
+            .iter()
+            .map(|rel| renamed(rel, original, study))
+            .collect();
+        let mut dirs: Vec<PathBuf> = targets
+            .iter()
+            .filter_map(|t| anon.join(t).parent().map(Path::to_path_buf))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        for d in &dirs {
+            std::fs::create_dir_all(d).map_err(|e| Error::write(d, e))?;
+        }
+        let rules = patch::resolve(self.profile, self.date);
+        progress.set_position(0);
+        let results: Vec<std::result::Result<super::FileOutcome, FileError>> = todo
+            .par_iter()
+            .zip(targets.par_iter())
+            .map_init(Scratch::default, |s, (rel, target)| {
+                let r = file::anonymize(&raw.join(rel), &anon.join(target), &rules, s);
+                progress.inc(1);
+                r
+            })
+            .collect();
+        let mut creators: BTreeMap<(TagRef, String), usize> = BTreeMap::new();
+        let mut warnings: BTreeMap<(TagRef, String), usize> = BTreeMap::new();
+        for ((rel, target), r) in todo.iter().zip(targets).zip(results) {
+            match r {
+                Ok(o) => {
+                    for c in o.private_creators {
+                        *creators.entry(c).or_default() += 1;
+                    }
+                    for w in o.vr_warnings {
+                        *warnings.entry(w).or_default() += 1;
+                    }
+                    if o.reencoded {
+                        run.reencoded.push((*rel).clone());
+                    }
+                    run.written.push(WrittenFile {
+                        raw: (*rel).clone(),
+                        anon: target,
+                    });
+                }
+                Err(FileError::NotDicom | FileError::Dicomdir) => {
+                    run.not_dicom.push((*rel).clone())
+                }
+                Err(e) => run.findings.push(file_finding(rel, &e)),
+            }
+        }
+        run.private_creators = creators
+            .into_iter()
+            .map(|((tag, creator), files)| PrivateCreator {
+                tag: tag.to_string(),
+                creator,
+                files,
+            })
+            .collect();
+        run.vr_warnings = warnings
+            .into_iter()
+            .map(|((tag, vr), files)| VrWarning {
+                tag: tag.to_string(),
+                keyword: self
+                    .profile
+                    .rule(tag)
+                    .map(|r| r.keyword.clone())
+                    .unwrap_or_default(),
+                vr,
+                files,
+            })
+            .collect();
+        run.findings.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(())
+    }
+
+    /// Runs `f` on a pool of `jobs` threads, or on rayon's global pool when `jobs` is 0.
+    fn in_pool<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        if self.jobs == 0 {
+            return f();
+        }
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(self.jobs)
+            .build()
+        {
+            Ok(pool) => pool.install(f),
+            Err(_) => f(),
+        }
+    }
+}
+
+/// A per-file problem as a finding: `dwi/IM-0003.dcm truncated (...)`.
+fn file_finding(rel: &str, e: &FileError) -> Finding {
+    Finding::new(e.to_string()).file(rel)
+}
+
+/// Every regular file under `root`, as sorted `/`-separated relative paths. Symlinked folders are
+/// not followed (no loops); symlinked files are read like files.
+pub fn list_files(root: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = root.join(&rel);
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::read(&dir, e))?;
+            let name = entry.file_name();
+            let child = rel.join(&name);
+            let ft = entry
+                .file_type()
+                .map_err(|e| Error::read(entry.path(), e))?;
+            if ft.is_dir() {
+                stack.push(child);
+            } else if ft.is_file() || (ft.is_symlink() && entry.path().is_file()) {
+                let parts: Vec<String> = child
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `rel` with the original ID replaced by the study ID in every file and folder name.
+pub fn renamed(rel: &str, original: &str, study: &str) -> String {
+    if original.is_empty() {
+        return rel.to_string();
+    }
+    rel.split('/')
+        .map(|part| part.replace(original, study))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Refuses an anon folder inside (or equal to) the raw folder, or the other way round: the raw
+/// folder must never be written, and the output must not be read back as input.
+fn check_apart(raw: &Path, anon: &Path) -> Result<()> {
+    let raw_c = raw.canonicalize().map_err(|e| Error::read(raw, e))?;
+    let anon_c = existing_ancestor_canonical(anon);
+    if anon_c.starts_with(&raw_c) || raw_c.starts_with(&anon_c) && anon.exists() {
+        return Err(Error::Usage(format!(
+            "the anon folder `{}` and the raw folder `{}` overlap (hint: the anonymized copy must go to a separate folder, outside the raw one)",
+            anon.display(),
+            raw.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The canonical form of `p`, resolving its nearest existing ancestor when `p` does not exist yet.
+fn existing_ancestor_canonical(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut base = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = base.canonicalize() {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                base = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Removes temp files a crashed earlier run left in the anon tree (only ours, by prefix).
+fn remove_stale_temps(anon: &Path) {
+    let mut stack = vec![anon.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_holding_the_original_id_get_the_study_id() {
+        assert_eq!(
+            renamed("101/dwi/101_0001.dcm", "101", "sub-01"),
+            "sub-01/dwi/sub-01_0001.dcm"
+        );
+        assert_eq!(renamed("a/b.dcm", "101", "sub-01"), "a/b.dcm");
+    }
+
+    #[test]
+    fn overlapping_folders_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let raw = t.path().join("raw");
+        std::fs::create_dir_all(&raw).unwrap();
+        assert!(check_apart(&raw, &raw).is_err());
+        assert!(check_apart(&raw, &raw.join("anon")).is_err());
+        assert!(check_apart(&raw, &t.path().join("anon")).is_ok());
+    }
+}

@@ -1,0 +1,532 @@
+//! Finding the top-level elements of a DICOM Part 10 file in a byte buffer, without decoding values.
+//!
+//! A small hand-written walker rather than dicom-parser's lazy reader: the writer needs the exact
+//! byte span of every top-level element (header start, value start, end including any delimiters),
+//! the exact length-field form of each header, and a clean error instead of a guess on anything
+//! odd. The walker reads only element headers and jumps over values, so locating costs far less
+//! than reading the file. It handles explicit and implicit VR little endian, explicit VR big
+//! endian, defined- and undefined-length sequences and items (nested, with the implicit-VR
+//! encoding rule for undefined-length `UN`), and encapsulated pixel data. Anything inconsistent
+//! (a value running past the end, a VR that is not two capital letters, a stray tag inside a
+//! sequence) is an error: the caller reports the file, it never patches a guessed span.
+//! It does not own the file meta rules beyond finding the transfer syntax, nor deflated data
+//! (see `deflate.rs`).
+
+use std::fmt;
+
+/// Implicit VR Little Endian.
+pub const TS_IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+/// Explicit VR Big Endian (retired, still found in old files).
+pub const TS_EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+/// Deflated Explicit VR Little Endian: the one syntax the writer re-encodes.
+pub const TS_DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+/// Media Storage Directory (a DICOMDIR): an index of other files, not an image.
+pub const SOP_CLASS_DICOMDIR: &str = "1.2.840.10008.1.3.10";
+
+/// The value length meaning "undefined; look for a delimiter".
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+const ITEM: u32 = 0xFFFE_E000;
+const ITEM_END: u32 = 0xFFFE_E00D;
+const SEQUENCE_END: u32 = 0xFFFE_E0DD;
+/// Deeper nesting than this is treated as a malformed file, not followed (stack safety).
+const MAX_DEPTH: u32 = 64;
+
+/// How the data set after the file meta is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    ImplicitLe,
+    ExplicitLe,
+    ExplicitBe,
+}
+
+impl Encoding {
+    /// The encoding of a (non-deflated) transfer syntax UID; every syntax other than the two
+    /// plain exceptions is explicit VR little endian (all the compressed ones are).
+    pub fn of(ts: &str) -> Self {
+        match ts {
+            TS_IMPLICIT_LE => Self::ImplicitLe,
+            TS_EXPLICIT_BE => Self::ExplicitBe,
+            _ => Self::ExplicitLe,
+        }
+    }
+
+    fn big(self) -> bool {
+        self == Self::ExplicitBe
+    }
+}
+
+/// The form of an element header's length field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LenField {
+    /// Explicit VR with a 2-byte length (at header offset 6).
+    U16,
+    /// A 4-byte length at the end of the header (implicit VR, or explicit VR OB/SQ/UN/...).
+    U32,
+}
+
+/// One top-level element: where its bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Element {
+    /// `(group << 16) | element`.
+    pub tag: u32,
+    /// The VR bytes in explicit VR files; `None` in implicit VR (and for delimiters).
+    pub vr: Option<[u8; 2]>,
+    /// Offset of the first header byte.
+    pub start: usize,
+    /// Offset of the first value byte (the header is `start..value_start`).
+    pub value_start: usize,
+    /// Offset after the element, including items and delimiters of an undefined length.
+    pub end: usize,
+    /// The header's length field was `FFFFFFFF`.
+    pub undefined: bool,
+    pub len_field: LenField,
+}
+
+impl Element {
+    /// The group number.
+    pub fn group(&self) -> u16 {
+        (self.tag >> 16) as u16
+    }
+
+    /// The value bytes (for an undefined length: the items and the closing delimiter).
+    pub fn value<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.value_start..self.end]
+    }
+
+    /// The whole element, header included.
+    pub fn bytes<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start..self.end]
+    }
+
+    /// True for a sequence (VR `SQ`, or any undefined length: a sequence or encapsulated data).
+    pub fn is_sequence(&self) -> bool {
+        self.undefined || self.vr == Some(*b"SQ")
+    }
+}
+
+/// Why a buffer could not be walked. Offsets only, never values (no PHI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocateError {
+    /// No `DICM` marker at byte 128.
+    NotDicom,
+    /// The data ends inside an element.
+    Truncated { at: usize },
+    /// The bytes do not form a valid element here.
+    Malformed { at: usize, what: &'static str },
+    /// The file meta has no Transfer Syntax UID (0002,0010).
+    NoTransferSyntax,
+}
+
+impl fmt::Display for LocateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotDicom => write!(f, "not DICOM (no `DICM` marker at byte 128)"),
+            Self::Truncated { at } => {
+                write!(f, "truncated (data ends inside the element at byte {at})")
+            }
+            Self::Malformed { at, what } => write!(f, "unreadable: {what} at byte {at}"),
+            Self::NoTransferSyntax => {
+                write!(
+                    f,
+                    "unreadable: the file meta has no transfer syntax (0002,0010)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for LocateError {}
+
+/// What the file meta says, and where the data set starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta<'a> {
+    /// Transfer Syntax UID, padding removed.
+    pub transfer_syntax: &'a str,
+    /// Media Storage SOP Class UID, padding removed (empty when absent).
+    pub sop_class: &'a str,
+    /// Offset of the first data set element.
+    pub dataset_start: usize,
+}
+
+/// Reads the preamble marker and the file meta group (always explicit VR little endian).
+pub fn meta(buf: &[u8]) -> Result<Meta<'_>, LocateError> {
+    if buf.len() < 132 || &buf[128..132] != b"DICM" {
+        return Err(LocateError::NotDicom);
+    }
+    let mut pos = 132;
+    let mut ts = None;
+    let mut sop_class = "";
+    while pos + 2 <= buf.len() && u16_at(buf, pos, false)? == 0x0002 {
+        let h = header(buf, pos, Encoding::ExplicitLe)?;
+        if h.len == UNDEFINED {
+            return Err(LocateError::Malformed {
+                at: pos,
+                what: "undefined length in the file meta",
+            });
+        }
+        let end = checked_end(buf, h.value_start, h.len)?;
+        let text = || trim_uid(&buf[h.value_start..end]);
+        match h.tag {
+            0x0002_0010 => ts = Some(text()),
+            0x0002_0002 => sop_class = text(),
+            _ => {}
+        }
+        pos = end;
+    }
+    let transfer_syntax = ts.ok_or(LocateError::NoTransferSyntax)?;
+    Ok(Meta {
+        transfer_syntax,
+        sop_class,
+        dataset_start: pos,
+    })
+}
+
+/// How a walk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walked {
+    /// Every top-level element up to the end of the buffer.
+    Complete,
+    /// Stopped at the first top-level tag above the `stop_after` tag (not included).
+    Stopped,
+}
+
+/// Appends the top-level elements from `start` to `out`, in file order.
+///
+/// With `stop_after`, the walk ends at the first top-level tag greater than it (used to read
+/// PatientID without walking the pixel data). Stray sequence/item delimiters at the top level
+/// (some writers leave them) are kept as 8-byte elements so the output copies them unchanged.
+pub fn top_level(
+    buf: &[u8],
+    start: usize,
+    enc: Encoding,
+    stop_after: Option<u32>,
+    out: &mut Vec<Element>,
+) -> Result<Walked, LocateError> {
+    let mut pos = start;
+    while pos < buf.len() {
+        let h = header(buf, pos, enc)?;
+        if stop_after.is_some_and(|stop| h.tag > stop) {
+            return Ok(Walked::Stopped);
+        }
+        let end = if h.tag >> 16 == 0xFFFE {
+            if h.tag == ITEM || h.len != 0 {
+                return Err(LocateError::Malformed {
+                    at: pos,
+                    what: "an item outside any sequence",
+                });
+            }
+            h.value_start
+        } else {
+            skip_value(buf, &h, enc, 0)?
+        };
+        out.push(Element {
+            tag: h.tag,
+            vr: h.vr,
+            start: pos,
+            value_start: h.value_start,
+            end,
+            undefined: h.len == UNDEFINED,
+            len_field: h.len_field,
+        });
+        pos = end;
+    }
+    Ok(Walked::Complete)
+}
+
+/// A parsed element header.
+struct Header {
+    tag: u32,
+    vr: Option<[u8; 2]>,
+    value_start: usize,
+    len: u32,
+    len_field: LenField,
+}
+
+/// Reads the element header at `pos`.
+fn header(buf: &[u8], pos: usize, enc: Encoding) -> Result<Header, LocateError> {
+    let big = enc.big();
+    let tag = (u32::from(u16_at(buf, pos, big)?) << 16) | u32::from(u16_at(buf, pos + 2, big)?);
+    // Items and delimiters carry no VR, whatever the encoding.
+    if enc == Encoding::ImplicitLe || tag >> 16 == 0xFFFE {
+        return Ok(Header {
+            tag,
+            vr: None,
+            value_start: pos + 8,
+            len: u32_at(buf, pos + 4, big)?,
+            len_field: LenField::U32,
+        });
+    }
+    let vr: [u8; 2] = [byte_at(buf, pos + 4)?, byte_at(buf, pos + 5)?];
+    if !KNOWN_VRS.contains(&vr) {
+        return Err(LocateError::Malformed {
+            at: pos,
+            what: "not a valid VR",
+        });
+    }
+    if LONG_VRS.contains(&vr) {
+        Ok(Header {
+            tag,
+            vr: Some(vr),
+            value_start: pos + 12,
+            len: u32_at(buf, pos + 8, big)?,
+            len_field: LenField::U32,
+        })
+    } else {
+        Ok(Header {
+            tag,
+            vr: Some(vr),
+            value_start: pos + 8,
+            len: u32::from(u16_at(buf, pos + 6, big)?),
+            len_field: LenField::U16,
+        })
+    }
+}
+
+/// Skips an element's value; returns the offset after it (after delimiters if undefined).
+fn skip_value(buf: &[u8], h: &Header, enc: Encoding, depth: u32) -> Result<usize, LocateError> {
+    if h.len != UNDEFINED {
+        return checked_end(buf, h.value_start, h.len);
+    }
+    if depth >= MAX_DEPTH {
+        return Err(LocateError::Malformed {
+            at: h.value_start,
+            what: "sequences nested too deeply",
+        });
+    }
+    // PS3.5 6.2.2: an undefined-length UN holds a sequence encoded as implicit VR little endian.
+    let inner = if h.vr == Some(*b"UN") {
+        Encoding::ImplicitLe
+    } else {
+        enc
+    };
+    let mut pos = h.value_start;
+    loop {
+        let item = header(buf, pos, inner)?;
+        match item.tag {
+            SEQUENCE_END => return Ok(item.value_start),
+            ITEM if item.len == UNDEFINED => {
+                pos = skip_item_elements(buf, item.value_start, inner, depth + 1)?
+            }
+            ITEM => pos = checked_end(buf, item.value_start, item.len)?,
+            _ => {
+                return Err(LocateError::Malformed {
+                    at: pos,
+                    what: "an element where a sequence item was expected",
+                });
+            }
+        }
+    }
+}
+
+/// Skips the elements of an undefined-length item; returns the offset after its delimiter.
+fn skip_item_elements(
+    buf: &[u8],
+    mut pos: usize,
+    enc: Encoding,
+    depth: u32,
+) -> Result<usize, LocateError> {
+    loop {
+        let h = header(buf, pos, enc)?;
+        match h.tag {
+            ITEM_END => return Ok(h.value_start),
+            SEQUENCE_END | ITEM => {
+                return Err(LocateError::Malformed {
+                    at: pos,
+                    what: "a sequence delimiter inside an item",
+                });
+            }
+            _ => pos = skip_value(buf, &h, enc, depth)?,
+        }
+    }
+}
+
+/// `start + len`, or `Truncated` if that runs past the buffer.
+fn checked_end(buf: &[u8], start: usize, len: u32) -> Result<usize, LocateError> {
+    let end = start.saturating_add(len as usize);
+    if end > buf.len() {
+        return Err(LocateError::Truncated { at: start });
+    }
+    Ok(end)
+}
+
+fn byte_at(buf: &[u8], pos: usize) -> Result<u8, LocateError> {
+    buf.get(pos)
+        .copied()
+        .ok_or(LocateError::Truncated { at: pos })
+}
+
+/// Reads a u16 in the given byte order.
+pub(crate) fn u16_at(buf: &[u8], pos: usize, big: bool) -> Result<u16, LocateError> {
+    let b: [u8; 2] = buf
+        .get(pos..pos + 2)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(LocateError::Truncated { at: pos })?;
+    Ok(if big {
+        u16::from_be_bytes(b)
+    } else {
+        u16::from_le_bytes(b)
+    })
+}
+
+/// Reads a u32 in the given byte order.
+pub(crate) fn u32_at(buf: &[u8], pos: usize, big: bool) -> Result<u32, LocateError> {
+    let b: [u8; 4] = buf
+        .get(pos..pos + 4)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(LocateError::Truncated { at: pos })?;
+    Ok(if big {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    })
+}
+
+/// A UID's text without its NUL or space padding (non-UTF-8 becomes empty: no valid UID).
+fn trim_uid(b: &[u8]) -> &str {
+    std::str::from_utf8(b)
+        .unwrap_or("")
+        .trim_end_matches(['\0', ' '])
+        .trim_start()
+}
+
+/// VRs whose explicit header has 2 reserved bytes and a 4-byte length (PS3.5 7.1.2).
+const LONG_VRS: [[u8; 2]; 13] = [
+    *b"OB", *b"OD", *b"OF", *b"OL", *b"OV", *b"OW", *b"SQ", *b"SV", *b"UC", *b"UN", *b"UR", *b"UT",
+    *b"UV",
+];
+
+/// Every VR of PS3.5 6.2: anything else in an explicit VR header means the walk is off track.
+const KNOWN_VRS: [[u8; 2]; 34] = [
+    *b"AE", *b"AS", *b"AT", *b"CS", *b"DA", *b"DS", *b"DT", *b"FD", *b"FL", *b"IS", *b"LO", *b"LT",
+    *b"OB", *b"OD", *b"OF", *b"OL", *b"OV", *b"OW", *b"PN", *b"SH", *b"SL", *b"SQ", *b"SS", *b"ST",
+    *b"SV", *b"TM", *b"UC", *b"UI", *b"UL", *b"UN", *b"UR", *b"US", *b"UT", *b"UV",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal Part 10 buffer: preamble, a meta group with the transfer syntax, then `body`.
+    pub(crate) fn part10(ts: &str, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; 128];
+        v.extend_from_slice(b"DICM");
+        let mut uid = ts.as_bytes().to_vec();
+        if uid.len() % 2 == 1 {
+            uid.push(0);
+        }
+        v.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+        v.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        v.extend_from_slice(&uid);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn explicit(tag: (u16, u16), vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&tag.0.to_le_bytes());
+        v.extend_from_slice(&tag.1.to_le_bytes());
+        v.extend_from_slice(vr);
+        if LONG_VRS.contains(vr) {
+            v.extend_from_slice(&[0, 0]);
+            v.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            v.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        v.extend_from_slice(value);
+        v
+    }
+
+    fn tags(buf: &[u8]) -> Result<Vec<u32>, LocateError> {
+        let m = meta(buf)?;
+        let mut out = Vec::new();
+        top_level(
+            buf,
+            m.dataset_start,
+            Encoding::of(m.transfer_syntax),
+            None,
+            &mut out,
+        )?;
+        Ok(out.iter().map(|e| e.tag).collect())
+    }
+
+    #[test]
+    fn walks_explicit_elements_and_undefined_sequences() {
+        let mut body = explicit((0x0008, 0x0020), b"DA", b"20200101");
+        // (0008,1140) SQ, undefined length, one undefined-length item holding one element.
+        body.extend_from_slice(&[
+            0x08, 0x00, 0x40, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        body.extend(explicit((0x0008, 0x1150), b"UI", b"1.2"));
+        body.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        body.extend(explicit((0x0010, 0x0010), b"PN", b"Doe^Jo"));
+        let buf = part10("1.2.840.10008.1.2.1", &body);
+        assert_eq!(
+            tags(&buf).unwrap(),
+            vec![0x0008_0020, 0x0008_1140, 0x0010_0010]
+        );
+    }
+
+    #[test]
+    fn undefined_length_un_is_walked_as_implicit_vr() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&[
+            0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        // implicit VR element inside: (0009,1011) length 2
+        body.extend_from_slice(&[0x09, 0x00, 0x11, 0x10, 2, 0, 0, 0, b'a', b'b']);
+        body.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        body.extend(explicit((0x0010, 0x0020), b"LO", b"P1"));
+        let buf = part10("1.2.840.10008.1.2.1", &body);
+        assert_eq!(tags(&buf).unwrap(), vec![0x0009_1010, 0x0010_0020]);
+    }
+
+    #[test]
+    fn broken_buffers_are_errors_not_panics() {
+        assert_eq!(tags(b"short"), Err(LocateError::NotDicom));
+        let good = part10(
+            "1.2.840.10008.1.2.1",
+            &explicit((0x0010, 0x0010), b"PN", b"Doe^Jo"),
+        );
+        let body_start = meta(&good).unwrap().dataset_start;
+        for cut in (132..body_start).chain(body_start + 1..good.len()) {
+            assert!(tags(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let bad_vr = part10(
+            "1.2.840.10008.1.2.1",
+            &explicit((0x0010, 0x0010), b"x1", b"ab"),
+        );
+        assert!(matches!(tags(&bad_vr), Err(LocateError::Malformed { .. })));
+        let mut no_ts = vec![0u8; 128];
+        no_ts.extend_from_slice(b"DICM");
+        assert_eq!(tags(&no_ts), Err(LocateError::NoTransferSyntax));
+    }
+
+    #[test]
+    fn big_endian_headers_are_read_big_endian() {
+        let body = [0x00, 0x10, 0x00, 0x20, b'L', b'O', 0x00, 0x02, b'P', b'1'];
+        let buf = part10(TS_EXPLICIT_BE, &body);
+        assert_eq!(tags(&buf).unwrap(), vec![0x0010_0020]);
+    }
+
+    #[test]
+    fn stop_after_ends_the_walk_early() {
+        let mut body = explicit((0x0010, 0x0020), b"LO", b"P1");
+        body.extend(explicit((0x0020, 0x0010), b"SH", b"12"));
+        let buf = part10("1.2.840.10008.1.2.1", &body);
+        let m = meta(&buf).unwrap();
+        let mut out = Vec::new();
+        let w = top_level(
+            &buf,
+            m.dataset_start,
+            Encoding::ExplicitLe,
+            Some(0x0010_0020),
+            &mut out,
+        );
+        assert_eq!(w, Ok(Walked::Stopped));
+        assert_eq!(out.len(), 1);
+    }
+}
