@@ -110,6 +110,15 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    #[error(
+        "cannot find sheet `{sheet}` in `{path}` (sheets: {sheets}) (hint: the sheet may have been renamed since the workbook was read; run the command again)"
+    )]
+    SheetNotFound {
+        path: PathBuf,
+        sheet: String,
+        sheets: String,
+    },
 }
 
 impl Error {
