@@ -1,0 +1,363 @@
+//! The second reviewer, automated: compares each anonymized file with its raw file at the value
+//! level, independently of the writer, and sweeps for residual PHI.
+//!
+//! This module shares nothing with [`crate::anonymize`] but the profile (the list of what should
+//! change), so a mistake in the writer cannot hide itself here. It parses both files with
+//! dicom-object and compares values, so folders anonymized by hand in DicomBrowser or by other
+//! tools that re-encode are checked too. It never writes: not to the raw tree, not to the
+//! anonymized one. Submodules: [`tree`] (listing and pairing files), [`compare`] (profile and
+//! element-by-element checks), [`sweep`] (residual PHI), [`aggregate`] (ordering and merging the
+//! findings of many files).
+//!
+//! ```no_run
+//! # use anontrack::{anonymize::Profile, verify::Verifier};
+//! # fn main() -> anontrack::Result<()> {
+//! let profile = Profile::lab();
+//! let report = Verifier::new(&profile)
+//!     .original_id("101")
+//!     .study_id("sub-01")
+//!     .verify_dir("raw/101".as_ref(), "AnonDcm/sub-01".as_ref(), &indicatif::ProgressBar::hidden())?;
+//! assert!(report.passed);
+//! # Ok(()) }
+//! ```
+
+pub mod aggregate;
+pub mod compare;
+pub mod sweep;
+pub mod tree;
+
+use crate::anonymize::profile::{Action, Profile};
+use crate::error::Result;
+use crate::finding::{Finding, TagRef};
+use chrono::NaiveDate;
+use compare::DateRule;
+use dicom_core::Tag;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_dictionary_std::StandardDataDictionary;
+use dicom_object::OpenFileOptions;
+use indicatif::{ParallelProgressIterator, ProgressBar};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::path::Path;
+use sweep::Needles;
+
+/// How serious a finding is; findings are listed most serious first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    /// The participant's name, ID or birth date left somewhere: a leak.
+    Phi,
+    /// A profile element without its target value, or added.
+    Profile,
+    /// A file missing, extra, truncated or unreadable.
+    File,
+    /// Any other element or the pixel data changed, missing or added.
+    Changed,
+}
+
+/// A finding with its rank, before sorting and merging.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub rank: Rank,
+    pub finding: Finding,
+}
+
+/// What `verify_dir` found for one participant.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// The profile checked against.
+    pub profile: String,
+    /// True when there are no findings.
+    pub passed: bool,
+    /// DICOM files compared with their anonymized copy.
+    pub files_checked: usize,
+    /// Raw DICOM files without an anonymized copy.
+    pub files_missing: usize,
+    /// Files in the anonymized folder without a raw DICOM original.
+    pub files_extra: usize,
+    /// Raw files that are not DICOM (notes, DICOMDIR): expected absent from the anonymized folder.
+    pub files_not_dicom: usize,
+    /// The AcquisitionDate required, when the run's date was given.
+    pub run_date: Option<NaiveDate>,
+    /// Most serious first, in a fixed order; repeats across files merged (see [`aggregate`]).
+    pub findings: Vec<Finding>,
+}
+
+/// The verifier, configured like dicom-object's `OpenFileOptions`.
+#[derive(Debug, Clone)]
+pub struct Verifier<'p> {
+    profile: &'p Profile,
+    original_id: Option<String>,
+    study_id: Option<String>,
+    dates: DateRule,
+    /// The profile's replacement values, lowercase: never PHI needles.
+    exclude: Vec<String>,
+}
+
+/// The outcome for one raw file.
+#[derive(Debug, Default)]
+struct Checked {
+    findings: Vec<Ranked>,
+    needles: Option<Needles>,
+    compared: bool,
+    missing: bool,
+    not_dicom: bool,
+}
+
+impl<'p> Verifier<'p> {
+    /// A verifier for `profile`, with today's local date and no run date.
+    pub fn new(profile: &'p Profile) -> Self {
+        let exclude = profile
+            .rules
+            .iter()
+            .filter_map(|r| match &r.action {
+                Action::Replace(v) => Some(v.to_lowercase()),
+                _ => None,
+            })
+            .collect();
+        Self {
+            profile,
+            original_id: None,
+            study_id: None,
+            dates: DateRule {
+                run_date: None,
+                today: chrono::Local::now().date_naive(),
+            },
+            exclude,
+        }
+    }
+
+    /// The participant's original ID (the sheet's): searched for everywhere, and replaced by the
+    /// study ID in anonymized file and folder names.
+    pub fn original_id(mut self, id: &str) -> Self {
+        self.original_id = Some(id.trim().to_string()).filter(|s| !s.is_empty());
+        self
+    }
+
+    /// The study ID that takes the original ID's place in anonymized file and folder names.
+    pub fn study_id(mut self, id: &str) -> Self {
+        self.study_id = Some(id.trim().to_string()).filter(|s| !s.is_empty());
+        self
+    }
+
+    /// The date the anonymizing run used, if known: AcquisitionDate must then equal it.
+    /// Without it (folders done by hand), any valid date that differs from the raw one and is
+    /// not after [`today`](Self::today) passes.
+    pub fn run_date(mut self, date: Option<NaiveDate>) -> Self {
+        self.dates.run_date = date;
+        self
+    }
+
+    /// The date no AcquisitionDate may be after (default: today, local time).
+    pub fn today(mut self, date: NaiveDate) -> Self {
+        self.dates.today = date;
+        self
+    }
+
+    /// Verifies a participant's anonymized folder against its raw folder.
+    ///
+    /// Errors only when a folder is missing or cannot be listed; every problem in the files is a
+    /// finding. `progress` advances once per raw file (pass `ProgressBar::hidden()` for none).
+    pub fn verify_dir(
+        &self,
+        raw: &Path,
+        anon: &Path,
+        progress: &ProgressBar,
+    ) -> Result<VerifyReport> {
+        let raw_list = tree::list(raw)?;
+        let anon_list = tree::list(anon)?;
+        let anon_files: HashSet<&str> = anon_list.files.iter().map(String::as_str).collect();
+        let jobs: Vec<(&str, String)> = raw_list
+            .files
+            .iter()
+            .map(|r| {
+                let mapped =
+                    tree::map_rel(r, self.original_id.as_deref(), self.study_id.as_deref());
+                (r.as_str(), mapped)
+            })
+            .collect();
+        progress.set_length(jobs.len() as u64);
+        let results: Vec<Checked> = jobs
+            .par_iter()
+            .progress_with(progress.clone())
+            .map(|(raw_rel, anon_rel)| {
+                let raw_path = tree::join(raw, raw_rel);
+                if !tree::is_dicom(&raw_path) {
+                    return Checked {
+                        not_dicom: true,
+                        ..Checked::default()
+                    };
+                }
+                if !anon_files.contains(anon_rel.as_str()) {
+                    return Checked {
+                        findings: vec![Ranked {
+                            rank: Rank::File,
+                            finding: Finding::new("missing").file(anon_rel.clone()),
+                        }],
+                        missing: true,
+                        ..Checked::default()
+                    };
+                }
+                self.check_pair(&raw_path, &tree::join(anon, anon_rel), anon_rel)
+            })
+            .collect();
+        progress.finish_and_clear();
+
+        let mut report = VerifyReport {
+            profile: self.profile.name.clone(),
+            passed: false,
+            files_checked: 0,
+            files_missing: 0,
+            files_extra: 0,
+            files_not_dicom: 0,
+            run_date: self.dates.run_date,
+            findings: Vec::new(),
+        };
+        let mut expected: HashSet<&str> = HashSet::new();
+        let mut needles = Needles::from_raw(
+            &dicom_object::InMemDicomObject::new_empty(),
+            self.original_id.as_deref(),
+            &self.exclude,
+        );
+        let mut findings = Vec::new();
+        for ((_, anon_rel), r) in jobs.iter().zip(results) {
+            if !r.not_dicom {
+                expected.insert(anon_rel.as_str());
+            }
+            report.files_checked += usize::from(r.compared);
+            report.files_missing += usize::from(r.missing);
+            report.files_not_dicom += usize::from(r.not_dicom);
+            if let Some(n) = r.needles {
+                needles.extend(n);
+            }
+            findings.extend(r.findings);
+        }
+        for extra in anon_list
+            .files
+            .iter()
+            .filter(|f| !expected.contains(f.as_str()))
+        {
+            report.files_extra += 1;
+            findings.push(Ranked {
+                rank: Rank::File,
+                finding: Finding::new("extra file").file(extra.clone()),
+            });
+        }
+        // Names of the anonymized folder itself, its files and subfolders: no PHI allowed.
+        let root_name = anon
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let names = std::iter::once(root_name.as_str())
+            .chain(anon_list.dirs.iter().flat_map(|d| d.rsplit('/').next()))
+            .chain(anon_list.files.iter().flat_map(|f| f.rsplit('/').next()));
+        let mut leaks = std::collections::BTreeMap::new();
+        for name in names {
+            if let Some(kind) = needles.find(name, false) {
+                *leaks.entry(kind).or_insert(0usize) += 1;
+            }
+        }
+        for (kind, n) in leaks {
+            let what = match kind {
+                sweep::Kind::Id => "the patient's ID",
+                sweep::Kind::Name => "the patient's name",
+                sweep::Kind::BirthDate => "the birth date",
+            };
+            let names = if n == 1 { "name holds" } else { "names hold" };
+            findings.push(Ranked {
+                rank: Rank::Phi,
+                finding: Finding::new(format!("{n} file or folder {names} {what}")),
+            });
+        }
+        // File paths go into findings: never with PHI in them.
+        for f in &mut findings {
+            if let Some(file) = &f.finding.file {
+                f.finding.file = Some(needles.redact(file));
+            }
+        }
+        report.findings = aggregate::finish(findings);
+        report.passed = report.findings.is_empty();
+        Ok(report)
+    }
+
+    /// Verifies one anonymized file against its raw file; findings name the anonymized file.
+    pub fn verify_file(&self, raw: &Path, anon: &Path) -> Vec<Finding> {
+        let name = anon
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let checked = self.check_pair(raw, anon, &name);
+        let mut findings = checked.findings;
+        if let Some(n) = &checked.needles {
+            for f in &mut findings {
+                if let Some(file) = &f.finding.file {
+                    f.finding.file = Some(n.redact(file));
+                }
+            }
+        }
+        aggregate::sorted(findings)
+    }
+
+    /// Compares one pair of files; `rel` names the anonymized file in findings.
+    fn check_pair(&self, raw: &Path, anon: &Path, rel: &str) -> Checked {
+        let file_finding = |msg: &str| Ranked {
+            rank: Rank::File,
+            finding: Finding::new(msg).file(rel),
+        };
+        let Ok(raw_obj) = OpenFileOptions::new().open_file(raw) else {
+            return Checked {
+                findings: vec![file_finding("raw file cannot be read")],
+                ..Checked::default()
+            };
+        };
+        let needles = Needles::from_raw(&raw_obj, self.original_id.as_deref(), &self.exclude);
+        let anon_obj = match OpenFileOptions::new().open_file(anon) {
+            Ok(o) => o,
+            Err(_) => {
+                let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                let msg = if len(anon) < len(raw) {
+                    "truncated"
+                } else {
+                    "cannot be read"
+                };
+                return Checked {
+                    findings: vec![file_finding(msg)],
+                    needles: Some(needles),
+                    ..Checked::default()
+                };
+            }
+        };
+        let mut out = Vec::new();
+        compare::compare_meta(raw_obj.meta(), anon_obj.meta(), &mut out);
+        compare::check_profile(self.profile, self.dates, &raw_obj, &anon_obj, &mut out);
+        compare::compare_elements(self.profile, &raw_obj, &anon_obj, &mut out);
+        let skip = |t: Tag| self.profile.rule(TagRef(t.0, t.1)).is_some();
+        needles.sweep(&anon_obj, &skip, &mut out);
+        for r in &mut out {
+            r.finding.file = Some(rel.to_string());
+        }
+        Checked {
+            findings: out,
+            needles: Some(needles),
+            compared: true,
+            ..Checked::default()
+        }
+    }
+}
+
+/// A tag in the lab's notation, for messages: `(0008,1140)`.
+pub(crate) fn tag_ref(tag: Tag) -> TagRef {
+    TagRef(tag.0, tag.1)
+}
+
+/// The name of an element for messages: its dictionary keyword, or `private element`.
+pub(crate) fn keyword(tag: Tag) -> Cow<'static, str> {
+    if !tag.0.is_multiple_of(2) {
+        return Cow::Borrowed("private element");
+    }
+    match StandardDataDictionary.by_tag(tag) {
+        Some(e) => Cow::Owned(e.alias().to_string()),
+        None => Cow::Borrowed("element"),
+    }
+}

@@ -1,0 +1,122 @@
+//! The two folder trees: listing files, pairing each raw file with its anonymized copy, and
+//! telling DICOM files from the rest.
+//!
+//! The anonymized tree mirrors the raw tree's relative paths, except that a path component holding
+//! the original ID carries the study ID in its place. Non-DICOM raw files (no `DICM` at byte 128:
+//! notes, DICOMDIR, .DS_Store) are expected to be absent from the anonymized tree.
+
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Every file and folder under a root, as `/`-separated relative paths, sorted.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub files: Vec<String>,
+    pub dirs: Vec<String>,
+}
+
+/// Lists `root` recursively; symbolic links are followed, unreadable entries are an error.
+pub fn list(root: &Path) -> Result<Listing> {
+    if !root.is_dir() {
+        return Err(Error::MissingFolder {
+            path: root.to_path_buf(),
+            hint: " (hint: check the path; verify compares a raw folder with its anonymized copy)"
+                .into(),
+        });
+    }
+    let mut out = Listing::default();
+    let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::read(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let path = entry.path();
+            // `metadata` follows symbolic links, as a file browser would.
+            let meta = std::fs::metadata(&path).map_err(|e| Error::read(&path, e))?;
+            if meta.is_dir() {
+                out.dirs.push(child_rel.clone());
+                stack.push((path, child_rel));
+            } else {
+                out.files.push(child_rel);
+            }
+        }
+    }
+    out.files.sort();
+    out.dirs.sort();
+    Ok(out)
+}
+
+/// The anonymized relative path for a raw one: each component holding `original` gets `study`.
+pub fn map_rel(rel: &str, original: Option<&str>, study: Option<&str>) -> String {
+    match (original, study) {
+        (Some(o), Some(s)) if !o.is_empty() => rel
+            .split('/')
+            .map(|c| c.replace(o, s))
+            .collect::<Vec<_>>()
+            .join("/"),
+        _ => rel.to_string(),
+    }
+}
+
+/// True when the file has `DICM` at byte 128 (the DICOM Part 10 signature).
+pub fn is_dicom(path: &Path) -> bool {
+    let mut head = [0u8; 132];
+    match std::fs::File::open(path) {
+        Ok(mut f) => f.read_exact(&mut head).is_ok() && &head[128..] == b"DICM",
+        Err(_) => false,
+    }
+}
+
+/// Joins a `/`-separated relative path to a root.
+pub fn join(root: &Path, rel: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    p.extend(rel.split('/'));
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_the_original_id_to_the_study_id_in_every_component() {
+        assert_eq!(
+            map_rel("101_T1/IM-101.dcm", Some("101"), Some("sub-01")),
+            "sub-01_T1/IM-sub-01.dcm"
+        );
+        assert_eq!(map_rel("a/b.dcm", Some("101"), None), "a/b.dcm");
+        assert_eq!(map_rel("a/b.dcm", Some(""), Some("x")), "a/b.dcm");
+    }
+
+    #[test]
+    fn lists_sorted_relative_paths_and_refuses_a_missing_root() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("b/c")).unwrap();
+        std::fs::write(d.path().join("b/c/x"), b"").unwrap();
+        std::fs::write(d.path().join("a"), b"").unwrap();
+        let l = list(d.path()).unwrap();
+        assert_eq!(l.files, ["a", "b/c/x"]);
+        assert_eq!(l.dirs, ["b", "b/c"]);
+        let e = list(&d.path().join("nope")).unwrap_err().to_string();
+        assert!(e.contains("cannot find folder"), "{e}");
+    }
+
+    #[test]
+    fn tells_dicom_by_its_signature() {
+        let d = tempfile::tempdir().unwrap();
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        std::fs::write(d.path().join("y"), &bytes).unwrap();
+        std::fs::write(d.path().join("n"), b"notes").unwrap();
+        assert!(is_dicom(&d.path().join("y")));
+        assert!(!is_dicom(&d.path().join("n")));
+        assert!(!is_dicom(&d.path().join("missing")));
+    }
+}
