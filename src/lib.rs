@@ -9,6 +9,7 @@
 //! - [`verify`]: the independent second reviewer, comparing anonymized files with raw ones;
 //! - [`finding`]: what went wrong for a participant, in the lab's own words;
 //! - [`report`]: per-participant JSON reports and the audit log under `.anontrack/`;
+//! - [`workflow`]: one planned row run to its end (anonymize, verify, report, the cell edit);
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
 //! - [`cli`], [`cmd`], [`ui`]: argument parsing, one module per subcommand, and terminal output.
 
@@ -25,6 +26,7 @@ pub mod sheet;
 pub mod synth;
 pub mod ui;
 pub mod verify;
+pub mod workflow;
 
 pub use error::{Error, Result};
 

@@ -44,6 +44,10 @@ pub struct Skip {
     /// True when the reason is a problem to record in the sheet (e.g. an unsafe folder name),
     /// false when there is simply nothing to do.
     pub problem: bool,
+    /// For a problem: the work the row asked for (its cell gets the note).
+    pub action: Option<Action>,
+    /// For a problem: the initials in that cell (kept before the note).
+    pub initials: Option<String>,
 }
 
 /// The plan for one sync.
@@ -66,27 +70,34 @@ pub fn plan(table: &Table, config: &Config, base_dir: &Path) -> Plan {
                 id: row.id.clone(),
                 reason: reason.to_string(),
                 problem: false,
+                action: None,
+                initials: None,
             }),
-            Decision::Work(action) => match folders(row, config, base_dir) {
-                Ok((raw_dir, anon_dir)) => out.items.push(WorkItem {
-                    row: row.row,
-                    id: row.id.clone(),
-                    original_id: row.original_id.clone(),
-                    initials: match action {
-                        Action::Anonymize => row.anonymization.initials.clone(),
-                        Action::Verify => row.check.initials.clone(),
-                    },
-                    action,
-                    raw_dir,
-                    anon_dir,
-                }),
-                Err(reason) => out.skipped.push(Skip {
-                    row: row.row,
-                    id: row.id.clone(),
-                    reason,
-                    problem: true,
-                }),
-            },
+            Decision::Work(action) => {
+                let initials = match action {
+                    Action::Anonymize => row.anonymization.initials.clone(),
+                    Action::Verify => row.check.initials.clone(),
+                };
+                match folders(row, config, base_dir) {
+                    Ok((raw_dir, anon_dir)) => out.items.push(WorkItem {
+                        row: row.row,
+                        id: row.id.clone(),
+                        original_id: row.original_id.clone(),
+                        initials,
+                        action,
+                        raw_dir,
+                        anon_dir,
+                    }),
+                    Err(reason) => out.skipped.push(Skip {
+                        row: row.row,
+                        id: row.id.clone(),
+                        reason,
+                        problem: true,
+                        action: Some(action),
+                        initials,
+                    }),
+                }
+            }
         }
     }
     out

@@ -7,3 +7,9 @@ pub mod init;
 pub mod status;
 pub mod sync;
 pub mod verify;
+
+/// Parses a `--date` value written YYYYMMDD.
+pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y%m%d")
+        .map_err(|_| format!("`{s}` is not a date written YYYYMMDD, like 20240131"))
+}
