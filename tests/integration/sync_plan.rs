@@ -67,6 +67,18 @@ fn the_labs_workbook_plans_one_anonymization_and_one_check() {
     // A dry run writes nothing: no folders, no lock file, the workbook byte-identical.
     assert_eq!(tree_hash(w.path()), before);
     assert!(!w.join("AnonDcm").exists());
+
+    // Excel date cells give `{scan_date}` as YYYYMMDD.
+    std::fs::write(
+        w.join("anontrack.toml"),
+        "raw_dir = \"raw/{scan_date}_{original_id}\"\n",
+    )
+    .unwrap();
+    let lines = plan_lines(&w, "STUDYNAME_dataprocessing.xlsx");
+    assert_eq!(
+        lines[6],
+        "9 114 anonymize raw/20211115_58253 AnonDcm/114 by KH"
+    );
 }
 
 #[test]
