@@ -92,7 +92,10 @@ impl Config {
                 beside
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Config {
+            path: path.clone(),
+            reason: format!("cannot read it: {e}"),
+        })?;
         let config = Config::parse(&text).map_err(|reason| Error::Config {
             path: path.clone(),
             reason,

@@ -5,7 +5,7 @@
 //! - [`layout`]: find the header row and map the columns by their normalised header text;
 //! - [`state`]: the lab's conventions for one cell: initials and notes, green, red, yellow;
 //! - [`template`]: write a new, empty workbook with the lab's layout (`anontrack init`);
-//! - [`write`]: patch the owned cells of an existing workbook in place, byte-surgically, so that
+//! - [`write`](mod@write): patch the owned cells of an existing workbook in place, byte-surgically, so that
 //!   every other part, cell and style survives unchanged.
 //!
 //! Nothing here prints or knows about clap.

@@ -92,7 +92,7 @@ fn hsv(argb: u32) -> (f32, f32, f32) {
 /// accent lightened 80% still count; white, greys and near-black don't).
 pub fn is_green(argb: u32) -> bool {
     let (h, s, v) = hsv(argb);
-    (75.0..=165.0).contains(&h) && s >= 0.08 && v >= 0.25
+    (70.0..=170.0).contains(&h) && s >= 0.06 && v >= 0.25
 }
 
 /// Red: a strong red (the lab's FFFF0000 row). Pale pinks such as the "Bad" style are not red
@@ -162,6 +162,7 @@ mod tests {
         assert!(is_green(0xFFC6EFCE), "Good style");
         assert!(is_green(0xFFE2EFDA), "accent 6 lighter 80%");
         assert!(is_green(0xFF70AD47), "accent 6");
+        assert!(is_green(0xFFEBF1DE), "Excel 2007 accent 3 lighter 80%");
         assert!(is_green(0xFF00FF00), "pure green");
         assert!(is_green(0xFF548235), "accent 6 darker 25%");
         assert!(is_green(0x0000B050), "zero alpha");

@@ -11,5 +11,6 @@ mod demo;
 mod init;
 mod status;
 mod sync;
+mod sync_plan;
 mod verify;
 mod writeback;
