@@ -362,3 +362,6 @@ pub fn study_participant(index: usize, series: usize, slices: u32, seed: u64) ->
     .series(series, slices)
     .matrix(240, 240)
 }
+
+#[cfg(test)]
+mod tests;
