@@ -777,3 +777,89 @@ fn damaged_input_is_a_clear_error_and_the_file_is_untouched() {
         Err(Error::NotFound { .. })
     ));
 }
+
+// ---------------------------------------------------------------- any edits, read back by calamine
+
+mod property {
+    use super::*;
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::sync::OnceLock;
+
+    fn rich() -> &'static [u8] {
+        static RICH: OnceLock<Vec<u8>> = OnceLock::new();
+        RICH.get_or_init(rich_workbook)
+    }
+
+    type Styles = calamine::StyleRange;
+
+    fn read(bytes: &[u8]) -> (calamine::Range<Data>, Styles) {
+        let mut x: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+        (
+            x.worksheet_range("Tracking").unwrap(),
+            x.worksheet_style("Tracking").unwrap(),
+        )
+    }
+
+    fn green(s: Option<&calamine::Style>) -> bool {
+        s.and_then(|s| s.fill.as_ref())
+            .and_then(|f| f.get_color())
+            .is_some_and(|c| c.to_argb() == 0xFF00_B050)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Whatever the edits, calamine reads exactly the edited texts and fills back, every
+        /// other value and style is as before, and a second patch is a no-op.
+        #[test]
+        fn edits_read_back_exactly(
+            raw in prop::collection::vec(
+                (1u32..24, 0u32..9, proptest::option::of("[a-wA-W &<>_0-9é\t]{0,10}"), any::<bool>()),
+                0..6,
+            )
+        ) {
+            let edits: Vec<CellEdit> =
+                raw.iter().map(|(r, c, t, g)| edit(*r, *c, t.as_deref(), *g)).collect();
+            let before = rich();
+            let after = patch_package(before, "Tracking", &edits).unwrap();
+            prop_assert!(patch_package(&after, "Tracking", &edits).unwrap() == after);
+            let mut want_text: BTreeMap<(u32, u32), String> = BTreeMap::new();
+            let mut want_green: BTreeSet<(u32, u32)> = BTreeSet::new();
+            for e in &edits {
+                if let Some(t) = &e.text {
+                    want_text.insert((e.row - 1, e.col), t.clone());
+                }
+                if e.green {
+                    want_green.insert((e.row - 1, e.col));
+                }
+            }
+            let ((va, sa), (vb, sb)) = (read(before), read(&after));
+            for r in 0..26u32 {
+                for c in 0..10u32 {
+                    let old = va.get_value((r, c)).cloned().unwrap_or(Data::Empty);
+                    let new = vb.get_value((r, c)).cloned().unwrap_or(Data::Empty);
+                    let expected = match want_text.get(&(r, c)) {
+                        Some(t) if t.is_empty() => Data::Empty,
+                        Some(t) => Data::String(t.clone()),
+                        None => old,
+                    };
+                    prop_assert_eq!(&new, &expected, "value at ({}, {})", r, c);
+                    let (a, b) = (sa.get((r, c)), sb.get((r, c)));
+                    if want_green.contains(&(r, c)) {
+                        prop_assert!(green(b), "({}, {}) not green", r, c);
+                    } else if a.is_some() {
+                        prop_assert_eq!(a.and_then(|s| s.fill.clone()), b.and_then(|s| s.fill.clone()));
+                    }
+                    if let (Some(a), Some(b)) = (a, b) {
+                        prop_assert_eq!(&a.font, &b.font);
+                        prop_assert_eq!(&a.borders, &b.borders);
+                        prop_assert_eq!(&a.number_format, &b.number_format);
+                        prop_assert_eq!(&a.alignment, &b.alignment);
+                    }
+                }
+            }
+        }
+    }
+}
