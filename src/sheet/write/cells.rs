@@ -302,7 +302,7 @@ pub(super) fn patch_sheet(
     for (&row, cols) in wanted {
         let loc = s.edited_rows.get(&row);
         // New cells of this row, in column order, with where they go.
-        let mut inserts: Vec<(usize, String)> = Vec::new();
+        let mut inserts: Vec<(usize, u32, String)> = Vec::new();
         for (&col, edit) in cols {
             if let Some(found) = s.cells.get(&(row, col)) {
                 let style = new_style(styles, found.style, edit.green)?;
@@ -339,22 +339,28 @@ pub(super) fn patch_sheet(
                     .or(r.end_tag_at)
                     .unwrap_or(r.span.start)
             });
-            inserts.push((at.unwrap_or(0), xml_cell));
+            inserts.push((at.unwrap_or(0), col, xml_cell));
         }
         if inserts.is_empty() {
             continue;
         }
+        let new_cols: Vec<u32> = inserts.iter().map(|&(_, c, _)| c).collect();
         match loc {
             Some(r) if r.end_tag_at.is_some() => {
-                splices.extend(inserts.into_iter().map(|(at, x)| (at..at, x)))
+                let tag = &xml[r.tag.clone()];
+                if let Some(wider) = widened_spans(tag, &new_cols) {
+                    splices.push((r.tag.clone(), wider));
+                }
+                splices.extend(inserts.into_iter().map(|(at, _, x)| (at..at, x)));
             }
             Some(r) => {
                 // `<row r="9"/>`: open it up around the new cells.
-                let tag = &xml[r.tag.clone()];
-                let cells: String = inserts.into_iter().map(|(_, x)| x).collect();
+                let raw = &xml[r.tag.clone()];
+                let tag = widened_spans(raw, &new_cols).unwrap_or_else(|| raw.to_owned());
+                let cells: String = inserts.into_iter().map(|(_, _, x)| x).collect();
                 splices.push((
                     r.span.clone(),
-                    format!("{}{cells}</{}>", opening(tag), tag_name(tag)),
+                    format!("{}{cells}</{}>", opening(&tag), tag_name(&tag)),
                 ));
             }
             None => {
@@ -364,7 +370,7 @@ pub(super) fn patch_sheet(
                     .find(|&&(r, _)| r > row)
                     .map(|&(_, at)| at)
                     .or_else(|| s.sheet_data.as_ref().and_then(|sd| sd.1));
-                let cells: String = inserts.into_iter().map(|(_, x)| x).collect();
+                let cells: String = inserts.into_iter().map(|(_, _, x)| x).collect();
                 let row_xml = format!("<{p}row r=\"{row}\">{cells}</{p}row>");
                 match at {
                     Some(at) => splices.push((at..at, row_xml)),
@@ -445,6 +451,16 @@ fn cell_xml(p: &str, tag: &str, style: u32, text: &str) -> String {
         escape_text(text),
         tag_name(&tag)
     )
+}
+
+/// The row start tag with its `spans="first:last"` hint grown to cover the new 0-based
+/// columns, or `None` when it has none, already covers them, or is not a single range.
+fn widened_spans(tag: &str, cols: &[u32]) -> Option<String> {
+    let (a, b) = attr(tag, "spans")?.split_once(':')?;
+    let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    let lo = cols.iter().map(|c| c + 1).min()?.min(a);
+    let hi = cols.iter().map(|c| c + 1).max()?.max(b);
+    ((lo, hi) != (a, b)).then(|| set_attr(tag, "spans", &format!("{lo}:{hi}"), None))
 }
 
 /// The `<dimension ref>` grown to cover `bbox` (rows, cols), or `None` if it already does.
@@ -540,6 +556,52 @@ mod tests {
                 .unwrap()
                 .xml
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn new_cells_widen_the_row_spans() {
+        let out = patch(&wanted(&[(1, 7, Some("H"))])).unwrap();
+        assert!(
+            out.contains(r#"<row r="1" spans="1:8" x14ac:dyDescent="0.25">"#),
+            "{out}"
+        );
+        assert!(out.contains(r#"<dimension ref="A1:H4"/>"#), "{out}");
+        assert_eq!(
+            patch(&wanted(&[(1, 3, Some("D"))]))
+                .unwrap()
+                .matches("spans=\"1:6\"")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn prefixed_namespaces_are_kept() {
+        let xml = r#"<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData><x:row r="2"><x:c r="B2" t="s"><x:v>0</x:v></x:c></x:row></x:sheetData></x:worksheet>"#;
+        let mut shared = |_| Ok(Some("old".to_owned()));
+        let w = wanted(&[(2, 1, Some("new")), (2, 2, Some("C")), (3, 0, Some("A"))]);
+        let out = patch_sheet(xml, &w, &mut None, &mut shared)
+            .unwrap()
+            .xml
+            .unwrap();
+        assert_eq!(
+            out,
+            r#"<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData><x:row r="2"><x:c r="B2" t="inlineStr"><x:is><x:t xml:space="preserve">new</x:t></x:is></x:c><x:c r="C2" t="inlineStr"><x:is><x:t xml:space="preserve">C</x:t></x:is></x:c></x:row><x:row r="3"><x:c r="A3" t="inlineStr"><x:is><x:t xml:space="preserve">A</x:t></x:is></x:c></x:row></x:sheetData></x:worksheet>"#
+        );
+    }
+
+    #[test]
+    fn empty_sheet_data_opens_up() {
+        let xml = r#"<worksheet><sheetData/></worksheet>"#;
+        let mut shared = |_| Ok(None);
+        let out = patch_sheet(xml, &wanted(&[(1, 0, Some("a"))]), &mut None, &mut shared)
+            .unwrap()
+            .xml
+            .unwrap();
+        assert_eq!(
+            out,
+            r#"<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t xml:space="preserve">a</t></is></c></row></sheetData></worksheet>"#
         );
     }
 

@@ -25,7 +25,7 @@ pub mod save;
 mod styles;
 mod xml;
 
-pub use save::{Fingerprint, SaveOutcome, check_not_locked, save_workbook};
+pub use save::{BACKUPS_KEPT, Fingerprint, SaveOutcome, check_not_locked, save_workbook};
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
