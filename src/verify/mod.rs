@@ -254,7 +254,7 @@ impl<'p> Verifier<'p> {
             .chain(anon_list.files.iter().flat_map(|f| f.rsplit('/').next()));
         let mut leaks = std::collections::BTreeMap::new();
         for name in names {
-            if let Some(kind) = needles.find(name, false) {
+            if let Some(kind) = needles.find(name) {
                 *leaks.entry(kind).or_insert(0usize) += 1;
             }
         }

@@ -4,10 +4,13 @@
 //! What is searched, case-insensitively:
 //! - the original ID (from the sheet or `--original-id`), the raw file's PatientID, and each
 //!   component of the raw PatientName of 3+ characters (split on `^`, `=`, `\` and spaces);
-//!   IDs shorter than 3 characters only match as a whole word, so `12` does not hit `T12`;
 //! - in every text element at any depth (AE CS LO LT PN SH ST UC UR UT, private ones included),
-//!   and in `UN` elements (private elements of implicit-VR files), decoded as text and matched as
-//!   whole words only, since they are often binary numbers that can spell digits by chance;
+//!   in `UN` elements (private elements of implicit-VR files) decoded as text, and in the names of
+//!   the anonymized folder, its subfolders and files;
+//! - a needle shorter than 6 characters matches only as a whole word (not next to a letter or
+//!   digit; `^`, `_`, `-`, `.` and spaces separate words), so `Ann` does not hit `channel` nor
+//!   `101` a `1010`, while `DOE^JANE`, `sub_101` or `Jane Doe` are caught; longer needles match
+//!   anywhere (a name glued to another word is still a leak, and is unlikely by chance);
 //! - the raw PatientBirthDate in every DA and DT element.
 //!
 //! What is not searched: binary VRs (OB OW OF OD OL FL FD SL SS UL US AT...) and pixel data;
@@ -27,6 +30,9 @@ use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+
+/// Needles shorter than this (in characters) match only as whole words.
+const WHOLE_WORD_BELOW: usize = 6;
 
 /// What a needle is: decides the finding's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -91,18 +97,22 @@ impl Needles {
         self.birth_dates.extend(other.birth_dates);
     }
 
-    /// The first kind of needle found in `hay`; `words` asks for whole-word matches only.
-    pub fn find(&self, hay: &str, words: bool) -> Option<Kind> {
+    /// The first kind of needle found in `hay` (a name or a value).
+    pub fn find(&self, hay: &str) -> Option<Kind> {
+        self.find_text(hay).or_else(|| {
+            self.birth_dates
+                .iter()
+                .any(|d| hay.contains(d.as_str()))
+                .then_some(Kind::BirthDate)
+        })
+    }
+
+    /// The first ID or name found in `hay`: short needles as whole words only.
+    fn find_text(&self, hay: &str) -> Option<Kind> {
         self.text
             .iter()
-            .find(|(_, n)| contains_ci(hay, n, words || n.chars().count() < 3))
+            .find(|(_, n)| contains_ci(hay, n, n.chars().count() < WHOLE_WORD_BELOW))
             .map(|(k, _)| *k)
-            .or_else(|| {
-                self.birth_dates
-                    .iter()
-                    .any(|d| hay.contains(d.as_str()))
-                    .then_some(Kind::BirthDate)
-            })
     }
 
     /// Replaces every needle in `s` with `[redacted]` (for file paths put in findings).
@@ -199,20 +209,8 @@ impl Needles {
             | VR::ST
             | VR::UC
             | VR::UR
-            | VR::UT => {
-                let s = v.to_str();
-                self.text
-                    .iter()
-                    .find(|(_, n)| contains_ci(&s, n, n.chars().count() < 3))
-                    .map(|(k, _)| *k)
-            }
-            VR::UN => {
-                let s = decode_bytes(&v.to_bytes());
-                self.text
-                    .iter()
-                    .find(|(_, n)| contains_ci(&s, n, true))
-                    .map(|(k, _)| *k)
-            }
+            | VR::UT => self.find_text(&v.to_str()),
+            VR::UN => self.find_text(&decode_bytes(&v.to_bytes())),
             _ => None,
         }
     }
@@ -302,19 +300,36 @@ mod tests {
     #[test]
     fn needles_are_the_ids_name_parts_and_birth_date() {
         let n = Needles::from_raw(&raw(), Some("101"), &["anonymous".into()]);
-        assert_eq!(n.find("x DOE y", false), Some(Kind::Name));
-        assert_eq!(n.find("jane", false), Some(Kind::Name));
-        assert_eq!(n.find("al", false), None, "short name parts are ignored");
-        assert_eq!(n.find("sub101", false), Some(Kind::Id));
-        assert_eq!(n.find("sub101", true), None);
+        assert_eq!(n.find("x DOE^y"), Some(Kind::Name));
+        assert_eq!(n.find("jane"), Some(Kind::Name));
         assert_eq!(
-            n.find("a p7", false),
-            Some(Kind::Id),
-            "P7 is short: word only"
+            n.find("janet"),
+            None,
+            "short needles match whole words only"
         );
-        assert_eq!(n.find("xp7", false), None);
-        assert_eq!(n.find("19800102", false), Some(Kind::BirthDate));
-        assert_eq!(n.find("Anonymous", false), None);
+        assert_eq!(
+            n.find("al"),
+            None,
+            "name parts under 3 characters are ignored"
+        );
+        assert_eq!(n.find("sub_101.dcm"), Some(Kind::Id));
+        assert_eq!(n.find("sub1010"), None);
+        assert_eq!(n.find("a p7"), Some(Kind::Id));
+        assert_eq!(n.find("19800102"), Some(Kind::BirthDate));
+        assert_eq!(n.find("Anonymous"), None);
+        let mut o = raw();
+        o.put(DataElement::new(
+            Tag(0x0010, 0x0010),
+            VR::PN,
+            "Johansson^Ann",
+        ));
+        let n = Needles::from_raw(&o, None, &[]);
+        assert_eq!(n.find("channel"), None);
+        assert_eq!(
+            n.find("MrsJohanssonX"),
+            Some(Kind::Name),
+            "long needles anywhere"
+        );
     }
 
     #[test]
@@ -322,7 +337,7 @@ mod tests {
         let mut o = raw();
         o.put(DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Anon^Ymous"));
         let n = Needles::from_raw(&o, None, &["anonymous".into()]);
-        assert_eq!(n.find("anonymous", false), None);
+        assert_eq!(n.find("anonymous"), None);
     }
 
     #[test]
