@@ -60,17 +60,26 @@ impl Finding {
 
 impl fmt::Display for Finding {
     /// `(0010,4000) PatientComments not anonymous`, `dwi/IM-0003.dcm truncated`.
+    ///
+    /// A finding with a tag is shown by its tag alone: the file it was first seen in stays in
+    /// the JSON report, so the note in the sheet reads the way the lab writes it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut sep = "";
-        if let Some(tag) = self.tag {
-            write!(f, "{tag}")?;
-            sep = " ";
+        match (&self.tag, &self.file) {
+            (Some(tag), _) => write!(f, "{tag} {}", self.message),
+            (None, Some(file)) => write!(f, "{file} {}", self.message),
+            (None, None) => f.write_str(&self.message),
         }
-        if let Some(file) = &self.file {
-            write!(f, "{sep}{file}")?;
-            sep = " ";
+    }
+}
+
+impl Finding {
+    /// The finding with the file it concerns, for a reviewer's screen:
+    /// `(7FE0,0010) PixelData changed [T1/IM-0003.dcm]`.
+    pub fn detailed(&self) -> String {
+        match (&self.tag, &self.file) {
+            (Some(_), Some(file)) => format!("{self} [{file}]"),
+            _ => self.to_string(),
         }
-        write!(f, "{sep}{}", self.message)
     }
 }
 
@@ -93,6 +102,17 @@ mod tests {
         assert_eq!(f.to_string(), "(0010,4000) PatientComments not anonymous");
         let f = Finding::new("truncated").file("dwi/IM-0003.dcm");
         assert_eq!(f.to_string(), "dwi/IM-0003.dcm truncated");
+        let f = Finding::new("PatientComments not anonymous in 2 files")
+            .tag(0x0010, 0x4000)
+            .file("T1/IM-0001.dcm");
+        assert_eq!(
+            f.to_string(),
+            "(0010,4000) PatientComments not anonymous in 2 files"
+        );
+        assert_eq!(
+            f.detailed(),
+            "(0010,4000) PatientComments not anonymous in 2 files [T1/IM-0001.dcm]"
+        );
     }
 
     #[test]

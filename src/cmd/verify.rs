@@ -103,7 +103,7 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
         ui.json(&report);
     } else {
         for f in &report.findings {
-            ui.line(f.to_string());
+            ui.line(f.detailed());
         }
         let n = report.files_checked;
         let files = format!("{n} file{}", if n == 1 { "" } else { "s" });

@@ -94,14 +94,16 @@ mod tests {
             "c.dcm",
             "private element holds the patient's name",
         ));
-        let got: Vec<String> = finish(v).iter().map(|f| f.to_string()).collect();
+        let merged = finish(v);
+        assert_eq!(merged[1].file.as_deref(), Some("s/IM-0000.dcm"));
+        let got: Vec<String> = merged.iter().map(|f| f.to_string()).collect();
         assert_eq!(
             got,
             [
-                "(0033,1013) c.dcm private element holds the patient's name",
-                "(0010,4000) s/IM-0000.dcm PatientComments not anonymous in 2000 files",
+                "(0033,1013) private element holds the patient's name",
+                "(0010,4000) PatientComments not anonymous in 2000 files",
                 "a.dcm missing, and 1 more files",
-                "(7FE0,0010) c.dcm PixelData changed",
+                "(7FE0,0010) PixelData changed",
             ]
         );
     }

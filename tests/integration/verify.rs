@@ -242,7 +242,7 @@ fn a_missed_tag_in_every_file_is_one_finding() {
     let f = s.findings(&[]);
     assert_eq!(
         f,
-        ["(0010,4000) T1_sub-01/IM-0001.dcm PatientComments not anonymous in 3 files"]
+        ["(0010,4000) PatientComments not anonymous in 3 files [T1_sub-01/IM-0001.dcm]"]
     );
 }
 
@@ -259,9 +259,9 @@ fn added_and_changed_elements_are_caught() {
     assert_eq!(
         f,
         [
-            "(0010,1020) T1_sub-01/IM-0002.dcm PatientSize added",
-            "(0008,103E) T1_sub-01/IM-0002.dcm SeriesDescription added",
-            "(0020,000D) T1_sub-01/IM-0002.dcm StudyInstanceUID changed",
+            "(0010,1020) PatientSize added [T1_sub-01/IM-0002.dcm]",
+            "(0008,103E) SeriesDescription added [T1_sub-01/IM-0002.dcm]",
+            "(0020,000D) StudyInstanceUID changed [T1_sub-01/IM-0002.dcm]",
         ]
     );
 }
@@ -276,7 +276,7 @@ fn a_changed_pixel_byte_is_caught() {
     std::fs::write(&p, bytes).unwrap();
     assert_eq!(
         s.findings(&[]),
-        ["(7FE0,0010) T1_sub-01/IM-0003.dcm PixelData changed"]
+        ["(7FE0,0010) PixelData changed [T1_sub-01/IM-0003.dcm]"]
     );
 }
 
@@ -287,7 +287,7 @@ fn a_name_left_in_a_private_element_is_caught_first() {
     let f = s.findings(&[]);
     assert_eq!(
         f,
-        ["(0033,1013) T1_sub-01/IM-0001.dcm private element holds the patient's name in 3 files"]
+        ["(0033,1013) private element holds the patient's name in 3 files [T1_sub-01/IM-0001.dcm]"]
     );
 
     // A private element inside a sequence, seeded in one anonymized file.
@@ -302,8 +302,8 @@ fn a_name_left_in_a_private_element_is_caught_first() {
     assert_eq!(
         f,
         [
-            "(0009,1001) T1_sub-01/IM-0001.dcm private element inside (0008,1140) holds the patient's name",
-            "(0009,1001) T1_sub-01/IM-0001.dcm private element changed inside (0008,1140)",
+            "(0009,1001) private element inside (0008,1140) holds the patient's name [T1_sub-01/IM-0001.dcm]",
+            "(0009,1001) private element changed inside (0008,1140) [T1_sub-01/IM-0001.dcm]",
         ]
     );
 }
@@ -349,7 +349,7 @@ fn wrong_acquisition_dates_are_caught() {
         });
         assert_eq!(
             s.findings(extra),
-            [format!("(0008,0022) T1_sub-01/IM-0001.dcm {want}")],
+            [format!("(0008,0022) {want} [T1_sub-01/IM-0001.dcm]")],
             "{value}"
         );
     }
@@ -427,9 +427,9 @@ fn the_library_checks_one_pair() {
     let raw = s.raw.join("T1_P4321/IM-0001.dcm");
     assert_eq!(v.verify_file(&raw, &s.anon_file(1)), vec![]);
     let wrong = v.verify_file(&raw, &s.anon_file(2));
-    let msgs: Vec<String> = wrong.iter().map(|f| f.to_string()).collect();
+    let msgs: Vec<String> = wrong.iter().map(|f| f.detailed()).collect();
     assert!(
-        msgs.contains(&"(7FE0,0010) IM-0002.dcm PixelData changed".to_string()),
+        msgs.contains(&"(7FE0,0010) PixelData changed [IM-0002.dcm]".to_string()),
         "{msgs:?}"
     );
 }
@@ -484,15 +484,15 @@ fn real_files_pass_when_correct_and_faults_are_caught() {
     let out = run.stdout();
     let lines: Vec<&str> = out.lines().collect();
     let leaks = [
-        "(0008,0104) dicomscope-deb_reportsi.dcm CodeMeaning inside (0040,A730) holds the patient's name in 2 files",
-        "(0020,0010) pydicom_CT_small.dcm StudyID holds the patient's ID in 2 files",
+        "(0008,0104) CodeMeaning inside (0040,A730) holds the patient's name in 2 files [dicomscope-deb_reportsi.dcm]",
+        "(0020,0010) StudyID holds the patient's ID in 2 files [pydicom_CT_small.dcm]",
     ];
     assert_eq!(
         lines,
         [
             leaks[0],
             leaks[1],
-            "(0032,4000) nibabel_0.dcm StudyComments holds the patient's name",
+            "(0032,4000) StudyComments holds the patient's name [nibabel_0.dcm]",
             "3 findings in 10 files checked against profile `lab`",
         ],
         "{out}"
@@ -521,9 +521,9 @@ fn real_files_pass_when_correct_and_faults_are_caught() {
         [
             leaks[0],
             leaks[1],
-            "(0010,0030) pydicom_CT_small.dcm PatientBirthDate not anonymous",
+            "(0010,0030) PatientBirthDate not anonymous [pydicom_CT_small.dcm]",
             "nibabel_0.dcm missing",
-            "(7FE0,0010) pydicom-data_emri_small_RLE.dcm PixelData changed",
+            "(7FE0,0010) PixelData changed [pydicom-data_emri_small_RLE.dcm]",
         ],
         "{out}"
     );
