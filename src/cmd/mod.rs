@@ -8,8 +8,10 @@ pub mod status;
 pub mod sync;
 pub mod verify;
 
-/// Parses a `--date` value written YYYYMMDD.
+/// Parses a `--date` value written YYYYMMDD (exactly eight digits, a real date).
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y%m%d")
-        .map_err(|_| format!("`{s}` is not a date written YYYYMMDD, like 20240131"))
+    let ok = s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| chrono::NaiveDate::parse_from_str(s, "%Y%m%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("`{s}` is not a date written YYYYMMDD, like 20240131"))
 }

@@ -5,12 +5,16 @@
 //! and `verify SHEET [--id ID]` (rows whose anonymization is done; wired up with the sheet reader).
 
 use crate::anonymize::profile::Profile;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exit::Outcome;
+use crate::finding::Finding;
+use crate::sheet::{self, State};
 use crate::ui::Ui;
 use crate::verify::Verifier;
 use chrono::NaiveDate;
-use std::path::PathBuf;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `anontrack verify`.
 #[derive(Debug, clap::Args)]
@@ -31,26 +35,23 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "ID")]
     pub study_id: Option<String>,
 
-    /// The anonymization profile: a built-in name (`lab`) or a .toml file.
-    #[arg(long, value_name = "NAME|PATH", default_value = "lab")]
-    pub profile: String,
+    /// The anonymization profile: a built-in name (`lab`, the default) or a .toml file. With a
+    /// workbook, the default is the `profile` of its anontrack.toml.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+
+    /// With a workbook: the settings file to use instead of the anontrack.toml beside it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// The AcquisitionDate the anonymization used (YYYYMMDD). Without it, any real date that
     /// differs from the raw one and is not in the future passes (folders done by hand).
-    #[arg(long, value_name = "YYYYMMDD", value_parser = parse_date)]
+    #[arg(long, value_name = "YYYYMMDD", value_parser = super::parse_date)]
     pub date: Option<NaiveDate>,
 
     /// With a workbook: check only this participant (study ID).
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
-}
-
-/// Parses `YYYYMMDD`.
-pub fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
-    let ok = s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| NaiveDate::parse_from_str(s, "%Y%m%d").ok())
-        .flatten()
-        .ok_or_else(|| format!("`{s}` is not a date written YYYYMMDD, like 20240131"))
 }
 
 /// Runs `anontrack verify`.
@@ -61,21 +62,32 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
         original_id,
         study_id,
         profile,
+        config,
         date,
         id,
     } = args;
+    let profile_override = profile;
     let is_sheet = source
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
     if is_sheet {
-        return Err(Error::Usage(format!(
-            "verifying from a workbook (`anontrack verify {}`) is not implemented yet (hint: give the folders: `anontrack verify RAW_DIR ANON_DIR --original-id ID`)",
-            source.display()
-        )));
+        if anon.is_some() || original_id.is_some() || study_id.is_some() {
+            return Err(Error::Usage(
+                "with a workbook, give only `--id` (the folders and IDs come from the sheet and anontrack.toml)".into(),
+            ));
+        }
+        return verify_sheet(
+            &source,
+            config.as_deref(),
+            id.as_deref(),
+            date,
+            profile_override.as_deref(),
+            ui,
+        );
     }
-    if id.is_some() {
+    if id.is_some() || config.is_some() {
         return Err(Error::Usage(
-            "`--id` goes with a workbook (hint: for folders use `anontrack verify RAW_DIR ANON_DIR --original-id ID`)".into(),
+            "`--id` and `--config` go with a workbook (hint: for folders use `anontrack verify RAW_DIR ANON_DIR --original-id ID`)".into(),
         ));
     }
     let Some(anon) = anon else {
@@ -88,7 +100,7 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
             "missing `--original-id` (hint: the participant's ID in the raw files, as in the sheet's Original ID column)".into(),
         ));
     };
-    let profile = Profile::load(&profile, std::path::Path::new("."))?;
+    let profile = Profile::load(profile_override.as_deref().unwrap_or("lab"), Path::new("."))?;
 
     let mut verifier = Verifier::new(&profile)
         .original_id(&original_id)
@@ -124,9 +136,128 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
     Ok(Outcome::from_problems(report.findings.len()))
 }
 
+/// One line of `verify SHEET --json`.
+#[derive(Debug, Serialize)]
+struct RowCheck<'a> {
+    row: u32,
+    id: &'a str,
+    passed: bool,
+    files_checked: usize,
+    findings: Vec<Finding>,
+}
+
+/// `verify SHEET [--id ID]`: every row whose anonymization is done (not excluded), or only `id`.
+/// Reads the sheet and the folders; writes nothing, not even reports.
+fn verify_sheet(
+    workbook: &Path,
+    config: Option<&Path>,
+    only: Option<&str>,
+    date: Option<NaiveDate>,
+    profile: Option<&str>,
+    ui: &Ui,
+) -> Result<Outcome> {
+    let (config, _) = Config::load(workbook, config)?;
+    let table = sheet::read::read_table(workbook, &config.columns)?;
+    let base = workbook.parent().unwrap_or(Path::new(""));
+    let profile = Profile::load(profile.unwrap_or(&config.profile), base)?;
+    let rows: Vec<_> = table
+        .rows
+        .iter()
+        .filter(|r| only.is_none_or(|id| r.id.eq_ignore_ascii_case(id)))
+        .collect();
+    if let Some(id) = only
+        && rows.is_empty()
+    {
+        return Err(Error::Usage(format!(
+            "no row with ID `{id}` in sheet `{}` of `{}`",
+            table.sheet,
+            workbook.display()
+        )));
+    }
+    let mut problems = 0;
+    let mut checked = 0;
+    for row in rows {
+        if row.excluded || row.anonymization.state != State::Done {
+            if only.is_some() {
+                ui.line(format!(
+                    "row {:<4} {:<10} not checked: its anonymization is not done (green) yet",
+                    row.row, row.id
+                ));
+            }
+            continue;
+        }
+        checked += 1;
+        let (report_findings, files) = check_row(row, &config, base, &profile, date, ui)?;
+        if !report_findings.is_empty() {
+            problems += 1;
+        }
+        if ui.is_json() {
+            ui.json(&RowCheck {
+                row: row.row,
+                id: &row.id,
+                passed: report_findings.is_empty(),
+                files_checked: files,
+                findings: report_findings,
+            });
+        } else if report_findings.is_empty() {
+            ui.line(format!(
+                "row {:<4} {:<10} passed ({files} files checked)",
+                row.row, row.id
+            ));
+        } else {
+            ui.line(format!(
+                "row {:<4} {:<10} {} finding(s):",
+                row.row,
+                row.id,
+                report_findings.len()
+            ));
+            for f in &report_findings {
+                ui.line(format!("    {}", f.detailed()));
+            }
+        }
+    }
+    ui.line(format!(
+        "{checked} participant(s) checked, {problems} with findings; nothing was changed"
+    ));
+    Ok(Outcome::from_problems(problems))
+}
+
+/// Verifies one sheet row's folders; a folder that cannot be resolved or found is a finding.
+fn check_row(
+    row: &sheet::Row,
+    config: &Config,
+    base: &Path,
+    profile: &Profile,
+    date: Option<NaiveDate>,
+    ui: &Ui,
+) -> Result<(Vec<Finding>, usize)> {
+    let raw = config.raw_dir_for(row, base);
+    let anon = config.anon_dir_for(row, base);
+    let (raw, anon) = match (raw, anon) {
+        (Ok(r), Ok(a)) => (r, a),
+        (Err(p), _) => return Ok((vec![Finding::new(format!("raw folder: {p}"))], 0)),
+        (_, Err(p)) => return Ok((vec![Finding::new(format!("anonymized folder: {p}"))], 0)),
+    };
+    for (dir, what) in [(&anon, "anonymized folder"), (&raw, "raw folder")] {
+        if !dir.is_dir() {
+            let shown = dir.strip_prefix(base).unwrap_or(dir).display().to_string();
+            return Ok((vec![Finding::new(format!("no {what} found at {shown}"))], 0));
+        }
+    }
+    let mut verifier = Verifier::new(profile).study_id(&row.id).run_date(date);
+    if let Some(original) = &row.original_id {
+        verifier = verifier.original_id(original);
+    }
+    let progress = ui.progress(0, &format!("row {} ({})", row.row, row.id));
+    let report = verifier.verify_dir(&raw, &anon, &progress)?;
+    progress.finish_and_clear();
+    Ok((report.findings, report.files_checked))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::parse_date;
+    use chrono::NaiveDate;
 
     #[test]
     fn dates_parse_only_as_yyyymmdd() {

@@ -529,3 +529,89 @@ fn real_files_pass_when_correct_and_faults_are_caught() {
     );
     assert_eq!(tree_hash(&raw), raw_before);
 }
+
+/// `verify SHEET`: rows whose anonymization is done are checked with the folders from the sheet;
+/// nothing is written anywhere.
+#[test]
+fn the_workbook_form_checks_done_rows_and_changes_nothing() {
+    let Some(shared) = shared() else {
+        eprintln!("note: ../shared not found; skipping");
+        return;
+    };
+    let w = Workdir::new();
+    std::fs::copy(
+        shared.join("sheet/STUDYNAME_dataprocessing.xlsx"),
+        w.join("study.xlsx"),
+    )
+    .unwrap();
+    // Row 3: ID 101, Original ID 60784, anonymization done (green).
+    let spec = anontrack::synth::ParticipantSpec::new("60784", 7).series(1, 2);
+    anontrack::synth::write_participant(&w.join("sourcedata/60784"), &spec).unwrap();
+    w.run([
+        "anonymize",
+        "sourcedata/60784",
+        "AnonDcm/101",
+        "--original-id",
+        "60784",
+        "--study-id",
+        "101",
+    ])
+    .expect_code(0);
+    let before = tree_hash(w.path());
+
+    let run = w.run(["verify", "study.xlsx", "--id", "101"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("row 3    101        passed (2 files checked)"),
+        "{}",
+        run.stdout()
+    );
+
+    // Every done row: the others have no folders, which is a finding each, not an error.
+    let run = w.run(["--json", "verify", "study.xlsx"]);
+    run.expect_code(1);
+    let rows = run.json_lines();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["101", "110", "111", "102"]);
+    assert_eq!(rows[0]["passed"], true);
+    assert_eq!(
+        rows[1]["findings"][0]["message"],
+        "no anonymized folder found at AnonDcm/110"
+    );
+
+    // A missed tag in the anonymized copy is caught through the sheet too.
+    let anon_file = std::fs::read_dir(w.join("AnonDcm/101"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    edit(&anon_file, |o| {
+        o.put(DataElement::new(
+            Tag(0x0010, 0x4000),
+            VR::LT,
+            "made-up comment",
+        ));
+    });
+    let run = w.run(["verify", "study.xlsx", "--id", "101"]);
+    run.expect_code(1);
+    assert!(run.stdout().contains("(0010,4000)"), "{}", run.stdout());
+
+    // Nothing but the edited file changed: no reports, no workbook change.
+    let after: Vec<_> = tree_hash(w.path())
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("AnonDcm/101"))
+        .collect();
+    let before: Vec<_> = before
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("AnonDcm/101"))
+        .collect();
+    assert_eq!(before, after);
+
+    // Unknown IDs and folder arguments with a workbook are usage errors.
+    w.run(["verify", "study.xlsx", "--id", "999"])
+        .expect_code(2);
+    w.run(["verify", "study.xlsx", "AnonDcm/101"])
+        .expect_code(2);
+}
