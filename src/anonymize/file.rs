@@ -6,7 +6,7 @@
 
 use super::deflate;
 use super::idcheck::IdCheck;
-use super::locate::{self, Element, Encoding, LocateError, Walked};
+use super::locate::{self, Element, Encoding, LocateError};
 use super::patch::{self, Edit, Resolved};
 use super::{FileError, FileOutcome};
 use crate::finding::TagRef;
@@ -18,8 +18,12 @@ use std::path::Path;
 /// any left by a crash.
 pub const TMP_PREFIX: &str = ".anontrack-tmp-";
 
-/// How many bytes the ID check reads first; PatientID sits in the first few kB of real files.
-const PROBE_BYTES: u64 = 16 * 1024;
+/// How many bytes are read first, by the ID check and the writer; PatientID and the profile's
+/// elements sit in the first few kB of real files. When a header or an edited element lies
+/// further, more is read (at least [`HEAD_STEP`] past it, at least doubling); whatever is never
+/// read (usually the pixel data) the writer has the kernel copy.
+const HEAD_BYTES: usize = 16 * 1024;
+const HEAD_STEP: usize = 64 * 1024;
 
 const PATIENT_NAME: u32 = 0x0010_0010;
 const PATIENT_ID: u32 = 0x0010_0020;
@@ -48,18 +52,26 @@ pub enum Probe {
 
 /// Reads the start of `path` (the whole file if the start is not enough) and checks its identity.
 pub fn probe(path: &Path, original_id: &str, s: &mut Scratch) -> Probe {
-    let mut complete = match read_prefix(path, PROBE_BYTES, &mut s.buf) {
-        Ok(c) => c,
-        Err(e) => return Probe::Unreadable(FileError::Read(e.to_string())),
+    let read_err = |e: std::io::Error| Probe::Unreadable(FileError::Read(e.to_string()));
+    let mut head = match Head::open(path, HEAD_BYTES, &mut s.buf) {
+        Ok(h) => h,
+        Err(e) => return read_err(e),
     };
     loop {
-        match probe_buf(&s.buf, original_id, complete, &mut s.elements) {
+        match probe_buf(
+            &s.buf,
+            head.len,
+            original_id,
+            head.whole(&s.buf),
+            &mut s.elements,
+        ) {
             Ok(p) => return p,
-            Err(LocateError::Truncated { .. }) if !complete => {
-                if let Err(e) = read_all(path, &mut s.buf) {
-                    return Probe::Unreadable(FileError::Read(e.to_string()));
+            Err(LocateError::Truncated { at } | LocateError::NeedMore { at })
+                if !head.whole(&s.buf) =>
+            {
+                if let Err(e) = head.read_more(&mut s.buf, at) {
+                    return read_err(e);
                 }
-                complete = true;
             }
             Err(LocateError::NotDicom) => return Probe::NotDicom,
             Err(e) => return Probe::Unreadable(FileError::Locate(e)),
@@ -67,11 +79,12 @@ pub fn probe(path: &Path, original_id: &str, s: &mut Scratch) -> Probe {
     }
 }
 
-/// The probe on bytes in memory; `Truncated` with `complete == false` asks for more bytes.
+/// The probe on the bytes read so far; `Truncated`/`NeedMore` with `whole == false` asks for more.
 fn probe_buf(
     buf: &[u8],
+    file_len: usize,
     original_id: &str,
-    complete: bool,
+    whole: bool,
     els: &mut Vec<Element>,
 ) -> Result<Probe, LocateError> {
     let meta = locate::meta(buf)?;
@@ -79,8 +92,8 @@ fn probe_buf(
         return Ok(Probe::Dicomdir);
     }
     if meta.transfer_syntax == locate::TS_DEFLATED {
-        if !complete {
-            return Err(LocateError::Truncated { at: buf.len() });
+        if !whole {
+            return Err(LocateError::NeedMore { at: buf.len() });
         }
         return Ok(match deflate::open(buf, true) {
             Ok(obj) => {
@@ -93,27 +106,131 @@ fn probe_buf(
     }
     els.clear();
     let enc = Encoding::of(meta.transfer_syntax);
-    let walked = locate::top_level(buf, meta.dataset_start, enc, Some(PATIENT_ID), els)?;
-    if walked == Walked::Complete && !complete {
-        return Err(LocateError::Truncated { at: buf.len() });
+    locate::top_level_within(
+        buf,
+        file_len,
+        meta.dataset_start,
+        enc,
+        Some(PATIENT_ID),
+        els,
+    )?;
+    // The identity values themselves must be in the bytes read.
+    let value = |tag| {
+        els.iter()
+            .find(|e| e.tag == tag)
+            .map(|e| buf.get(e.value_start..e.end))
+    };
+    let (id, name) = (value(PATIENT_ID), value(PATIENT_NAME));
+    if id == Some(None) || name == Some(None) {
+        return Err(LocateError::NeedMore { at: buf.len() });
     }
-    let value = |tag| els.iter().find(|e| e.tag == tag).map(|e| e.value(buf));
     Ok(Probe::Dicom(IdCheck::new(
-        value(PATIENT_ID),
-        value(PATIENT_NAME),
+        id.flatten(),
+        name.flatten(),
         original_id,
     )))
 }
 
-/// Anonymizes `src` into `dst` (whose folder exists): one read, patch, temp file, rename.
+/// Anonymizes `src` into `dst` (whose folder exists) via a temp file and a rename.
+///
+/// Reads the file's first bytes, walks its elements (jumping over values it has not read),
+/// and plans the edits; only if a header or an edited element lies further does it read the
+/// rest. The output is the patched head written from memory plus the unread tail copied by the
+/// kernel (`copy_file_range`), so pixel data never passes through user space.
 pub fn anonymize(
     src: &Path,
     dst: &Path,
     rules: &[Resolved],
     s: &mut Scratch,
 ) -> Result<FileOutcome, FileError> {
-    read_all(src, &mut s.buf).map_err(|e| FileError::Read(e.to_string()))?;
+    let read_err = |e: std::io::Error| FileError::Read(e.to_string());
+    let mut head = Head::open(src, HEAD_BYTES, &mut s.buf).map_err(read_err)?;
+    let (enc, patched) = loop {
+        match plan_head(
+            &s.buf,
+            head.len,
+            rules,
+            &mut s.elements,
+            &mut s.edits,
+            &mut s.values,
+        ) {
+            Ok(planned) => break planned,
+            Err(FileError::Locate(
+                LocateError::Truncated { at } | LocateError::NeedMore { at },
+            )) if !head.whole(&s.buf) => {
+                head.read_more(&mut s.buf, at).map_err(read_err)?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let buf = &s.buf;
+    let dir = dst.parent().unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TMP_PREFIX);
+    // Temp files are owner-only by default; the output should read like a copied file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| FileError::Write(e.to_string()))?;
+    let write_err = |e: std::io::Error| FileError::Write(e.to_string());
+    let outcome = match (enc, patched) {
+        (None, _) => {
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
+            let r = deflate::reencode(buf, rules, &mut w)?;
+            w.flush().map_err(write_err)?;
+            FileOutcome {
+                changed: r.changed,
+                reencoded: true,
+                private_creators: r.private_creators,
+                vr_warnings: r.vr_warnings,
+            }
+        }
+        (Some(_), p) => {
+            patch::write_patched(tmp.as_file_mut(), buf, &s.edits, &s.values).map_err(write_err)?;
+            let rest = (head.len - buf.len()) as u64;
+            if rest > 0 {
+                let copied = std::io::copy(&mut (&head.file).take(rest), tmp.as_file_mut())
+                    .map_err(write_err)?;
+                if copied != rest {
+                    return Err(FileError::Read(
+                        "the file changed while it was being read".into(),
+                    ));
+                }
+            }
+            let private_creators = p
+                .changed
+                .iter()
+                .filter(|t| t.0 % 2 == 1 && t.1 >= 0x1000)
+                .map(|t| (*t, creator(buf, &s.elements, *t)))
+                .collect();
+            FileOutcome {
+                changed: p.changed,
+                reencoded: false,
+                private_creators,
+                vr_warnings: p.vr_warnings,
+            }
+        }
+    };
+    tmp.persist(dst)
+        .map_err(|e| FileError::Write(e.error.to_string()))?;
+    Ok(outcome)
+}
+
+/// Locates and plans the edits on the bytes read so far. `None` as encoding: deflated, to be
+/// re-encoded (needs the whole file). Errors ask for more bytes when the edits or headers lie
+/// beyond them.
+fn plan_head(
+    buf: &[u8],
+    file_len: usize,
+    rules: &[Resolved],
+    els: &mut Vec<Element>,
+    edits: &mut Vec<Edit>,
+    values: &mut Vec<u8>,
+) -> Result<(Option<Encoding>, patch::Patched), FileError> {
     let meta = locate::meta(buf).map_err(|e| match e {
         LocateError::NotDicom => FileError::NotDicom,
         e => FileError::Locate(e),
@@ -121,86 +238,73 @@ pub fn anonymize(
     if meta.sop_class == locate::SOP_CLASS_DICOMDIR {
         return Err(FileError::Dicomdir);
     }
-    let dir = dst.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(|e| FileError::Write(e.to_string()))?;
-    let outcome = if meta.transfer_syntax == locate::TS_DEFLATED {
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
-        let r = deflate::reencode(buf, rules, &mut w)?;
-        w.flush().map_err(|e| FileError::Write(e.to_string()))?;
-        FileOutcome {
-            changed: r.changed,
-            reencoded: true,
-            private_creators: r.private_creators,
-            vr_warnings: r.vr_warnings,
+    if meta.transfer_syntax == locate::TS_DEFLATED {
+        if buf.len() < file_len {
+            return Err(FileError::Locate(LocateError::NeedMore { at: buf.len() }));
         }
-    } else {
-        let enc = Encoding::of(meta.transfer_syntax);
-        s.elements.clear();
-        locate::top_level(buf, meta.dataset_start, enc, None, &mut s.elements)
-            .map_err(FileError::Locate)?;
-        let p = patch::plan(buf, enc, &s.elements, rules, &mut s.edits, &mut s.values)
-            .map_err(FileError::Patch)?;
-        patch::write_patched(tmp.as_file_mut(), buf, &s.edits, &s.values)
-            .map_err(|e| FileError::Write(e.to_string()))?;
-        let private_creators = p
-            .changed
-            .iter()
-            .filter(|t| t.0 % 2 == 1 && t.1 >= 0x1000)
-            .map(|t| (*t, creator(buf, &s.elements, *t)))
-            .collect();
-        FileOutcome {
-            changed: p.changed,
-            reencoded: false,
-            private_creators,
-            vr_warnings: p.vr_warnings,
+        return Ok((None, patch::Patched::default()));
+    }
+    let enc = Encoding::of(meta.transfer_syntax);
+    els.clear();
+    locate::top_level_within(buf, file_len, meta.dataset_start, enc, None, els)
+        .map_err(FileError::Locate)?;
+    let changed_beyond = els.iter().any(|e| {
+        e.end > buf.len()
+            && (rules.binary_search_by_key(&e.tag, |r| r.tag).is_ok() || e.tag & 0xFFFF == 0)
+    });
+    if changed_beyond {
+        return Err(FileError::Locate(LocateError::NeedMore { at: buf.len() }));
+    }
+    let p = patch::plan(buf, enc, els, rules, edits, values).map_err(FileError::Patch)?;
+    Ok((Some(enc), p))
+}
+
+/// An open file and how much of it has been read into the buffer (from its start).
+struct Head {
+    file: File,
+    len: usize,
+}
+
+impl Head {
+    /// Opens `path` and reads its first `n` bytes (all of it if shorter) into `buf`.
+    fn open(path: &Path, n: usize, buf: &mut Vec<u8>) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len() as usize;
+        buf.clear();
+        buf.reserve(n.min(len) + 1);
+        (&file).take(n as u64).read_to_end(buf)?;
+        Ok(Self { file, len })
+    }
+
+    /// True when the buffer holds the whole file.
+    fn whole(&self, buf: &[u8]) -> bool {
+        buf.len() >= self.len
+    }
+
+    /// Reads on, to at least `HEAD_STEP` bytes past `at` and twice what was read (or the end).
+    fn read_more(&mut self, buf: &mut Vec<u8>, at: usize) -> std::io::Result<()> {
+        let target = at
+            .saturating_add(HEAD_STEP)
+            .max(buf.len() * 2)
+            .min(self.len);
+        let want = target.saturating_sub(buf.len()).max(1);
+        buf.reserve(want);
+        let got = (&self.file).take(want as u64).read_to_end(buf)?;
+        if got < want {
+            // The file shrank while being read: what is there is the file.
+            self.len = buf.len();
         }
-    };
-    set_readable(tmp.as_file());
-    tmp.persist(dst)
-        .map_err(|e| FileError::Write(e.error.to_string()))?;
-    Ok(outcome)
+        Ok(())
+    }
 }
 
 /// The private creator of `tag`'s block, `(gggg,00xx)` for `(gggg,xxyy)`, as text.
 fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
     let ctag = (u32::from(tag.0) << 16) | u32::from(tag.1 >> 8);
     match els.iter().find(|e| e.tag == ctag) {
-        Some(e) => String::from_utf8_lossy(e.value(buf))
+        Some(e) => String::from_utf8_lossy(buf.get(e.value_start..e.end).unwrap_or_default())
             .trim_matches([' ', '\0'])
             .to_string(),
         None => String::new(),
     }
-}
-
-/// Temp files are created owner-only; the output should read like a copied file.
-fn set_readable(f: &File) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    #[cfg(not(unix))]
-    let _ = f;
-}
-
-/// Reads the whole file into `buf` (cleared first, capacity kept).
-pub fn read_all(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut f = File::open(path)?;
-    let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    buf.clear();
-    buf.reserve(len + 1);
-    f.read_to_end(buf)?;
-    Ok(())
-}
-
-/// Reads at most `n` bytes; true when that is the whole file.
-fn read_prefix(path: &Path, n: u64, buf: &mut Vec<u8>) -> std::io::Result<bool> {
-    let f = File::open(path)?;
-    let len = f.metadata()?.len();
-    buf.clear();
-    f.take(n).read_to_end(buf)?;
-    Ok(len <= n)
 }
