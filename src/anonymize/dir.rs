@@ -127,10 +127,13 @@ impl Anonymizer<'_> {
             });
         }
         check_apart(raw, anon)?;
+        let (given_raw, given_anon) = (raw.to_path_buf(), anon.to_path_buf());
+        // Absolute paths once, so per-file work does not ask for the current folder.
+        let (raw, anon) = (&absolute(raw), &absolute(anon));
         let files = list_files(raw)?;
         let mut run = ParticipantRun {
-            raw: raw.to_path_buf(),
-            anon: anon.to_path_buf(),
+            raw: given_raw,
+            anon: given_anon,
             profile: self.profile.name.clone(),
             date: self.date.format("%Y%m%d").to_string(),
             ..ParticipantRun::default()
@@ -277,6 +280,11 @@ impl Anonymizer<'_> {
             Err(_) => f(),
         }
     }
+}
+
+/// `p` made absolute against the current folder (no symlinks resolved, nothing need exist).
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// A per-file problem as a finding: `dwi/IM-0003.dcm truncated (...)`.

@@ -23,7 +23,7 @@ pub const TMP_PREFIX: &str = ".anontrack-tmp-";
 /// further, more is read (at least [`HEAD_STEP`] past it, at least doubling); whatever is never
 /// read (usually the pixel data) the writer has the kernel copy.
 const HEAD_BYTES: usize = 16 * 1024;
-const HEAD_STEP: usize = 64 * 1024;
+const HEAD_STEP: usize = 16 * 1024;
 
 const PATIENT_NAME: u32 = 0x0010_0010;
 const PATIENT_ID: u32 = 0x0010_0020;
@@ -35,6 +35,9 @@ pub struct Scratch {
     elements: Vec<Element>,
     edits: Vec<Edit>,
     values: Vec<u8>,
+    /// How much of the previous file the writer had to read: files of a series are alike, so
+    /// the next one starts with that much (one read instead of two).
+    head_hint: usize,
 }
 
 /// What the step-5 probe found in one file.
@@ -144,7 +147,7 @@ pub fn anonymize(
     s: &mut Scratch,
 ) -> Result<FileOutcome, FileError> {
     let read_err = |e: std::io::Error| FileError::Read(e.to_string());
-    let mut head = Head::open(src, HEAD_BYTES, &mut s.buf).map_err(read_err)?;
+    let mut head = Head::open(src, s.head_hint.max(HEAD_BYTES), &mut s.buf).map_err(read_err)?;
     let (enc, patched) = loop {
         match plan_head(
             &s.buf,
@@ -163,6 +166,7 @@ pub fn anonymize(
             Err(e) => return Err(e),
         }
     };
+    s.head_hint = s.buf.len();
     let buf = &s.buf;
     let dir = dst.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
@@ -271,9 +275,34 @@ impl Head {
         let file = File::open(path)?;
         let len = file.metadata()?.len() as usize;
         buf.clear();
-        buf.reserve(n.min(len) + 1);
-        (&file).take(n as u64).read_to_end(buf)?;
-        Ok(Self { file, len })
+        let mut head = Self { file, len };
+        head.fill(buf, n.min(len))?;
+        Ok(head)
+    }
+
+    /// Appends up to `want` bytes to `buf` with as few reads as the kernel allows (one, as a
+    /// rule; `read_to_end` would read in small growing chunks). Fewer bytes than asked means
+    /// the file shrank while being read: what is there is the file.
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<()> {
+        let start = buf.len();
+        buf.resize(start + want, 0);
+        let mut got = 0;
+        while got < want {
+            match (&self.file).read(&mut buf[start + got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    buf.truncate(start + got);
+                    return Err(e);
+                }
+            }
+        }
+        buf.truncate(start + got);
+        if got < want {
+            self.len = buf.len();
+        }
+        Ok(())
     }
 
     /// True when the buffer holds the whole file.
@@ -288,13 +317,7 @@ impl Head {
             .max(buf.len() * 2)
             .min(self.len);
         let want = target.saturating_sub(buf.len()).max(1);
-        buf.reserve(want);
-        let got = (&self.file).take(want as u64).read_to_end(buf)?;
-        if got < want {
-            // The file shrank while being read: what is there is the file.
-            self.len = buf.len();
-        }
-        Ok(())
+        self.fill(buf, want)
     }
 }
 
@@ -306,5 +329,113 @@ fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
             .trim_matches([' ', '\0'])
             .to_string(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anonymize::Profile;
+
+    fn element(out: &mut Vec<u8>, tag: (u16, u16), vr: &[u8; 2], value: &[u8]) {
+        out.extend_from_slice(&tag.0.to_le_bytes());
+        out.extend_from_slice(&tag.1.to_le_bytes());
+        out.extend_from_slice(vr);
+        if matches!(vr, b"OB" | b"OW") {
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        out.extend_from_slice(value);
+    }
+
+    /// A made-up explicit VR file: a private blob of `blob` bytes before PatientName, then pixels.
+    fn file(blob: usize, pixels: usize) -> Vec<u8> {
+        let mut v = vec![0u8; 128];
+        v.extend_from_slice(b"DICM");
+        element(&mut v, (0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0");
+        element(&mut v, (0x0008, 0x0020), b"DA", b"20200101");
+        element(&mut v, (0x0009, 0x1010), b"OB", &vec![7u8; blob]);
+        element(&mut v, (0x0010, 0x0010), b"PN", b"Doe^Jo");
+        let px: Vec<u8> = (0..pixels).map(|i| (i % 251) as u8).collect();
+        element(&mut v, (0x7FE0, 0x0010), b"OW", &px);
+        v
+    }
+
+    /// The expected output: the whole buffer planned and patched in memory.
+    fn expected(input: &[u8], rules: &[Resolved]) -> Vec<u8> {
+        let m = locate::meta(input).unwrap();
+        let mut els = Vec::new();
+        locate::top_level(input, m.dataset_start, Encoding::ExplicitLe, None, &mut els).unwrap();
+        let (mut edits, mut values) = (Vec::new(), Vec::new());
+        patch::plan(
+            input,
+            Encoding::ExplicitLe,
+            &els,
+            rules,
+            &mut edits,
+            &mut values,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        patch::write_patched(&mut out, input, &edits, &values).unwrap();
+        out
+    }
+
+    #[test]
+    fn partial_reads_and_the_head_hint_give_the_same_bytes_as_a_whole_read() {
+        let t = tempfile::tempdir().unwrap();
+        let rules = patch::resolve(
+            &Profile::lab(),
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        );
+        let mut s = Scratch::default();
+        // Big head (edit past the first read), small file, big again: the hint carries over.
+        for (i, (blob, pixels)) in [
+            (40_000, 300_000),
+            (10, 5_000),
+            (90_000, 1_000),
+            (40_000, 300_000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let input = file(blob, pixels);
+            let (src, dst) = (
+                t.path().join(format!("in{i}")),
+                t.path().join(format!("out{i}")),
+            );
+            std::fs::write(&src, &input).unwrap();
+            let o = anonymize(&src, &dst, &rules, &mut s).unwrap();
+            assert_eq!(
+                o.changed,
+                vec![TagRef(0x0008, 0x0020), TagRef(0x0010, 0x0010)]
+            );
+            assert!(
+                std::fs::read(&dst).unwrap() == expected(&input, &rules),
+                "file {i} differs"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_cut_in_its_pixels_is_truncated_not_written() {
+        let t = tempfile::tempdir().unwrap();
+        let rules = patch::resolve(
+            &Profile::lab(),
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        );
+        let input = file(100, 200_000);
+        let src = t.path().join("in");
+        std::fs::write(&src, &input[..input.len() - 1]).unwrap();
+        let e =
+            anonymize(&src, &t.path().join("out"), &rules, &mut Scratch::default()).unwrap_err();
+        assert!(e.to_string().starts_with("truncated"), "{e}");
+        assert_eq!(
+            std::fs::read_dir(t.path()).unwrap().count(),
+            1,
+            "something was written"
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::harness::{self, Workdir, tree_hash};
 use anontrack::anonymize::locate::{self, Element, Encoding};
-use anontrack::anonymize::patch::padded;
+use anontrack::anonymize::patch::{holds_sequence, padded};
 use anontrack::anonymize::{Anonymizer, FileError, Profile};
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
@@ -806,7 +806,7 @@ fn random_profiles_change_exactly_their_elements() {
                 Err(FileError::Patch(_)) => {
                     let (_, _, els) = spans(input).unwrap();
                     let explained = els.iter().any(|e| {
-                        e.is_sequence()
+                        holds_sequence(e)
                             && profile.rules.iter().any(|r| {
                                 (u32::from(r.tag.0) << 16 | u32::from(r.tag.1)) == e.tag
                                     && matches!(&r.action, Action::Replace(v) if !v.is_empty())
