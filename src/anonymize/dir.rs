@@ -338,7 +338,7 @@ pub fn renamed(rel: &str, original: &str, study: &str) -> String {
 fn check_apart(raw: &Path, anon: &Path) -> Result<()> {
     let raw_c = raw.canonicalize().map_err(|e| Error::read(raw, e))?;
     let anon_c = existing_ancestor_canonical(anon);
-    if anon_c.starts_with(&raw_c) || raw_c.starts_with(&anon_c) && anon.exists() {
+    if anon_c.starts_with(&raw_c) || raw_c.starts_with(&anon_c) {
         return Err(Error::Usage(format!(
             "the anon folder `{}` and the raw folder `{}` overlap (hint: the anonymized copy must go to a separate folder, outside the raw one)",
             anon.display(),

@@ -96,7 +96,8 @@ fn probe_buf(
     }
     if meta.transfer_syntax == locate::TS_DEFLATED {
         if !whole {
-            return Err(LocateError::NeedMore { at: buf.len() });
+            // Re-encoding needs all of it: read the rest at once.
+            return Err(LocateError::NeedMore { at: file_len });
         }
         return Ok(match deflate::open(buf, true) {
             Ok(obj) => {
@@ -244,7 +245,8 @@ fn plan_head(
     }
     if meta.transfer_syntax == locate::TS_DEFLATED {
         if buf.len() < file_len {
-            return Err(FileError::Locate(LocateError::NeedMore { at: buf.len() }));
+            // Re-encoding needs all of it: read the rest at once.
+            return Err(FileError::Locate(LocateError::NeedMore { at: file_len }));
         }
         return Ok((None, patch::Patched::default()));
     }
@@ -252,12 +254,15 @@ fn plan_head(
     els.clear();
     locate::top_level_within(buf, file_len, meta.dataset_start, enc, None, els)
         .map_err(FileError::Locate)?;
-    let changed_beyond = els.iter().any(|e| {
-        e.end > buf.len()
-            && (rules.binary_search_by_key(&e.tag, |r| r.tag).is_ok() || e.tag & 0xFFFF == 0)
-    });
-    if changed_beyond {
-        return Err(FileError::Locate(LocateError::NeedMore { at: buf.len() }));
+    // Elements to rewrite must be in memory; read up to the end of the furthest one.
+    let needed = els
+        .iter()
+        .filter(|e| rules.binary_search_by_key(&e.tag, |r| r.tag).is_ok() || e.tag & 0xFFFF == 0)
+        .map(|e| e.end)
+        .max()
+        .unwrap_or(0);
+    if needed > buf.len() {
+        return Err(FileError::Locate(LocateError::NeedMore { at: needed }));
     }
     let p = patch::plan(buf, enc, els, rules, edits, values).map_err(FileError::Patch)?;
     Ok((Some(enc), p))
