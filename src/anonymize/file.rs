@@ -24,6 +24,7 @@ pub const TMP_PREFIX: &str = ".anontrack-tmp-";
 /// read (usually the pixel data) the writer has the kernel copy.
 const HEAD_BYTES: usize = 16 * 1024;
 const HEAD_STEP: usize = 16 * 1024;
+const MAX_HINT: usize = 1024 * 1024;
 
 const PATIENT_NAME: u32 = 0x0010_0010;
 const PATIENT_ID: u32 = 0x0010_0020;
@@ -137,9 +138,9 @@ fn probe_buf(
 
 /// Anonymizes `src` into `dst` (whose folder exists) via a temp file and a rename.
 ///
-/// Reads the file's first bytes, walks its elements (jumping over values it has not read),
-/// and plans the edits; only if a header or an edited element lies further does it read the
-/// rest. The output is the patched head written from memory plus the unread tail copied by the
+/// Reads the file's first bytes, walks its elements (jumping over values it has not read) and
+/// plans the edits; it reads more only when a header or an element to rewrite lies further.
+/// The output is the patched head written from memory plus the unread tail copied by the
 /// kernel (`copy_file_range`), so pixel data never passes through user space.
 pub fn anonymize(
     src: &Path,
@@ -167,7 +168,8 @@ pub fn anonymize(
             Err(e) => return Err(e),
         }
     };
-    s.head_hint = s.buf.len();
+    // Capped: one odd file with a huge header should not make the next ones read whole.
+    s.head_hint = s.buf.len().min(MAX_HINT);
     let buf = &s.buf;
     let dir = dst.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
@@ -196,7 +198,7 @@ pub fn anonymize(
         }
         (Some(_), p) => {
             patch::write_patched(tmp.as_file_mut(), buf, &s.edits, &s.values).map_err(write_err)?;
-            let rest = (head.len - buf.len()) as u64;
+            let rest = head.len.saturating_sub(buf.len()) as u64;
             if rest > 0 {
                 let copied = std::io::copy(&mut (&head.file).take(rest), tmp.as_file_mut())
                     .map_err(write_err)?;
