@@ -127,10 +127,13 @@ impl Anonymizer<'_> {
             });
         }
         check_apart(raw, anon)?;
+        let (given_raw, given_anon) = (raw.to_path_buf(), anon.to_path_buf());
+        // Absolute paths once, so per-file work does not ask for the current folder.
+        let (raw, anon) = (&absolute(raw), &absolute(anon));
         let files = list_files(raw)?;
         let mut run = ParticipantRun {
-            raw: raw.to_path_buf(),
-            anon: anon.to_path_buf(),
+            raw: given_raw,
+            anon: given_anon,
             profile: self.profile.name.clone(),
             date: self.date.format("%Y%m%d").to_string(),
             ..ParticipantRun::default()
@@ -279,6 +282,11 @@ impl Anonymizer<'_> {
     }
 }
 
+/// `p` made absolute against the current folder (no symlinks resolved, nothing need exist).
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
 /// A per-file problem as a finding: `dwi/IM-0003.dcm truncated (...)`.
 fn file_finding(rel: &str, e: &FileError) -> Finding {
     Finding::new(e.to_string()).file(rel)
@@ -330,7 +338,7 @@ pub fn renamed(rel: &str, original: &str, study: &str) -> String {
 fn check_apart(raw: &Path, anon: &Path) -> Result<()> {
     let raw_c = raw.canonicalize().map_err(|e| Error::read(raw, e))?;
     let anon_c = existing_ancestor_canonical(anon);
-    if anon_c.starts_with(&raw_c) || raw_c.starts_with(&anon_c) && anon.exists() {
+    if anon_c.starts_with(&raw_c) || raw_c.starts_with(&anon_c) {
         return Err(Error::Usage(format!(
             "the anon folder `{}` and the raw folder `{}` overlap (hint: the anonymized copy must go to a separate folder, outside the raw one)",
             anon.display(),

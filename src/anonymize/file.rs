@@ -6,7 +6,7 @@
 
 use super::deflate;
 use super::idcheck::IdCheck;
-use super::locate::{self, Element, Encoding, LocateError, Walked};
+use super::locate::{self, Element, Encoding, LocateError};
 use super::patch::{self, Edit, Resolved};
 use super::{FileError, FileOutcome};
 use crate::finding::TagRef;
@@ -18,8 +18,13 @@ use std::path::Path;
 /// any left by a crash.
 pub const TMP_PREFIX: &str = ".anontrack-tmp-";
 
-/// How many bytes the ID check reads first; PatientID sits in the first few kB of real files.
-const PROBE_BYTES: u64 = 16 * 1024;
+/// How many bytes are read first, by the ID check and the writer; PatientID and the profile's
+/// elements sit in the first few kB of real files. When a header or an edited element lies
+/// further, more is read (at least [`HEAD_STEP`] past it, at least doubling); whatever is never
+/// read (usually the pixel data) the writer has the kernel copy.
+const HEAD_BYTES: usize = 16 * 1024;
+const HEAD_STEP: usize = 16 * 1024;
+const MAX_HINT: usize = 1024 * 1024;
 
 const PATIENT_NAME: u32 = 0x0010_0010;
 const PATIENT_ID: u32 = 0x0010_0020;
@@ -31,6 +36,9 @@ pub struct Scratch {
     elements: Vec<Element>,
     edits: Vec<Edit>,
     values: Vec<u8>,
+    /// How much of the previous file the writer had to read: files of a series are alike, so
+    /// the next one starts with that much (one read instead of two).
+    head_hint: usize,
 }
 
 /// What the step-5 probe found in one file.
@@ -48,18 +56,26 @@ pub enum Probe {
 
 /// Reads the start of `path` (the whole file if the start is not enough) and checks its identity.
 pub fn probe(path: &Path, original_id: &str, s: &mut Scratch) -> Probe {
-    let mut complete = match read_prefix(path, PROBE_BYTES, &mut s.buf) {
-        Ok(c) => c,
-        Err(e) => return Probe::Unreadable(FileError::Read(e.to_string())),
+    let read_err = |e: std::io::Error| Probe::Unreadable(FileError::Read(e.to_string()));
+    let mut head = match Head::open(path, HEAD_BYTES, &mut s.buf) {
+        Ok(h) => h,
+        Err(e) => return read_err(e),
     };
     loop {
-        match probe_buf(&s.buf, original_id, complete, &mut s.elements) {
+        match probe_buf(
+            &s.buf,
+            head.len,
+            original_id,
+            head.whole(&s.buf),
+            &mut s.elements,
+        ) {
             Ok(p) => return p,
-            Err(LocateError::Truncated { .. }) if !complete => {
-                if let Err(e) = read_all(path, &mut s.buf) {
-                    return Probe::Unreadable(FileError::Read(e.to_string()));
+            Err(LocateError::Truncated { at } | LocateError::NeedMore { at })
+                if !head.whole(&s.buf) =>
+            {
+                if let Err(e) = head.read_more(&mut s.buf, at) {
+                    return read_err(e);
                 }
-                complete = true;
             }
             Err(LocateError::NotDicom) => return Probe::NotDicom,
             Err(e) => return Probe::Unreadable(FileError::Locate(e)),
@@ -67,11 +83,12 @@ pub fn probe(path: &Path, original_id: &str, s: &mut Scratch) -> Probe {
     }
 }
 
-/// The probe on bytes in memory; `Truncated` with `complete == false` asks for more bytes.
+/// The probe on the bytes read so far; `Truncated`/`NeedMore` with `whole == false` asks for more.
 fn probe_buf(
     buf: &[u8],
+    file_len: usize,
     original_id: &str,
-    complete: bool,
+    whole: bool,
     els: &mut Vec<Element>,
 ) -> Result<Probe, LocateError> {
     let meta = locate::meta(buf)?;
@@ -79,8 +96,9 @@ fn probe_buf(
         return Ok(Probe::Dicomdir);
     }
     if meta.transfer_syntax == locate::TS_DEFLATED {
-        if !complete {
-            return Err(LocateError::Truncated { at: buf.len() });
+        if !whole {
+            // Re-encoding needs all of it: read the rest at once.
+            return Err(LocateError::NeedMore { at: file_len });
         }
         return Ok(match deflate::open(buf, true) {
             Ok(obj) => {
@@ -93,27 +111,133 @@ fn probe_buf(
     }
     els.clear();
     let enc = Encoding::of(meta.transfer_syntax);
-    let walked = locate::top_level(buf, meta.dataset_start, enc, Some(PATIENT_ID), els)?;
-    if walked == Walked::Complete && !complete {
-        return Err(LocateError::Truncated { at: buf.len() });
+    locate::top_level_within(
+        buf,
+        file_len,
+        meta.dataset_start,
+        enc,
+        Some(PATIENT_ID),
+        els,
+    )?;
+    // The identity values themselves must be in the bytes read.
+    let value = |tag| {
+        els.iter()
+            .find(|e| e.tag == tag)
+            .map(|e| buf.get(e.value_start..e.end))
+    };
+    let (id, name) = (value(PATIENT_ID), value(PATIENT_NAME));
+    if id == Some(None) || name == Some(None) {
+        return Err(LocateError::NeedMore { at: buf.len() });
     }
-    let value = |tag| els.iter().find(|e| e.tag == tag).map(|e| e.value(buf));
     Ok(Probe::Dicom(IdCheck::new(
-        value(PATIENT_ID),
-        value(PATIENT_NAME),
+        id.flatten(),
+        name.flatten(),
         original_id,
     )))
 }
 
-/// Anonymizes `src` into `dst` (whose folder exists): one read, patch, temp file, rename.
+/// Anonymizes `src` into `dst` (whose folder exists) via a temp file and a rename.
+///
+/// Reads the file's first bytes, walks its elements (jumping over values it has not read) and
+/// plans the edits; it reads more only when a header or an element to rewrite lies further.
+/// The output is the patched head written from memory plus the unread tail copied by the
+/// kernel (`copy_file_range`), so pixel data never passes through user space.
 pub fn anonymize(
     src: &Path,
     dst: &Path,
     rules: &[Resolved],
     s: &mut Scratch,
 ) -> Result<FileOutcome, FileError> {
-    read_all(src, &mut s.buf).map_err(|e| FileError::Read(e.to_string()))?;
+    let read_err = |e: std::io::Error| FileError::Read(e.to_string());
+    let mut head = Head::open(src, s.head_hint.max(HEAD_BYTES), &mut s.buf).map_err(read_err)?;
+    let (enc, patched) = loop {
+        match plan_head(
+            &s.buf,
+            head.len,
+            rules,
+            &mut s.elements,
+            &mut s.edits,
+            &mut s.values,
+        ) {
+            Ok(planned) => break planned,
+            Err(FileError::Locate(
+                LocateError::Truncated { at } | LocateError::NeedMore { at },
+            )) if !head.whole(&s.buf) => {
+                head.read_more(&mut s.buf, at).map_err(read_err)?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    // Capped: one odd file with a huge header should not make the next ones read whole.
+    s.head_hint = s.buf.len().min(MAX_HINT);
     let buf = &s.buf;
+    let dir = dst.parent().unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TMP_PREFIX);
+    // Temp files are owner-only by default; the output should read like a copied file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| FileError::Write(e.to_string()))?;
+    let write_err = |e: std::io::Error| FileError::Write(e.to_string());
+    let outcome = match (enc, patched) {
+        (None, _) => {
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
+            let r = deflate::reencode(buf, rules, &mut w)?;
+            w.flush().map_err(write_err)?;
+            FileOutcome {
+                changed: r.changed,
+                reencoded: true,
+                private_creators: r.private_creators,
+                vr_warnings: r.vr_warnings,
+            }
+        }
+        (Some(_), p) => {
+            patch::write_patched(tmp.as_file_mut(), buf, &s.edits, &s.values).map_err(write_err)?;
+            let rest = head.len.saturating_sub(buf.len()) as u64;
+            if rest > 0 {
+                let copied = std::io::copy(&mut (&head.file).take(rest), tmp.as_file_mut())
+                    .map_err(write_err)?;
+                if copied != rest {
+                    return Err(FileError::Read(
+                        "the file changed while it was being read".into(),
+                    ));
+                }
+            }
+            let private_creators = p
+                .changed
+                .iter()
+                .filter(|t| t.0 % 2 == 1 && t.1 >= 0x1000)
+                .map(|t| (*t, creator(buf, &s.elements, *t)))
+                .collect();
+            FileOutcome {
+                changed: p.changed,
+                reencoded: false,
+                private_creators,
+                vr_warnings: p.vr_warnings,
+            }
+        }
+    };
+    tmp.persist(dst)
+        .map_err(|e| FileError::Write(e.error.to_string()))?;
+    Ok(outcome)
+}
+
+/// Locates and plans the edits on the bytes read so far. `None` as encoding: deflated, to be
+/// re-encoded (needs the whole file). Errors ask for more bytes when the edits or headers lie
+/// beyond them.
+fn plan_head(
+    buf: &[u8],
+    file_len: usize,
+    rules: &[Resolved],
+    els: &mut Vec<Element>,
+    edits: &mut Vec<Edit>,
+    values: &mut Vec<u8>,
+) -> Result<(Option<Encoding>, patch::Patched), FileError> {
     let meta = locate::meta(buf).map_err(|e| match e {
         LocateError::NotDicom => FileError::NotDicom,
         e => FileError::Locate(e),
@@ -121,86 +245,204 @@ pub fn anonymize(
     if meta.sop_class == locate::SOP_CLASS_DICOMDIR {
         return Err(FileError::Dicomdir);
     }
-    let dir = dst.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(|e| FileError::Write(e.to_string()))?;
-    let outcome = if meta.transfer_syntax == locate::TS_DEFLATED {
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
-        let r = deflate::reencode(buf, rules, &mut w)?;
-        w.flush().map_err(|e| FileError::Write(e.to_string()))?;
-        FileOutcome {
-            changed: r.changed,
-            reencoded: true,
-            private_creators: r.private_creators,
-            vr_warnings: r.vr_warnings,
+    if meta.transfer_syntax == locate::TS_DEFLATED {
+        if buf.len() < file_len {
+            // Re-encoding needs all of it: read the rest at once.
+            return Err(FileError::Locate(LocateError::NeedMore { at: file_len }));
         }
-    } else {
-        let enc = Encoding::of(meta.transfer_syntax);
-        s.elements.clear();
-        locate::top_level(buf, meta.dataset_start, enc, None, &mut s.elements)
-            .map_err(FileError::Locate)?;
-        let p = patch::plan(buf, enc, &s.elements, rules, &mut s.edits, &mut s.values)
-            .map_err(FileError::Patch)?;
-        patch::write_patched(tmp.as_file_mut(), buf, &s.edits, &s.values)
-            .map_err(|e| FileError::Write(e.to_string()))?;
-        let private_creators = p
-            .changed
-            .iter()
-            .filter(|t| t.0 % 2 == 1 && t.1 >= 0x1000)
-            .map(|t| (*t, creator(buf, &s.elements, *t)))
-            .collect();
-        FileOutcome {
-            changed: p.changed,
-            reencoded: false,
-            private_creators,
-            vr_warnings: p.vr_warnings,
+        return Ok((None, patch::Patched::default()));
+    }
+    let enc = Encoding::of(meta.transfer_syntax);
+    els.clear();
+    locate::top_level_within(buf, file_len, meta.dataset_start, enc, None, els)
+        .map_err(FileError::Locate)?;
+    // Elements to rewrite must be in memory; read up to the end of the furthest one.
+    let needed = els
+        .iter()
+        .filter(|e| rules.binary_search_by_key(&e.tag, |r| r.tag).is_ok() || e.tag & 0xFFFF == 0)
+        .map(|e| e.end)
+        .max()
+        .unwrap_or(0);
+    if needed > buf.len() {
+        return Err(FileError::Locate(LocateError::NeedMore { at: needed }));
+    }
+    let p = patch::plan(buf, enc, els, rules, edits, values).map_err(FileError::Patch)?;
+    Ok((Some(enc), p))
+}
+
+/// An open file and how much of it has been read into the buffer (from its start).
+struct Head {
+    file: File,
+    len: usize,
+}
+
+impl Head {
+    /// Opens `path` and reads its first `n` bytes (all of it if shorter) into `buf`.
+    fn open(path: &Path, n: usize, buf: &mut Vec<u8>) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len() as usize;
+        buf.clear();
+        let mut head = Self { file, len };
+        head.fill(buf, n.min(len))?;
+        Ok(head)
+    }
+
+    /// Appends up to `want` bytes to `buf` with as few reads as the kernel allows (one, as a
+    /// rule; `read_to_end` would read in small growing chunks). Fewer bytes than asked means
+    /// the file shrank while being read: what is there is the file.
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<()> {
+        let start = buf.len();
+        buf.resize(start + want, 0);
+        let mut got = 0;
+        while got < want {
+            match (&self.file).read(&mut buf[start + got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    buf.truncate(start + got);
+                    return Err(e);
+                }
+            }
         }
-    };
-    set_readable(tmp.as_file());
-    tmp.persist(dst)
-        .map_err(|e| FileError::Write(e.error.to_string()))?;
-    Ok(outcome)
+        buf.truncate(start + got);
+        if got < want {
+            self.len = buf.len();
+        }
+        Ok(())
+    }
+
+    /// True when the buffer holds the whole file.
+    fn whole(&self, buf: &[u8]) -> bool {
+        buf.len() >= self.len
+    }
+
+    /// Reads on, to at least `HEAD_STEP` bytes past `at` and twice what was read (or the end).
+    fn read_more(&mut self, buf: &mut Vec<u8>, at: usize) -> std::io::Result<()> {
+        let target = at
+            .saturating_add(HEAD_STEP)
+            .max(buf.len() * 2)
+            .min(self.len);
+        let want = target.saturating_sub(buf.len()).max(1);
+        self.fill(buf, want)
+    }
 }
 
 /// The private creator of `tag`'s block, `(gggg,00xx)` for `(gggg,xxyy)`, as text.
 fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
     let ctag = (u32::from(tag.0) << 16) | u32::from(tag.1 >> 8);
     match els.iter().find(|e| e.tag == ctag) {
-        Some(e) => String::from_utf8_lossy(e.value(buf))
+        Some(e) => String::from_utf8_lossy(buf.get(e.value_start..e.end).unwrap_or_default())
             .trim_matches([' ', '\0'])
             .to_string(),
         None => String::new(),
     }
 }
 
-/// Temp files are created owner-only; the output should read like a copied file.
-fn set_readable(f: &File) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o644));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anonymize::Profile;
+
+    fn element(out: &mut Vec<u8>, tag: (u16, u16), vr: &[u8; 2], value: &[u8]) {
+        out.extend_from_slice(&tag.0.to_le_bytes());
+        out.extend_from_slice(&tag.1.to_le_bytes());
+        out.extend_from_slice(vr);
+        if matches!(vr, b"OB" | b"OW") {
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        out.extend_from_slice(value);
     }
-    #[cfg(not(unix))]
-    let _ = f;
-}
 
-/// Reads the whole file into `buf` (cleared first, capacity kept).
-pub fn read_all(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut f = File::open(path)?;
-    let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    buf.clear();
-    buf.reserve(len + 1);
-    f.read_to_end(buf)?;
-    Ok(())
-}
+    /// A made-up explicit VR file: a private blob of `blob` bytes before PatientName, then pixels.
+    fn file(blob: usize, pixels: usize) -> Vec<u8> {
+        let mut v = vec![0u8; 128];
+        v.extend_from_slice(b"DICM");
+        element(&mut v, (0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0");
+        element(&mut v, (0x0008, 0x0020), b"DA", b"20200101");
+        element(&mut v, (0x0009, 0x1010), b"OB", &vec![7u8; blob]);
+        element(&mut v, (0x0010, 0x0010), b"PN", b"Doe^Jo");
+        let px: Vec<u8> = (0..pixels).map(|i| (i % 251) as u8).collect();
+        element(&mut v, (0x7FE0, 0x0010), b"OW", &px);
+        v
+    }
 
-/// Reads at most `n` bytes; true when that is the whole file.
-fn read_prefix(path: &Path, n: u64, buf: &mut Vec<u8>) -> std::io::Result<bool> {
-    let f = File::open(path)?;
-    let len = f.metadata()?.len();
-    buf.clear();
-    f.take(n).read_to_end(buf)?;
-    Ok(len <= n)
+    /// The expected output: the whole buffer planned and patched in memory.
+    fn expected(input: &[u8], rules: &[Resolved]) -> Vec<u8> {
+        let m = locate::meta(input).unwrap();
+        let mut els = Vec::new();
+        locate::top_level(input, m.dataset_start, Encoding::ExplicitLe, None, &mut els).unwrap();
+        let (mut edits, mut values) = (Vec::new(), Vec::new());
+        patch::plan(
+            input,
+            Encoding::ExplicitLe,
+            &els,
+            rules,
+            &mut edits,
+            &mut values,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        patch::write_patched(&mut out, input, &edits, &values).unwrap();
+        out
+    }
+
+    #[test]
+    fn partial_reads_and_the_head_hint_give_the_same_bytes_as_a_whole_read() {
+        let t = tempfile::tempdir().unwrap();
+        let rules = patch::resolve(
+            &Profile::lab(),
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        );
+        let mut s = Scratch::default();
+        // Big head (edit past the first read), small file, big again: the hint carries over.
+        for (i, (blob, pixels)) in [
+            (40_000, 300_000),
+            (10, 5_000),
+            (90_000, 1_000),
+            (40_000, 300_000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let input = file(blob, pixels);
+            let (src, dst) = (
+                t.path().join(format!("in{i}")),
+                t.path().join(format!("out{i}")),
+            );
+            std::fs::write(&src, &input).unwrap();
+            let o = anonymize(&src, &dst, &rules, &mut s).unwrap();
+            assert_eq!(
+                o.changed,
+                vec![TagRef(0x0008, 0x0020), TagRef(0x0010, 0x0010)]
+            );
+            assert!(
+                std::fs::read(&dst).unwrap() == expected(&input, &rules),
+                "file {i} differs"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_cut_in_its_pixels_is_truncated_not_written() {
+        let t = tempfile::tempdir().unwrap();
+        let rules = patch::resolve(
+            &Profile::lab(),
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        );
+        let input = file(100, 200_000);
+        let src = t.path().join("in");
+        std::fs::write(&src, &input[..input.len() - 1]).unwrap();
+        let e =
+            anonymize(&src, &t.path().join("out"), &rules, &mut Scratch::default()).unwrap_err();
+        assert!(e.to_string().starts_with("truncated"), "{e}");
+        assert_eq!(
+            std::fs::read_dir(t.path()).unwrap().count(),
+            1,
+            "something was written"
+        );
+    }
 }

@@ -115,6 +115,8 @@ pub enum LocateError {
     Malformed { at: usize, what: &'static str },
     /// The file meta has no Transfer Syntax UID (0002,0010).
     NoTransferSyntax,
+    /// A header lies past the bytes read so far (not past the file): read more and walk again.
+    NeedMore { at: usize },
 }
 
 impl fmt::Display for LocateError {
@@ -125,6 +127,7 @@ impl fmt::Display for LocateError {
                 write!(f, "truncated (data ends inside the element at byte {at})")
             }
             Self::Malformed { at, what } => write!(f, "unreadable: {what} at byte {at}"),
+            Self::NeedMore { at } => write!(f, "needs the bytes from {at} on"),
             Self::NoTransferSyntax => {
                 write!(
                     f,
@@ -153,18 +156,22 @@ pub fn meta(buf: &[u8]) -> Result<Meta<'_>, LocateError> {
     if buf.len() < 132 || &buf[128..132] != b"DICM" {
         return Err(LocateError::NotDicom);
     }
+    let b = Bytes {
+        buf,
+        len: buf.len(),
+    };
     let mut pos = 132;
     let mut ts = None;
     let mut sop_class = "";
-    while pos + 2 <= buf.len() && u16_at(buf, pos, false)? == 0x0002 {
-        let h = header(buf, pos, Encoding::ExplicitLe)?;
+    while pos + 2 <= buf.len() && b.u16(pos, false)? == 0x0002 {
+        let h = header(b, pos, Encoding::ExplicitLe)?;
         if h.len == UNDEFINED {
             return Err(LocateError::Malformed {
                 at: pos,
                 what: "undefined length in the file meta",
             });
         }
-        let end = checked_end(buf, h.value_start, h.len)?;
+        let end = b.end(h.value_start, h.len)?;
         let text = || trim_uid(&buf[h.value_start..end]);
         match h.tag {
             0x0002_0010 => ts = Some(text()),
@@ -202,9 +209,27 @@ pub fn top_level(
     stop_after: Option<u32>,
     out: &mut Vec<Element>,
 ) -> Result<Walked, LocateError> {
+    top_level_within(buf, buf.len(), start, enc, stop_after, out)
+}
+
+/// [`top_level`] over the first bytes of a file of `file_len` bytes: values may lie past the
+/// prefix (they are only jumped over); a header past it is `NeedMore`. This lets the writer
+/// read a file's header and have the kernel copy the pixel data.
+pub fn top_level_within(
+    buf: &[u8],
+    file_len: usize,
+    start: usize,
+    enc: Encoding,
+    stop_after: Option<u32>,
+    out: &mut Vec<Element>,
+) -> Result<Walked, LocateError> {
+    let b = Bytes {
+        buf,
+        len: file_len.max(buf.len()),
+    };
     let mut pos = start;
-    while pos < buf.len() {
-        let h = header(buf, pos, enc)?;
+    while pos < b.len {
+        let h = header(b, pos, enc)?;
         if stop_after.is_some_and(|stop| h.tag > stop) {
             return Ok(Walked::Stopped);
         }
@@ -217,7 +242,7 @@ pub fn top_level(
             }
             h.value_start
         } else {
-            skip_value(buf, &h, enc, 0)?
+            skip_value(b, &h, enc, 0)?
         };
         out.push(Element {
             tag: h.tag,
@@ -233,6 +258,53 @@ pub fn top_level(
     Ok(Walked::Complete)
 }
 
+/// The bytes read so far of a file of `len` bytes (`buf` is a prefix of it, or all of it).
+#[derive(Clone, Copy)]
+struct Bytes<'a> {
+    buf: &'a [u8],
+    len: usize,
+}
+
+impl Bytes<'_> {
+    /// The `N` bytes at `pos`: `Truncated` past the file's end, `NeedMore` past the prefix.
+    fn get<const N: usize>(&self, pos: usize) -> Result<[u8; N], LocateError> {
+        if pos.saturating_add(N) > self.len {
+            return Err(LocateError::Truncated { at: pos });
+        }
+        self.buf
+            .get(pos..pos + N)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(LocateError::NeedMore { at: pos })
+    }
+
+    fn u16(&self, pos: usize, big: bool) -> Result<u16, LocateError> {
+        let b = self.get::<2>(pos)?;
+        Ok(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    }
+
+    fn u32(&self, pos: usize, big: bool) -> Result<u32, LocateError> {
+        let b = self.get::<4>(pos)?;
+        Ok(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    /// `start + len`, or `Truncated` if that runs past the file.
+    fn end(&self, start: usize, len: u32) -> Result<usize, LocateError> {
+        let end = start.saturating_add(len as usize);
+        if end > self.len {
+            return Err(LocateError::Truncated { at: start });
+        }
+        Ok(end)
+    }
+}
+
 /// A parsed element header.
 struct Header {
     tag: u32,
@@ -243,20 +315,20 @@ struct Header {
 }
 
 /// Reads the element header at `pos`.
-fn header(buf: &[u8], pos: usize, enc: Encoding) -> Result<Header, LocateError> {
+fn header(b: Bytes<'_>, pos: usize, enc: Encoding) -> Result<Header, LocateError> {
     let big = enc.big();
-    let tag = (u32::from(u16_at(buf, pos, big)?) << 16) | u32::from(u16_at(buf, pos + 2, big)?);
+    let tag = (u32::from(b.u16(pos, big)?) << 16) | u32::from(b.u16(pos + 2, big)?);
     // Items and delimiters carry no VR, whatever the encoding.
     if enc == Encoding::ImplicitLe || tag >> 16 == 0xFFFE {
         return Ok(Header {
             tag,
             vr: None,
             value_start: pos + 8,
-            len: u32_at(buf, pos + 4, big)?,
+            len: b.u32(pos + 4, big)?,
             len_field: LenField::U32,
         });
     }
-    let vr: [u8; 2] = [byte_at(buf, pos + 4)?, byte_at(buf, pos + 5)?];
+    let vr: [u8; 2] = b.get::<2>(pos + 4)?;
     if !KNOWN_VRS.contains(&vr) {
         return Err(LocateError::Malformed {
             at: pos,
@@ -268,7 +340,7 @@ fn header(buf: &[u8], pos: usize, enc: Encoding) -> Result<Header, LocateError> 
             tag,
             vr: Some(vr),
             value_start: pos + 12,
-            len: u32_at(buf, pos + 8, big)?,
+            len: b.u32(pos + 8, big)?,
             len_field: LenField::U32,
         })
     } else {
@@ -276,16 +348,16 @@ fn header(buf: &[u8], pos: usize, enc: Encoding) -> Result<Header, LocateError> 
             tag,
             vr: Some(vr),
             value_start: pos + 8,
-            len: u32::from(u16_at(buf, pos + 6, big)?),
+            len: u32::from(b.u16(pos + 6, big)?),
             len_field: LenField::U16,
         })
     }
 }
 
 /// Skips an element's value; returns the offset after it (after delimiters if undefined).
-fn skip_value(buf: &[u8], h: &Header, enc: Encoding, depth: u32) -> Result<usize, LocateError> {
+fn skip_value(b: Bytes<'_>, h: &Header, enc: Encoding, depth: u32) -> Result<usize, LocateError> {
     if h.len != UNDEFINED {
-        return checked_end(buf, h.value_start, h.len);
+        return b.end(h.value_start, h.len);
     }
     if depth >= MAX_DEPTH {
         return Err(LocateError::Malformed {
@@ -301,13 +373,13 @@ fn skip_value(buf: &[u8], h: &Header, enc: Encoding, depth: u32) -> Result<usize
     };
     let mut pos = h.value_start;
     loop {
-        let item = header(buf, pos, inner)?;
+        let item = header(b, pos, inner)?;
         match item.tag {
             SEQUENCE_END => return Ok(item.value_start),
             ITEM if item.len == UNDEFINED => {
-                pos = skip_item_elements(buf, item.value_start, inner, depth + 1)?
+                pos = skip_item_elements(b, item.value_start, inner, depth + 1)?
             }
-            ITEM => pos = checked_end(buf, item.value_start, item.len)?,
+            ITEM => pos = b.end(item.value_start, item.len)?,
             _ => {
                 return Err(LocateError::Malformed {
                     at: pos,
@@ -320,13 +392,13 @@ fn skip_value(buf: &[u8], h: &Header, enc: Encoding, depth: u32) -> Result<usize
 
 /// Skips the elements of an undefined-length item; returns the offset after its delimiter.
 fn skip_item_elements(
-    buf: &[u8],
+    b: Bytes<'_>,
     mut pos: usize,
     enc: Encoding,
     depth: u32,
 ) -> Result<usize, LocateError> {
     loop {
-        let h = header(buf, pos, enc)?;
+        let h = header(b, pos, enc)?;
         match h.tag {
             ITEM_END => return Ok(h.value_start),
             SEQUENCE_END | ITEM => {
@@ -335,50 +407,9 @@ fn skip_item_elements(
                     what: "a sequence delimiter inside an item",
                 });
             }
-            _ => pos = skip_value(buf, &h, enc, depth)?,
+            _ => pos = skip_value(b, &h, enc, depth)?,
         }
     }
-}
-
-/// `start + len`, or `Truncated` if that runs past the buffer.
-fn checked_end(buf: &[u8], start: usize, len: u32) -> Result<usize, LocateError> {
-    let end = start.saturating_add(len as usize);
-    if end > buf.len() {
-        return Err(LocateError::Truncated { at: start });
-    }
-    Ok(end)
-}
-
-fn byte_at(buf: &[u8], pos: usize) -> Result<u8, LocateError> {
-    buf.get(pos)
-        .copied()
-        .ok_or(LocateError::Truncated { at: pos })
-}
-
-/// Reads a u16 in the given byte order.
-pub(crate) fn u16_at(buf: &[u8], pos: usize, big: bool) -> Result<u16, LocateError> {
-    let b: [u8; 2] = buf
-        .get(pos..pos + 2)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(LocateError::Truncated { at: pos })?;
-    Ok(if big {
-        u16::from_be_bytes(b)
-    } else {
-        u16::from_le_bytes(b)
-    })
-}
-
-/// Reads a u32 in the given byte order.
-pub(crate) fn u32_at(buf: &[u8], pos: usize, big: bool) -> Result<u32, LocateError> {
-    let b: [u8; 4] = buf
-        .get(pos..pos + 4)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(LocateError::Truncated { at: pos })?;
-    Ok(if big {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
-    })
 }
 
 /// A UID's text without its NUL or space padding (non-UTF-8 becomes empty: no valid UID).

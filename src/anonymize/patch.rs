@@ -130,7 +130,7 @@ pub fn plan(
                 0
             }
             Op::Set(value) => {
-                if el.is_sequence() && !value.is_empty() {
+                if holds_sequence(el) && !value.is_empty() {
                     return Err(PatchError::Sequence(tag));
                 }
                 let from = scratch.len();
@@ -241,6 +241,12 @@ pub fn write_patched(
         }
     }
     Ok(())
+}
+
+/// True when the element is a sequence: by its encoding, or in implicit VR by the dictionary
+/// (text in place of a known sequence would make readers fail on it).
+pub fn holds_sequence(el: &Element) -> bool {
+    el.is_sequence() || el.vr.is_none() && vr_of(el).as_deref() == Some("SQ")
 }
 
 /// The element's VR: from the file in explicit VR, from the standard dictionary otherwise.

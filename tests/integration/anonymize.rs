@@ -6,7 +6,7 @@
 
 use crate::harness::{self, Workdir, tree_hash};
 use anontrack::anonymize::locate::{self, Element, Encoding};
-use anontrack::anonymize::patch::padded;
+use anontrack::anonymize::patch::{holds_sequence, padded};
 use anontrack::anonymize::{Anonymizer, FileError, Profile};
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
@@ -605,7 +605,7 @@ fn a_truncated_file_is_a_finding_and_the_others_are_written() {
 fn a_rerun_redoes_the_participant_and_removes_stale_temp_files() {
     let w = Workdir::new();
     let Some(_) = participant(&w) else { return };
-    anonymize_cmd(&w, "P101", &[]).expect_code(0);
+    anonymize_cmd(&w, "P101", &["--jobs", "1"]).expect_code(0);
     let first = tree_hash(&w.join("anon"));
     let stale = w.join("anon/sub-01_scans/.anontrack-tmp-crashed");
     std::fs::write(&stale, b"half a file").unwrap();
@@ -708,4 +708,186 @@ fn dcm2niix_sees_the_same_voxels_after_anonymization() {
     let b = convert(&w.join("anon/sub-01_scans"), "anon");
     assert!(a.len() > 100_000, "too few voxels: {}", a.len());
     assert!(a == b, "voxels differ after anonymization");
+}
+
+/// Tags the property test draws rules from: the lab's, plus common top-level elements of many
+/// VRs (some of them sequences in some files).
+const CANDIDATE_TAGS: &[(u16, u16)] = &[
+    (0x0008, 0x0012),
+    (0x0008, 0x0020),
+    (0x0008, 0x0022),
+    (0x0008, 0x0050),
+    (0x0008, 0x0080),
+    (0x0008, 0x0090),
+    (0x0008, 0x1030),
+    (0x0008, 0x1032),
+    (0x0008, 0x1050),
+    (0x0008, 0x1111),
+    (0x0008, 0x1140),
+    (0x0010, 0x0010),
+    (0x0010, 0x0020),
+    (0x0010, 0x0030),
+    (0x0010, 0x0040),
+    (0x0010, 0x1020),
+    (0x0010, 0x1030),
+    (0x0010, 0x4000),
+    (0x0018, 0x0050),
+    (0x0018, 0x1030),
+    (0x0020, 0x0010),
+    (0x0029, 0x1009),
+    (0x0029, 0x1010),
+    (0x0029, 0x1019),
+    (0x0029, 0x1109),
+    (0x0040, 0x0244),
+    (0x0040, 0x0253),
+    (0x0040, 0x0275),
+];
+
+#[test]
+fn random_profiles_change_exactly_their_elements() {
+    use anontrack::anonymize::profile::{Action, Rule};
+    use anontrack::finding::TagRef;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    let Some((t, raw)) = shared_copy() else {
+        return;
+    };
+    // Files the lab profile can write (so broken and non-DICOM files are left out), big endian
+    // and implicit VR included.
+    let (written, _) = anonymize_each(&raw, &t.path().join("lab"));
+    let files: Vec<PathBuf> = written
+        .into_iter()
+        .filter(|(_, o)| !o.reencoded)
+        .map(|(r, _)| raw.join(r))
+        .collect();
+    let inputs: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let out = t.path().join("prop.dcm");
+    let action = prop_oneof![
+        "[A-Za-z0-9 ^.-]{0,70}".prop_map(Action::Replace),
+        Just(Action::RunDate),
+        Just(Action::Empty),
+        Just(Action::Remove),
+    ];
+    let rules = proptest::collection::btree_map(0..CANDIDATE_TAGS.len(), action, 1..12);
+    let mut runner = TestRunner::new(Config {
+        cases: 96,
+        ..Config::default()
+    });
+    runner
+        .run(&(0..files.len(), rules), |(fi, rules)| {
+            let profile = Profile {
+                name: "random".into(),
+                description: String::new(),
+                rules: rules
+                    .into_iter()
+                    .map(|(i, action)| Rule {
+                        tag: TagRef(CANDIDATE_TAGS[i].0, CANDIDATE_TAGS[i].1),
+                        keyword: "X".into(),
+                        action,
+                    })
+                    .collect(),
+            };
+            let input = &inputs[fi];
+            let result = Anonymizer::new(&profile)
+                .date(date())
+                .anonymize_file(&files[fi], &out);
+            let rel = files[fi].strip_prefix(&raw).unwrap().display().to_string();
+            match result {
+                Ok(_) => {
+                    let output = std::fs::read(&out).unwrap();
+                    if let Some(why) =
+                        unexplained_difference(input, &output, &expectations(&profile))
+                    {
+                        return Err(TestCaseError::fail(format!("{rel}: {why}")));
+                    }
+                }
+                // A non-empty text into a sequence is refused, and only that.
+                Err(FileError::Patch(_)) => {
+                    let (_, _, els) = spans(input).unwrap();
+                    let explained = els.iter().any(|e| {
+                        holds_sequence(e)
+                            && profile.rules.iter().any(|r| {
+                                (u32::from(r.tag.0) << 16 | u32::from(r.tag.1)) == e.tag
+                                    && matches!(&r.action, Action::Replace(v) if !v.is_empty())
+                                    || matches!(r.action, Action::RunDate)
+                                        && (u32::from(r.tag.0) << 16 | u32::from(r.tag.1)) == e.tag
+                            })
+                    });
+                    if !explained {
+                        return Err(TestCaseError::fail(format!(
+                            "{rel}: refused without a sequence"
+                        )));
+                    }
+                }
+                Err(e) => return Err(TestCaseError::fail(format!("{rel}: {e}"))),
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_deflated_file_is_reencoded_with_only_the_profile_values_changed() {
+    let Some((t, raw)) = shared_copy() else {
+        return;
+    };
+    let Some(()) = need("python3 with pydicom", pydicom_ok()) else {
+        return;
+    };
+    let src = raw.join("pydicom/image_dfl.dcm");
+    let dst = t.path().join("dfl.dcm");
+    let profile = Profile::lab();
+    let o = Anonymizer::new(&profile)
+        .date(date())
+        .anonymize_file(&src, &dst)
+        .unwrap();
+    assert!(o.reencoded);
+    assert!(!o.changed.is_empty());
+    // pydicom compares every element below the top level too; prints tags only.
+    let script = r#"
+import sys, pydicom
+a = pydicom.dcmread(sys.argv[1]); b = pydicom.dcmread(sys.argv[2])
+profile = {int(t, 16) for t in sys.argv[3].split(',')}
+for e in a:
+    t = int(e.tag)
+    if t in profile:
+        v = b[e.tag].value
+        if t == 0x00080022:
+            ok = str(v) == '20240131'
+        else:
+            ok = str(v) == 'Anonymous'
+        print('%08X' % t, 'set' if ok else 'NOT SET')
+    elif e.tag not in b or b[e.tag] != e:
+        print('%08X' % t, 'CHANGED')
+for e in b:
+    if e.tag not in a:
+        print('%08X' % int(e.tag), 'ADDED')
+"#;
+    let tags: Vec<String> = profile
+        .rules
+        .iter()
+        .map(|r| format!("{:04X}{:04X}", r.tag.0, r.tag.1))
+        .collect();
+    let out = Command::new("python3")
+        .args(["-W", "ignore", "-c", script])
+        .arg(&src)
+        .arg(&dst)
+        .arg(tags.join(","))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(" set"),
+        "no profile element compared:\n{text}"
+    );
+    assert!(
+        !text.contains("NOT SET") && !text.contains("CHANGED") && !text.contains("ADDED"),
+        "{text}"
+    );
 }
