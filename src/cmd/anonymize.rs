@@ -26,7 +26,7 @@ pub struct AnonymizeArgs {
     pub study_id: String,
 
     /// The date written into AcquisitionDate, as YYYYMMDD (default: today).
-    #[arg(long, value_name = "YYYYMMDD", value_parser = parse_date)]
+    #[arg(long, value_name = "YYYYMMDD", value_parser = super::parse_date)]
     pub date: Option<NaiveDate>,
 
     /// The anonymization profile: a built-in name (`lab`) or a path to a profile .toml file.
@@ -36,11 +36,6 @@ pub struct AnonymizeArgs {
     /// How many files to process at once (default: one per core).
     #[arg(long, short, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
-}
-
-fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y%m%d")
-        .map_err(|_| format!("`{s}` is not a date written YYYYMMDD, like 20240131"))
 }
 
 /// Runs `anontrack anonymize`.
