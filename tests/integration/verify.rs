@@ -399,7 +399,7 @@ fn bad_input_is_an_error() {
     let run = s.w.run(["verify", "study.xlsx"]);
     run.expect_code(2);
     assert!(
-        run.stderr().contains("not implemented yet"),
+        run.stderr().contains("cannot find `study.xlsx`"),
         "{}",
         run.stderr()
     );
