@@ -21,6 +21,7 @@
 # (raw files and bytes over median wall time), the ratio to cp -r, and peak RSS over all rounds.
 # A tool that is missing or not implemented yet (exit 2 on its first try) shows `n/a`.
 #
+# Env: ANONTRACK_BIN=path benchmarks that binary instead of target/release/anontrack.
 # Needs GNU time at /usr/bin/time (Debian: `apt-get install -y time`; the script installs it when
 # run as root). Outputs go under a temporary work folder, removed at the end unless --keep.
 
@@ -57,7 +58,8 @@ if [[ -n "$FILES" ]]; then
 fi
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$REPO/target/release/anontrack"
+# ANONTRACK_BIN benchmarks another build (use with --no-build).
+BIN="${ANONTRACK_BIN:-$REPO/target/release/anontrack}"
 
 # GNU time gives peak RSS (%M); the shell keyword `time` does not.
 if [[ ! -x /usr/bin/time ]]; then
@@ -140,7 +142,7 @@ try_tool() {
         [[ $rc -eq 1 ]] && WHY[$name]="exit 1 (findings) on the first try"
         return 0
     fi
-    WHY[$name]="$(grep -m1 -v '^\s*$' "$log" | cut -c1-90 || true)"
+    WHY[$name]="$(grep -m1 -v '^\s*$' "$log" | sed "s#$WORK/##g" | cut -c1-90 || true)"
     [[ -n "${WHY[$name]}" ]] || WHY[$name]="exit $rc"
     return 1
 }
@@ -187,7 +189,7 @@ median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; e
 CP_WALL=$(for f in "$TIMES"/cp.*; do awk '{print $1}' "$f"; done | median)
 
 echo
-echo "anontrack benchmark: 1 participant, $NFILES files, $MB MB, $ROUNDS rounds (medians), $(nproc) cores, warm cache"
+echo "anontrack benchmark: 1 participant, $NFILES files, $MB MB, $ROUNDS round(s) (medians), $(nproc) cores, warm cache"
 printf '%-10s %10s %10s %10s %9s %9s %13s\n' tool "wall s" "CPU s" "files/s" "MB/s" "x cp -r" "peak RSS MB"
 for name in cp anonymize verify sync dcmodify pydicom; do
     label="$name"; [[ $name == cp ]] && label="cp -r"
