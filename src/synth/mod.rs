@@ -221,17 +221,12 @@ pub fn write_participant(dir: &Path, spec: &ParticipantSpec) -> Result<Written> 
         templates.push(header::series_template(spec, index, series));
         jobs.extend((0..series.slices).map(|slice| (index, slice)));
     }
-    let last_series = spec.series.len().saturating_sub(1);
     let written: Vec<(PathBuf, u64)> = jobs
         .par_iter()
         .map(|&(index, slice)| {
             let series = &spec.series[index];
             let path = dir.join(&series.dir).join(file_name(slice));
-            let last = slice + 1 == series.slices;
-            let fault = FileFaults {
-                mismatch: spec.faults.id_mismatch && index == 0 && last,
-                truncate: spec.faults.truncated_file && index == last_series && last,
-            };
+            let fault = FileFaults::of(spec, index, slice);
             let bytes = encode_file(spec, &templates[index], index, slice, fault)
                 .map_err(|e| Error::write(&path, e))?;
             std::fs::write(&path, &bytes).map_err(|e| Error::write(&path, e))?;
@@ -254,11 +249,44 @@ pub fn write_participant(dir: &Path, spec: &ParticipantSpec) -> Result<Written> 
     Ok(out)
 }
 
+/// The bytes of one file, without writing it: series `series` (0-based), slice `slice` (0-based).
+///
+/// Byte-identical to the file [`write_participant`] writes for the same spec, so tests and
+/// benchmarks can work in memory. Builds the series template on each call: for many files of one
+/// series, [`write_participant`] is faster.
+pub fn file_bytes(spec: &ParticipantSpec, series: usize, slice: u32) -> Result<Vec<u8>> {
+    let name = || format!("series {series} slice {slice}");
+    let Some(series_spec) = spec.series.get(series).filter(|s| slice < s.slices) else {
+        return Err(Error::Usage(format!(
+            "synthetic participant has no {} (hint: check the spec's series and slices)",
+            name()
+        )));
+    };
+    let template = header::series_template(spec, series, series_spec);
+    let fault = FileFaults::of(spec, series, slice);
+    encode_file(spec, &template, series, slice, fault).map_err(|e| Error::write(name(), e))
+}
+
 /// Per-file faults, decided by [`write_participant`].
 #[derive(Debug, Clone, Copy)]
 struct FileFaults {
     mismatch: bool,
     truncate: bool,
+}
+
+impl FileFaults {
+    /// Which faults land in series `index`, slice `slice`: the last file of the first series is
+    /// the mismatched one, the last file of the last series the truncated one.
+    fn of(spec: &ParticipantSpec, index: usize, slice: u32) -> Self {
+        let last = spec
+            .series
+            .get(index)
+            .is_some_and(|s| slice + 1 == s.slices);
+        Self {
+            mismatch: spec.faults.id_mismatch && index == 0 && last,
+            truncate: spec.faults.truncated_file && index + 1 == spec.series.len() && last,
+        }
+    }
 }
 
 /// The bytes of one file: preamble, `DICM`, file meta group and data set.

@@ -291,3 +291,19 @@ fn write_study_writes_the_benchmark_shape() {
     let per_file = w[0].bytes / 2;
     assert!((115_000..125_000).contains(&per_file), "{per_file}");
 }
+
+#[test]
+fn file_bytes_matches_the_written_file() {
+    let spec = ParticipantSpec::new("70001", 4).faults(Faults::all());
+    let (_tmp, w) = write(&spec);
+    assert_eq!(
+        file_bytes(&spec, 1, 2).unwrap(),
+        std::fs::read(&w.files[6]).unwrap()
+    );
+    assert_eq!(
+        file_bytes(&spec, 0, 3).unwrap(),
+        std::fs::read(&w.files[3]).unwrap()
+    );
+    assert!(file_bytes(&spec, 1, 4).is_err());
+    assert!(file_bytes(&spec, 2, 0).is_err());
+}

@@ -8,6 +8,7 @@ mod harness;
 
 mod anonymize;
 mod demo;
+mod gen_study;
 mod init;
 mod status;
 mod sync;
