@@ -11,12 +11,14 @@
 //! - [`report`]: per-participant JSON reports and the audit log under `.anontrack/`;
 //! - [`workflow`]: one planned row run to its end (anonymize, verify, report, the cell edit);
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
+//! - [`demo`]: the demo study of `anontrack demo` (one participant per state, synthetic scans);
 //! - [`cli`], [`cmd`], [`ui`]: argument parsing, one module per subcommand, and terminal output.
 
 pub mod anonymize;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod exit;
 pub mod finding;
