@@ -11,6 +11,8 @@ mod demo;
 mod init;
 mod status;
 mod sync;
+mod sync_crash;
 mod sync_plan;
 mod verify;
 mod writeback;
+mod xlsx_check;

@@ -121,18 +121,3 @@ fn folder_templates_come_from_anontrack_toml() {
         ["3 S01 anonymize raw/Pilot/20211101_777 /abs/anon/S01 by KH"]
     );
 }
-
-#[test]
-fn sync_without_dry_run_is_not_implemented_yet() {
-    let w = Workdir::new();
-    save(&w, "s.xlsx", simple_book(&[("S01", "1", "KH", "")]));
-    let before = tree_hash(w.path());
-    let run = w.run(["sync", "s.xlsx"]);
-    run.expect_code(2);
-    assert!(
-        run.stderr().contains("not implemented yet"),
-        "{}",
-        run.stderr()
-    );
-    assert_eq!(tree_hash(w.path()), before);
-}
