@@ -155,8 +155,11 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         None
     } else {
         let result = remap_if_changed(&workbook, &config, &table, &fingerprint, edits, ui)
-            .and_then(|(sheet, edits, fingerprint)| {
-                save_workbook(&workbook, &sheet, &edits, &fingerprint)
+            .and_then(|remapped| {
+                let mut saved =
+                    save_workbook(&workbook, &remapped.sheet, &remapped.edits, &remapped.read)?;
+                saved.changed_on_disk |= remapped.changed;
+                Ok(saved)
             });
         match result {
             Ok(saved) => Some(saved),
@@ -196,7 +199,17 @@ struct Planned {
     edit: CellEdit,
 }
 
-/// The sheet and edits to save, and the fingerprint they were made against.
+/// The edits to save, on which sheet, and against which version of the workbook.
+struct Remapped {
+    sheet: String,
+    edits: Vec<CellEdit>,
+    /// The version the edits were mapped onto.
+    read: Fingerprint,
+    /// It is not the version the run started from.
+    changed: bool,
+}
+
+/// The edits to save, mapped onto the workbook as it is now.
 ///
 /// When someone saved the workbook during the run, row numbers may have moved (rows inserted,
 /// sorted): re-read it and put each result on the row holding the same ID, in the same owned
@@ -209,11 +222,15 @@ fn remap_if_changed(
     read: &Fingerprint,
     planned: Vec<Planned>,
     ui: &Ui,
-) -> Result<(String, Vec<CellEdit>, Fingerprint)> {
+) -> Result<Remapped> {
     let now = Fingerprint::of(workbook)?;
     if now.same_content(read) {
-        let edits = planned.into_iter().map(|p| p.edit).collect();
-        return Ok((table.sheet.clone(), edits, now));
+        return Ok(Remapped {
+            sheet: table.sheet.clone(),
+            edits: planned.into_iter().map(|p| p.edit).collect(),
+            read: now,
+            changed: false,
+        });
     }
     let fresh = sheet::read::read_table(workbook, &config.columns)?;
     let mut edits = Vec::new();
@@ -246,7 +263,12 @@ fn remap_if_changed(
             ..p.edit
         });
     }
-    Ok((fresh.sheet, edits, now))
+    Ok(Remapped {
+        sheet: fresh.sheet,
+        edits,
+        read: now,
+        changed: true,
+    })
 }
 
 fn report_skip(skip: &Skip, ui: &Ui) {
@@ -285,6 +307,17 @@ fn report_item(outcome: &ItemOutcome, ui: &Ui) {
             outcome.id,
             outcome.report.as_deref().unwrap_or("-")
         )),
+    }
+    // The sheet holds the first finding only; show a few more here, so nobody has to open JSON.
+    const SHOWN: usize = 5;
+    for f in outcome.findings.iter().skip(1).take(SHOWN) {
+        ui.line(format!("         also: {f}"));
+    }
+    if outcome.findings.len() > SHOWN + 1 {
+        ui.line(format!(
+            "         and {} more in the report",
+            outcome.findings.len() - SHOWN - 1
+        ));
     }
 }
 

@@ -160,3 +160,61 @@ fn sync_killed_at_random_points_loses_nothing_and_the_next_sync_finishes() {
     .expect_code(0);
     assert_eq!(tree_hash(&s.raw()), raw_before);
 }
+
+#[test]
+fn results_follow_their_ids_onto_a_workbook_saved_during_the_run() {
+    use crate::status::simple_book;
+    let s = Study::simple(&[("S01", "5910001", "KH", ""), ("S02", "5910002", "JD", "")]);
+    s.participant(
+        &ParticipantSpec::new("5910001", 101)
+            .series(3, 80)
+            .matrix(192, 192),
+    );
+    let mut child = Command::new(bin())
+        .args(["sync", &s.book])
+        .current_dir(s.w.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn anontrack");
+    // Once S01's output appears, someone saves the workbook in Excel: a row inserted above, and
+    // S02's cell changed by hand.
+    let start = Instant::now();
+    while !s.w.join("AnonDcm/S01").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "sync never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "sync finished before the workbook could be changed (make the participant bigger)"
+    );
+    let mut theirs = simple_book(&[
+        ("S00", "5910000", "", ""),
+        ("S01", "5910001", "KH", ""),
+        ("S02", "5910002", "JD checked by hand", ""),
+    ]);
+    theirs.save(s.path()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("saved by someone else during the run"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("someone changed the cell of `S02`"),
+        "{stderr}"
+    );
+    assert_eq!(
+        s.status(),
+        [
+            "3 S00 5910000 not_started not_started",
+            "4 S01 5910001 done(KH) not_started",
+            "5 S02 5910002 problem(JD: checked by hand) not_started",
+        ]
+    );
+}
