@@ -7,7 +7,7 @@
 use crate::anonymize::{Anonymizer, Profile};
 use crate::error::Result;
 use crate::finding::{Finding, sheet_note};
-use crate::plan::{Action, WorkItem};
+use crate::plan::{Action, Skip, WorkItem};
 use crate::report::{self, AuditEntry, ParticipantReport};
 use crate::sheet::write::CellEdit;
 use crate::verify::Verifier;
@@ -27,6 +27,8 @@ pub struct ItemOutcome {
     pub findings: Vec<Finding>,
     pub files_written: usize,
     pub files_checked: usize,
+    /// Files in the raw folder that are not DICOM (notes, DICOMDIR): not copied, listed.
+    pub not_dicom: Vec<String>,
     /// A one-time warning from the anonymizer (values the VR does not allow), if any.
     pub vr_warning: Option<String>,
     /// Where the full report went, relative to the workbook's folder.
@@ -62,6 +64,7 @@ pub fn run_item(
     let mut files_written = 0;
     let mut files_skipped = 0;
     let mut files_checked = 0;
+    let mut not_dicom = Vec::new();
     let mut anonymize_json = None;
     let mut verify_json = None;
     let mut vr_warning = None;
@@ -76,30 +79,43 @@ pub fn run_item(
     };
 
     if folders_ok && item.action == Action::Anonymize {
-        let run = Anonymizer::new(settings.profile)
+        // An error here (a folder that cannot be read or written) is this row's problem: the
+        // other rows still run and the workbook still records them.
+        match Anonymizer::new(settings.profile)
             .date(settings.date)
             .original_id(original_id)
             .study_id(&item.id)
-            .anonymize_dir(&item.raw_dir, &item.anon_dir, progress)?;
-        files_written = run.written.len();
-        files_skipped = run.not_dicom.len();
-        findings.extend(run.findings.iter().cloned());
-        vr_warning = run.vr_warning_text();
-        anonymize_json = serde_json::to_value(&run).ok();
+            .anonymize_dir(&item.raw_dir, &item.anon_dir, progress)
+        {
+            Ok(run) => {
+                files_written = run.written.len();
+                files_skipped = run.not_dicom.len();
+                not_dicom.clone_from(&run.not_dicom);
+                findings.extend(run.findings.iter().cloned());
+                vr_warning = run.vr_warning_text();
+                anonymize_json = serde_json::to_value(&run).ok();
+            }
+            Err(e) => findings.push(Finding::new(format!("could not anonymize: {e}"))),
+        }
     }
 
     // The verifier runs after a clean anonymization, and alone for a pending check.
     if folders_ok && findings.is_empty() {
         let expected_date = (item.action == Action::Anonymize).then_some(settings.date);
-        let report = Verifier::new(settings.profile)
+        match Verifier::new(settings.profile)
             .original_id(original_id)
             .study_id(&item.id)
             .run_date(expected_date)
             .today(settings.today)
-            .verify_dir(&item.raw_dir, &item.anon_dir, progress)?;
-        files_checked = report.files_checked;
-        findings.extend(report.findings.iter().cloned());
-        verify_json = serde_json::to_value(&report).ok();
+            .verify_dir(&item.raw_dir, &item.anon_dir, progress)
+        {
+            Ok(report) => {
+                files_checked = report.files_checked;
+                findings.extend(report.findings.iter().cloned());
+                verify_json = serde_json::to_value(&report).ok();
+            }
+            Err(e) => findings.push(Finding::new(format!("could not verify: {e}"))),
+        }
     }
 
     let passed = findings.is_empty();
@@ -171,16 +187,59 @@ pub fn run_item(
         findings,
         files_written,
         files_checked,
+        not_dicom,
         vr_warning,
         report: Some(
             report_path
                 .strip_prefix(base)
+                .ok()
+                .map(|p| p.strip_prefix(".").unwrap_or(p))
                 .unwrap_or(&report_path)
                 .display()
                 .to_string(),
         ),
         edit,
     })
+}
+
+/// Records a row the plan could not work on (its folders cannot be resolved safely): an audit
+/// line, and the note for the cell it asked work of (initials kept), if it asked any.
+pub fn record_problem(skip: &Skip, settings: &Settings<'_>) -> Result<Option<CellEdit>> {
+    let Some(action) = &skip.action else {
+        return Ok(None);
+    };
+    let (col, name) = match action {
+        Action::Anonymize => (settings.anonymized_col, "anonymize"),
+        Action::Verify => (settings.check_col, "verify"),
+    };
+    let text = match &skip.initials {
+        Some(i) => format!("{i} {}", skip.reason),
+        None => skip.reason.clone(),
+    };
+    report::append_audit(
+        &report::state_dir(settings.workbook),
+        &AuditEntry {
+            time: chrono::Local::now().to_rfc3339(),
+            tool_version: env!("CARGO_PKG_VERSION"),
+            workbook: file_name(settings.workbook),
+            row: skip.row,
+            id: &skip.id,
+            initials: skip.initials.as_deref(),
+            action: name,
+            profile: &settings.profile.name,
+            date: None,
+            files_written: 0,
+            files_skipped: 0,
+            outcome: "problem",
+            note: Some(&skip.reason),
+        },
+    )?;
+    Ok(Some(CellEdit {
+        row: skip.row,
+        col,
+        text: Some(text),
+        green: false,
+    }))
 }
 
 /// Records a finding when `dir` is not a folder; the message names it relative to the workbook

@@ -96,67 +96,178 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         check_col: table.columns.check,
     };
 
-    let mut edits = Vec::new();
+    // Sheet order, so `--fail-fast` stops where a person reading the sheet would expect.
+    let mut steps: Vec<Step<'_>> = plan
+        .items
+        .iter()
+        .map(Step::Work)
+        .chain(plan.skipped.iter().filter(|s| s.problem).map(Step::Problem))
+        .collect();
+    steps.sort_by_key(Step::row);
+
+    let mut edits: Vec<Planned> = Vec::new();
     let mut problems = 0;
-    for skip in plan.skipped.iter().filter(|s| s.problem) {
-        problems += 1;
-        report_skip(skip, ui);
-        if let Some(edit) = skip_edit(skip, &settings) {
-            edits.push(edit);
-        }
-    }
+    let mut worked = 0;
     let mut warned_vr = false;
-    for item in &plan.items {
+    for (i, step) in steps.iter().enumerate() {
         if fail_fast && problems > 0 {
             ui.note(format!(
                 "stopping after the first problem (--fail-fast); {} row(s) not started",
-                plan.items.len() - edits.len().min(plan.items.len())
+                steps.len() - i
             ));
             break;
         }
-        let progress = ui.progress(0, &format!("row {} ({})", item.row, item.id));
-        let outcome = workflow::run_item(item, &settings, &progress)?;
-        progress.finish_and_clear();
-        if !warned_vr && let Some(text) = &outcome.vr_warning {
-            ui.note(format!("note: {text}"));
-            warned_vr = true;
+        worked += 1;
+        match step {
+            Step::Problem(skip) => {
+                problems += 1;
+                report_skip(skip, ui);
+                if let Some(edit) = workflow::record_problem(skip, &settings)? {
+                    edits.push(Planned {
+                        id: skip.id.clone(),
+                        initials: skip.initials.clone(),
+                        edit,
+                    });
+                }
+            }
+            Step::Work(item) => {
+                let progress = ui.progress(0, &format!("row {} ({})", item.row, item.id));
+                let outcome = workflow::run_item(item, &settings, &progress)?;
+                progress.finish_and_clear();
+                if !warned_vr && let Some(text) = &outcome.vr_warning {
+                    ui.note(format!("note: {text}"));
+                    warned_vr = true;
+                }
+                if !outcome.passed {
+                    problems += 1;
+                }
+                report_item(&outcome, ui);
+                edits.push(Planned {
+                    id: item.id.clone(),
+                    initials: item.initials.clone(),
+                    edit: outcome.edit.clone(),
+                });
+            }
         }
-        if !outcome.passed {
-            problems += 1;
-        }
-        report_item(&outcome, ui);
-        edits.push(outcome.edit.clone());
     }
 
     let saved = if edits.is_empty() {
         None
     } else {
-        Some(save_workbook(
-            &workbook,
-            &table.sheet,
-            &edits,
-            &fingerprint,
-        )?)
+        let result = remap_if_changed(&workbook, &config, &table, &fingerprint, edits, ui)
+            .and_then(|remapped| {
+                let mut saved =
+                    save_workbook(&workbook, &remapped.sheet, &remapped.edits, &remapped.read)?;
+                saved.changed_on_disk |= remapped.changed;
+                Ok(saved)
+            });
+        match result {
+            Ok(saved) => Some(saved),
+            Err(e) => {
+                // The work itself is on disk; only the record of it is missing.
+                ui.note(
+                    "note: the anonymized folders and reports are kept, but the workbook was not updated; \
+                     fix the error below and run sync again to record the results",
+                );
+                return Err(e);
+            }
+        }
     };
-    report_save(&workbook, saved.as_ref(), &plan, problems, ui);
+    report_save(&workbook, saved.as_ref(), worked, problems, ui);
     Ok(Outcome::from_problems(problems))
 }
 
-/// The note for a row whose folders could not be resolved, in the cell it asked work of.
-fn skip_edit(skip: &Skip, settings: &Settings<'_>) -> Option<CellEdit> {
-    let col = match skip.action.as_ref()? {
-        Action::Anonymize => settings.anonymized_col,
-        Action::Verify => settings.check_col,
-    };
-    let text = match &skip.initials {
-        Some(i) => format!("{i} {}", skip.reason),
-        None => skip.reason.clone(),
-    };
-    Some(CellEdit {
-        row: skip.row,
-        col,
-        text: Some(text),
-        green: false,
+/// One row to work on, in sheet order: a planned item, or a row the plan found a problem with.
+enum Step<'a> {
+    Work(&'a WorkItem),
+    Problem(&'a Skip),
+}
+
+impl Step<'_> {
+    fn row(&self) -> u32 {
+        match self {
+            Step::Work(i) => i.row,
+            Step::Problem(s) => s.row,
+        }
+    }
+}
+
+/// An owned-cell change, with what identifies its row if the workbook moves under us.
+struct Planned {
+    id: String,
+    initials: Option<String>,
+    edit: CellEdit,
+}
+
+/// The edits to save, on which sheet, and against which version of the workbook.
+struct Remapped {
+    sheet: String,
+    edits: Vec<CellEdit>,
+    /// The version the edits were mapped onto.
+    read: Fingerprint,
+    /// It is not the version the run started from.
+    changed: bool,
+}
+
+/// The edits to save, mapped onto the workbook as it is now.
+///
+/// When someone saved the workbook during the run, row numbers may have moved (rows inserted,
+/// sorted): re-read it and put each result on the row holding the same ID, in the same owned
+/// column; a result whose row is gone or whose cell someone changed meanwhile is not written
+/// (it stays in the report and audit log) and the user is told.
+fn remap_if_changed(
+    workbook: &Path,
+    config: &Config,
+    table: &sheet::Table,
+    read: &Fingerprint,
+    planned: Vec<Planned>,
+    ui: &Ui,
+) -> Result<Remapped> {
+    let now = Fingerprint::of(workbook)?;
+    if now.same_content(read) {
+        return Ok(Remapped {
+            sheet: table.sheet.clone(),
+            edits: planned.into_iter().map(|p| p.edit).collect(),
+            read: now,
+            changed: false,
+        });
+    }
+    let fresh = sheet::read::read_table(workbook, &config.columns)?;
+    let mut edits = Vec::new();
+    for p in planned {
+        let anonymization = p.edit.col == table.columns.anonymized;
+        let Some(row) = fresh.rows.iter().find(|r| r.id == p.id) else {
+            ui.note(format!(
+                "note: row `{}` is no longer in the workbook saved meanwhile; its result is only in .anontrack/",
+                p.id
+            ));
+            continue;
+        };
+        let (cell, col) = if anonymization {
+            (&row.anonymization, fresh.columns.anonymized)
+        } else {
+            (&row.check, fresh.columns.check)
+        };
+        let unchanged = matches!(cell.state, sheet::State::Pending | sheet::State::NotStarted)
+            && cell.initials == p.initials;
+        if !unchanged {
+            ui.note(format!(
+                "note: someone changed the cell of `{}` meanwhile; it is left as they wrote it (the result is in .anontrack/)",
+                p.id
+            ));
+            continue;
+        }
+        edits.push(CellEdit {
+            row: row.row,
+            col,
+            ..p.edit
+        });
+    }
+    Ok(Remapped {
+        sheet: fresh.sheet,
+        edits,
+        read: now,
+        changed: true,
     })
 }
 
@@ -165,7 +276,7 @@ fn report_skip(skip: &Skip, ui: &Ui) {
         ui.json(&PlanLine::from(skip));
     } else {
         ui.line(format!(
-            "row {:<4} {:<10} problem: {}",
+            "row {:<4} {:<10} problem written to the sheet: {}",
             skip.row, skip.id, skip.reason
         ));
     }
@@ -184,29 +295,58 @@ fn report_item(outcome: &ItemOutcome, ui: &Ui) {
         Action::Anonymize => format!("{} files written", outcome.files_written),
         Action::Verify => format!("{} files checked", outcome.files_checked),
     };
+    let skipped = skipped_files(&outcome.not_dicom);
     match &outcome.note {
         None => ui.line(format!(
-            "row {:<4} {:<10} {verb}: passed ({files}); cell turned green",
+            "row {:<4} {:<10} {verb}: passed ({files}{skipped}); cell turned green",
             outcome.row, outcome.id
         )),
         Some(note) => ui.line(format!(
-            "row {:<4} {:<10} problem: {note} (details: {})",
+            "row {:<4} {:<10} problem written to the sheet: {note} (details: {}{skipped})",
             outcome.row,
             outcome.id,
             outcome.report.as_deref().unwrap_or("-")
         )),
     }
+    // The sheet holds the first finding only; show a few more here, so nobody has to open JSON.
+    const SHOWN: usize = 5;
+    for f in outcome.findings.iter().skip(1).take(SHOWN) {
+        ui.line(format!("         also: {f}"));
+    }
+    if outcome.findings.len() > SHOWN + 1 {
+        ui.line(format!(
+            "         and {} more in the report",
+            outcome.findings.len() - SHOWN - 1
+        ));
+    }
+}
+
+/// `; 2 files not DICOM, not copied: notes.txt, .DS_Store`, naming at most three.
+fn skipped_files(names: &[String]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
+    let more = match names.len().saturating_sub(3) {
+        0 => String::new(),
+        n => format!(" (+{n} more)"),
+    };
+    let noun = if names.len() == 1 { "file" } else { "files" };
+    format!(
+        "; {} {noun} not DICOM, not copied: {}{more}",
+        names.len(),
+        shown.join(", ")
+    )
 }
 
 /// The closing lines: what was written where, and what to do next.
 fn report_save(
     workbook: &Path,
     saved: Option<&SaveOutcome>,
-    plan: &Plan,
+    done: usize,
     problems: usize,
     ui: &Ui,
 ) {
-    let done = plan.items.len() + plan.problem_count();
     let summary = Summary {
         summary: true,
         rows_worked: done,

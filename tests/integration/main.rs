@@ -12,6 +12,8 @@ mod gen_study;
 mod init;
 mod status;
 mod sync;
+mod sync_crash;
 mod sync_plan;
 mod verify;
 mod writeback;
+mod xlsx_check;
