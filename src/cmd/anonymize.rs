@@ -110,7 +110,7 @@ fn print_summary(run: &ParticipantRun, ui: &Ui) {
         ));
     }
     if let Some(w) = run.vr_warning_text() {
-        ui.note(format!("warning: {w}"));
+        ui.note(format!("note: {w}"));
     }
     if !run.findings.is_empty() {
         ui.line(format!("{} problem(s):", run.findings.len()));

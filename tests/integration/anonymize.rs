@@ -529,7 +529,7 @@ fn human_summary_names_counts_creators_and_the_vr_warning() {
     );
     let err = run.stderr();
     assert_eq!(
-        err.matches("warning: the profile writes values their VR does not allow")
+        err.matches("note: the `lab` profile writes `Anonymous` into")
             .count(),
         1,
         "{err}"
