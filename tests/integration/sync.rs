@@ -772,3 +772,53 @@ fn reports_and_audit_lines_hold_the_listed_fields_and_no_phi() {
     );
     assert_run_has_no_phi(&s, &run, &[]);
 }
+
+// ---------------------------------------------------------------- messages around the run
+
+#[test]
+fn the_vr_note_is_short_and_printed_once_and_paths_have_no_dot_slash() {
+    let s = Study::simple(&[("S01", "5895001", "KH", ""), ("S02", "5895002", "KH", "")]);
+    s.participant(&ParticipantSpec::new("5895001", 95));
+    s.participant(&ParticipantSpec::new("5895002", 96));
+    // A temp file a sync killed during its save left behind, a while ago; and a fresh one that
+    // might be another run's, which is left alone.
+    let stale = s.w.join(".anontrack-save-killed.tmp");
+    let fresh = s.w.join(".anontrack-save-other.tmp");
+    std::fs::write(&stale, b"half a workbook").unwrap();
+    std::fs::write(&fresh, b"half a workbook").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+
+    let run = s.sync(&[]);
+    run.expect_code(0);
+    let err = run.stderr();
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("not valid DICOM"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].starts_with("note: the `lab` profile writes `Anonymous` into ")
+            && notes[0].contains("the images are not affected")
+            && notes[0].len() < 260,
+        "{err}"
+    );
+    assert!(
+        err.contains("backup of the previous workbook: `.anontrack/backups/"),
+        "{err}"
+    );
+    assert!(!err.contains("./") && !run.stdout().contains("./"), "{err}");
+    // The full list stays in the report.
+    let r = s.report("S01-anonymize.json");
+    assert!(
+        r["anonymize"]["vr_warnings"].as_array().unwrap().len() > 3,
+        "{r}"
+    );
+    assert!(!stale.exists(), "the stale temp file is still there");
+    assert!(fresh.exists(), "a fresh temp file was removed");
+}
