@@ -107,8 +107,11 @@ fn init_logging(verbosity: Verbosity, verbose: u8) {
         (_, 1) => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
+    // Colour codes only on a terminal: in a log file or a pipe they are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_max_level(level)
         .with_target(false)
         .without_time()

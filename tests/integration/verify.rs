@@ -662,3 +662,27 @@ fn a_length_beyond_the_end_of_the_file_is_a_finding() {
         run.stdout()
     );
 }
+
+/// Warnings from the DICOM reader (here an unknown character set) reach stderr as plain text
+/// when stderr is not a terminal: no colour codes in a log file.
+#[test]
+fn log_lines_carry_no_colour_codes_when_not_on_a_terminal() {
+    let s = Study::new(EXPLICIT, false);
+    for root in [&s.raw, &s.anon] {
+        for (rel, _) in tree_hash(root) {
+            if rel.ends_with(".dcm") {
+                edit(&root.join(&rel), |o| {
+                    o.put(DataElement::new(
+                        Tag(0x0008, 0x0005),
+                        VR::CS,
+                        PrimitiveValue::from("NOT A CHARSET"),
+                    ));
+                });
+            }
+        }
+    }
+    let run = s.run(&[]);
+    let err = run.stderr();
+    assert!(err.contains("WARN"), "no warning to check: {err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in {err:?}");
+}
