@@ -566,6 +566,24 @@ fn a_non_dicom_file_is_skipped_and_listed_but_not_a_problem() {
 }
 
 #[test]
+fn a_raw_folder_without_dicom_files_is_a_note_naming_it() {
+    let s = Study::simple(&[("S01", "5851001", "KH", ""), ("S02", "5851002", "JD", "")]);
+    std::fs::create_dir_all(s.raw().join("5851001")).unwrap();
+    std::fs::create_dir_all(s.raw().join("5851002")).unwrap();
+    std::fs::write(s.raw().join("5851002/notes.txt"), b"scan notes").unwrap();
+    let run = s.sync(&[]);
+    run.expect_code(1);
+    assert_eq!(
+        s.status(),
+        [
+            "3 S01 5851001 problem(KH: no DICOM files found in sourcedata/5851001) not_started",
+            "4 S02 5851002 problem(JD: no DICOM files found in sourcedata/5851002) not_started"
+        ]
+    );
+    assert!(s.anon_files("S01").is_empty() && s.anon_files("S02").is_empty());
+}
+
+#[test]
 fn an_unsafe_folder_name_is_a_note_not_a_crash() {
     let s = Study::simple(&[("S01", "../x", "KH", ""), ("S/02", "5860002", "JD", "")]);
     let run = s.sync(&[]);
