@@ -840,3 +840,19 @@ fn the_vr_note_is_short_and_printed_once_and_paths_have_no_dot_slash() {
     assert!(!stale.exists(), "the stale temp file is still there");
     assert!(fresh.exists(), "a fresh temp file was removed");
 }
+
+#[test]
+fn a_workbook_that_is_a_folder_is_a_clear_error() {
+    let w = Workdir::new();
+    std::fs::create_dir_all(w.join("study.xlsx")).unwrap();
+    for cmd in ["sync", "status"] {
+        let run = w.run([cmd, "study.xlsx"]);
+        run.expect_code(2);
+        let err = run.stderr();
+        assert!(
+            err.starts_with("error: `study.xlsx` is a folder, not a workbook (hint: "),
+            "{cmd}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+    }
+}
