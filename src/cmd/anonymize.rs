@@ -34,7 +34,13 @@ pub struct AnonymizeArgs {
     pub profile: String,
 
     /// How many files to process at once (default: one per core).
-    #[arg(long, short, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        short,
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     pub jobs: usize,
 }
 

@@ -891,3 +891,16 @@ for e in b:
         "{text}"
     );
 }
+
+/// An error whose message already ends with its cause prints it once, not again as "caused by".
+#[test]
+fn an_anon_folder_that_is_a_file_is_one_error_line() {
+    let w = Workdir::new();
+    let Some(_) = participant(&w) else { return };
+    std::fs::write(w.join("anon"), b"").unwrap();
+    let run = anonymize_cmd(&w, "P101", &[]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.starts_with("error: cannot write `"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
