@@ -12,18 +12,24 @@ use std::ffi::OsString;
 ///
 /// Exit codes: 0 all done, 1 ran but problems were recorded, 2 could not proceed.
 #[derive(Debug, Parser)]
-#[command(name = "anontrack", version, about, long_about)]
+#[command(
+    name = "anontrack",
+    version,
+    about,
+    long_about,
+    after_help = "Start with `anontrack demo` to see it work on made-up data; then, in your study folder:\n  anontrack status STUDYNAME_dataprocessing.xlsx\n  anontrack sync STUDYNAME_dataprocessing.xlsx --dry-run\n  anontrack sync STUDYNAME_dataprocessing.xlsx"
+)]
 pub struct Cli {
     /// Print results as JSON, one object per line, and nothing else on stdout.
-    #[arg(long, global = true, conflicts_with = "quiet")]
+    #[arg(long, global = true, conflicts_with = "quiet", help_heading = "Output")]
     pub json: bool,
 
     /// Print nothing but errors.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = "Output")]
     pub quiet: bool,
 
     /// Print more about what is happening (on stderr); repeat for even more.
-    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 
     #[command(subcommand)]
@@ -88,10 +94,16 @@ where
     match result {
         Ok(outcome) => outcome,
         Err(e) => {
-            eprintln!("error: {e}");
+            let mut shown = format!("error: {e}");
+            eprintln!("{shown}");
             let mut source = std::error::Error::source(&e);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                // Most messages already end with their cause: don't say it twice.
+                let text = cause.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown.push_str(&text);
+                }
                 source = cause.source();
             }
             Outcome::Error
@@ -107,8 +119,11 @@ fn init_logging(verbosity: Verbosity, verbose: u8) {
         (_, 1) => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
+    // Colour codes only on a terminal: in a log file or a pipe they are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_max_level(level)
         .with_target(false)
         .without_time()

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 /// The `.anontrack` folder beside a workbook.
 pub fn state_dir(workbook: &Path) -> PathBuf {
+    // No `./` for a workbook in the current folder: paths are shown as the user would type them.
     workbook
         .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
+        .unwrap_or(Path::new(""))
         .join(".anontrack")
 }
 
@@ -135,10 +135,7 @@ mod tests {
             state_dir(Path::new("/s/study.xlsx")),
             Path::new("/s/.anontrack")
         );
-        assert_eq!(
-            state_dir(Path::new("study.xlsx")),
-            Path::new("./.anontrack")
-        );
+        assert_eq!(state_dir(Path::new("study.xlsx")), Path::new(".anontrack"));
     }
 
     #[test]

@@ -91,7 +91,15 @@ pub fn run_item(
                 files_written = run.written.len();
                 files_skipped = run.not_dicom.len();
                 not_dicom.clone_from(&run.not_dicom);
-                findings.extend(run.findings.iter().cloned());
+                if run.dicom_files == 0 {
+                    // Name the folder, so the person reading the sheet knows where to look.
+                    findings.push(Finding::new(format!(
+                        "no DICOM files found in {}",
+                        shown(&item.raw_dir, settings)
+                    )));
+                } else {
+                    findings.extend(run.findings.iter().cloned());
+                }
                 vr_warning = run.vr_warning_text();
                 anonymize_json = serde_json::to_value(&run).ok();
             }
@@ -253,10 +261,27 @@ fn require_dir(
     if dir.is_dir() {
         return true;
     }
-    let base = settings.workbook.parent().unwrap_or(Path::new(""));
-    let shown = dir.strip_prefix(base).unwrap_or(dir).display().to_string();
-    findings.push(Finding::new(format!("no {what} found at {shown}")));
+    findings.push(Finding::new(format!(
+        "no {what} found at {}",
+        shown(dir, settings)
+    )));
     false
+}
+
+/// A folder as the sheet's user knows it: relative to the workbook's folder, `/`-separated
+/// (the folder names come from the sheet, so they hold nothing the sheet does not).
+fn shown(dir: &Path, settings: &Settings<'_>) -> String {
+    let base = settings.workbook.parent().unwrap_or(Path::new(""));
+    let rel = dir.strip_prefix(base).unwrap_or(dir);
+    if rel.is_absolute() {
+        return rel.display().to_string();
+    }
+    let parts: Vec<String> = rel
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
 }
 
 fn file_name(p: &Path) -> String {

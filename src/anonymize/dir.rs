@@ -47,25 +47,61 @@ impl ParticipantRun {
         self.findings.is_empty()
     }
 
-    /// One sentence for the user about VR-invalid values, or `None` if there were none.
+    /// One short sentence for the user about VR-invalid values, or `None` if there were none.
+    ///
+    /// Names at most three fields; the full list stays in `vr_warnings` (the JSON report).
     pub fn vr_warning_text(&self) -> Option<String> {
+        const SHOWN: usize = 3;
         if self.vr_warnings.is_empty() {
             return None;
         }
-        let list: Vec<String> = self
+        let n = self.vr_warnings.len();
+        let mut names: Vec<&str> = self
             .vr_warnings
             .iter()
-            .map(|w| format!("{} {} ({})", w.tag, w.keyword, w.vr))
+            .take(SHOWN)
+            .map(|w| {
+                if w.keyword.is_empty() {
+                    w.tag.as_str()
+                } else {
+                    w.keyword.as_str()
+                }
+            })
             .collect();
+        if n > SHOWN {
+            names.push("...");
+        }
+        let first = &self.vr_warnings[0].value;
+        let value = if self.vr_warnings.iter().all(|w| &w.value == first) {
+            format!("`{first}`")
+        } else {
+            "text".to_string()
+        };
+        let kinds: Vec<&str> = ["date", "number", "other"]
+            .into_iter()
+            .filter(|k| self.vr_warnings.iter().any(|w| vr_kind(&w.vr) == *k))
+            .collect();
+        let fields = if n == 1 { "field" } else { "fields" };
         Some(format!(
-            "the profile writes values their VR does not allow into {} (not valid DICOM; dcm2niix and validators drop or flag them): {}",
-            if list.len() == 1 {
-                "1 element"
+            "the {} profile writes {value} into {n} {} {fields} ({}), which is not valid DICOM; \
+             validators flag it and dcm2niix ignores those fields; the images are not affected",
+            if self.profile.is_empty() {
+                String::from("chosen")
             } else {
-                "these elements"
+                format!("`{}`", self.profile)
             },
-            list.join(", ")
+            kinds.join(" or "),
+            names.join(", ")
         ))
+    }
+}
+
+/// How a VR reads to a lab user: `date` (DA, DT, TM), `number` (DS, IS, binary numbers), `other`.
+fn vr_kind(vr: &str) -> &'static str {
+    match vr {
+        "DA" | "DT" | "TM" => "date",
+        "DS" | "IS" | "US" | "SS" | "UL" | "SL" | "FL" | "FD" | "UV" | "SV" => "number",
+        _ => "other",
     }
 }
 
@@ -93,6 +129,8 @@ pub struct VrWarning {
     pub tag: String,
     pub keyword: String,
     pub vr: String,
+    /// The text the profile wrote (`Anonymous`).
+    pub value: String,
     pub files: usize,
 }
 
@@ -260,6 +298,10 @@ impl Anonymizer<'_> {
                     .map(|r| r.keyword.clone())
                     .unwrap_or_default(),
                 vr,
+                value: match self.profile.rule(tag).map(|r| &r.action) {
+                    Some(super::profile::Action::Replace(t)) => t.clone(),
+                    _ => String::new(),
+                },
                 files,
             })
             .collect();
@@ -396,6 +438,43 @@ fn remove_stale_temps(anon: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn warning(tag: &str, keyword: &str, vr: &str) -> VrWarning {
+        VrWarning {
+            tag: tag.into(),
+            keyword: keyword.into(),
+            vr: vr.into(),
+            value: "Anonymous".into(),
+            files: 2,
+        }
+    }
+
+    #[test]
+    fn the_vr_warning_is_one_short_sentence() {
+        let mut run = ParticipantRun {
+            profile: "lab".into(),
+            ..ParticipantRun::default()
+        };
+        assert_eq!(run.vr_warning_text(), None);
+        run.vr_warnings = vec![
+            warning("(0008,0020)", "StudyDate", "DA"),
+            warning("(0008,0021)", "SeriesDate", "DA"),
+            warning("(0010,0030)", "PatientBirthDate", "DA"),
+            warning("(0010,1020)", "PatientSize", "DS"),
+        ];
+        assert_eq!(
+            run.vr_warning_text().unwrap(),
+            "the `lab` profile writes `Anonymous` into 4 date or number fields \
+             (StudyDate, SeriesDate, PatientBirthDate, ...), which is not valid DICOM; \
+             validators flag it and dcm2niix ignores those fields; the images are not affected"
+        );
+        run.vr_warnings.truncate(1);
+        assert!(
+            run.vr_warning_text()
+                .unwrap()
+                .starts_with("the `lab` profile writes `Anonymous` into 1 date field (StudyDate),")
+        );
+    }
 
     #[test]
     fn names_holding_the_original_id_get_the_study_id() {

@@ -34,7 +34,13 @@ pub struct AnonymizeArgs {
     pub profile: String,
 
     /// How many files to process at once (default: one per core).
-    #[arg(long, short, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        short,
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     pub jobs: usize,
 }
 
@@ -110,7 +116,7 @@ fn print_summary(run: &ParticipantRun, ui: &Ui) {
         ));
     }
     if let Some(w) = run.vr_warning_text() {
-        ui.note(format!("warning: {w}"));
+        ui.note(format!("note: {w}"));
     }
     if !run.findings.is_empty() {
         ui.line(format!("{} problem(s):", run.findings.len()));

@@ -16,7 +16,7 @@ pub struct InitArgs {
     pub study: String,
 
     /// The study folder to write into (made if missing). Default: the current folder.
-    #[arg(default_value = ".")]
+    #[arg(default_value = ".", hide_default_value = true)]
     pub dir: PathBuf,
 }
 

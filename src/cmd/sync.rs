@@ -74,6 +74,7 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         fail_fast,
     } = args;
     let (config, _) = Config::load(&workbook, config.as_deref())?;
+    sheet::read::check_workbook_path(&workbook)?;
     // Fingerprint before reading, so a save made in Excel during the run is noticed.
     let fingerprint = Fingerprint::of(&workbook)?;
     let table = sheet::read::read_table(&workbook, &config.columns)?;

@@ -187,8 +187,9 @@ fn check_unique_ids(path: &Path, sheet: &str, rows: &[Row]) -> Result<()> {
     Ok(())
 }
 
-/// Reads the whole file, refusing what is not an xlsx before calamine sees it.
-fn read_workbook_bytes(path: &Path) -> Result<Vec<u8>> {
+/// Refuses, with a message for the user, a workbook path that cannot be a workbook: missing,
+/// a folder, or another file type (by extension). Reads nothing.
+pub fn check_workbook_path(path: &Path) -> Result<()> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
@@ -210,11 +211,18 @@ fn read_workbook_bytes(path: &Path) -> Result<Vec<u8>> {
         return Err(not_xlsx(path, kind));
     }
     if path.is_dir() {
-        return Err(Error::Workbook {
-            path: path.to_path_buf(),
-            reason: "it is a folder".into(),
-        });
+        return Err(Error::Usage(format!(
+            "`{}` is a folder, not a workbook (hint: give the .xlsx file inside it, e.g. `{}`)",
+            path.display(),
+            path.join("STUDYNAME_dataprocessing.xlsx").display()
+        )));
     }
+    Ok(())
+}
+
+/// Reads the whole file, refusing what is not an xlsx before calamine sees it.
+fn read_workbook_bytes(path: &Path) -> Result<Vec<u8>> {
+    check_workbook_path(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     if bytes.starts_with(&OLE_MAGIC) {
         // An encrypted xlsx is an OLE compound file holding an `EncryptedPackage` stream

@@ -5,7 +5,8 @@
 //! change), so a mistake in the writer cannot hide itself here. It parses both files with
 //! dicom-object and compares values, so folders anonymized by hand in DicomBrowser or by other
 //! tools that re-encode are checked too. It never writes: not to the raw tree, not to the
-//! anonymized one. Submodules: [`tree`] (listing and pairing files), [`compare`] (profile and
+//! anonymized one. Submodules: [`guard`] (declared lengths checked against the file's size before
+//! parsing), [`tree`] (listing and pairing files), [`compare`] (profile and
 //! element-by-element checks), [`sweep`] (residual PHI), [`aggregate`] (ordering and merging the
 //! findings of many files).
 //!
@@ -23,6 +24,7 @@
 
 pub mod aggregate;
 pub mod compare;
+pub mod guard;
 pub mod sweep;
 pub mod tree;
 
@@ -34,7 +36,8 @@ use compare::DateRule;
 use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
-use dicom_object::OpenFileOptions;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use indicatif::{ParallelProgressIterator, ProgressBar};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -305,21 +308,28 @@ impl<'p> Verifier<'p> {
             rank: Rank::File,
             finding: Finding::new(msg).file(rel),
         };
-        let Ok(raw_obj) = OpenFileOptions::new().open_file(raw) else {
-            return Checked {
-                findings: vec![file_finding("raw file cannot be read")],
-                ..Checked::default()
-            };
+        let raw_obj = match open(raw) {
+            Ok(o) => o,
+            Err(why) => {
+                let msg = match why {
+                    Some(unfit) => format!("raw file {}", unfit.reason()),
+                    None => "raw file cannot be read".to_string(),
+                };
+                return Checked {
+                    findings: vec![file_finding(&msg)],
+                    ..Checked::default()
+                };
+            }
         };
         let needles = Needles::from_raw(&raw_obj, self.original_id.as_deref(), &self.exclude);
-        let anon_obj = match OpenFileOptions::new().open_file(anon) {
+        let anon_obj = match open(anon) {
             Ok(o) => o,
-            Err(_) => {
+            Err(why) => {
                 let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-                let msg = if len(anon) < len(raw) {
-                    "truncated"
-                } else {
-                    "cannot be read"
+                let msg = match why {
+                    Some(unfit) => unfit.reason(),
+                    None if len(anon) < len(raw) => "truncated",
+                    None => "cannot be read",
                 };
                 return Checked {
                     findings: vec![file_finding(msg)],
@@ -344,6 +354,24 @@ impl<'p> Verifier<'p> {
             ..Checked::default()
         }
     }
+}
+
+/// Reads and parses one file, after [`guard::check`] let it through (read once, parsed from
+/// memory). `Err(Some(_))` is the guard's refusal; `Err(None)` any other failure.
+fn open(path: &Path) -> std::result::Result<DefaultDicomObject, Option<guard::Unfit>> {
+    let bytes = std::fs::read(path).map_err(|_| None)?;
+    guard::check(&bytes).map_err(Some)?;
+    // As `open_file` does: no preamble only when the file starts with `DICM`.
+    let signed_at_128 = bytes.get(128..132) == Some(b"DICM".as_slice());
+    let preamble = if !signed_at_128 && bytes.starts_with(b"DICM") {
+        ReadPreamble::Never
+    } else {
+        ReadPreamble::Always
+    };
+    OpenFileOptions::new()
+        .read_preamble(preamble)
+        .from_reader(bytes.as_slice())
+        .map_err(|_| None)
 }
 
 /// A tag in the lab's notation, for messages: `(0008,1140)`.

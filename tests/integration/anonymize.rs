@@ -529,7 +529,7 @@ fn human_summary_names_counts_creators_and_the_vr_warning() {
     );
     let err = run.stderr();
     assert_eq!(
-        err.matches("warning: the profile writes values their VR does not allow")
+        err.matches("note: the `lab` profile writes `Anonymous` into")
             .count(),
         1,
         "{err}"
@@ -890,4 +890,17 @@ for e in b:
         !text.contains("NOT SET") && !text.contains("CHANGED") && !text.contains("ADDED"),
         "{text}"
     );
+}
+
+/// An error whose message already ends with its cause prints it once, not again as "caused by".
+#[test]
+fn an_anon_folder_that_is_a_file_is_one_error_line() {
+    let w = Workdir::new();
+    let Some(_) = participant(&w) else { return };
+    std::fs::write(w.join("anon"), b"").unwrap();
+    let run = anonymize_cmd(&w, "P101", &[]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.starts_with("error: cannot write `"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

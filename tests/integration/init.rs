@@ -134,3 +134,24 @@ fn a_study_name_cannot_leave_the_folder() {
     );
     assert!(tree_hash(w.path()).is_empty());
 }
+
+/// The help a lab user reads: a first step to try, output flags apart from the command's own,
+/// and no contradicting defaults (`default: one per core [default: 0]`).
+#[test]
+fn help_pages_read_well() {
+    let w = Workdir::new();
+    let top = w.run(["--help"]);
+    top.expect_code(0);
+    assert!(
+        top.stdout().contains("Start with `anontrack demo`"),
+        "{}",
+        top.stdout()
+    );
+    for (cmd, not) in [("anonymize", "[default: 0]"), ("init", "[default: .]")] {
+        let run = w.run([cmd, "--help"]);
+        run.expect_code(0);
+        let out = run.stdout();
+        assert!(!out.contains(not), "{cmd}: {out}");
+        assert!(out.contains("\nOutput:\n"), "{cmd}: {out}");
+    }
+}

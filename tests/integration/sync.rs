@@ -566,6 +566,24 @@ fn a_non_dicom_file_is_skipped_and_listed_but_not_a_problem() {
 }
 
 #[test]
+fn a_raw_folder_without_dicom_files_is_a_note_naming_it() {
+    let s = Study::simple(&[("S01", "5851001", "KH", ""), ("S02", "5851002", "JD", "")]);
+    std::fs::create_dir_all(s.raw().join("5851001")).unwrap();
+    std::fs::create_dir_all(s.raw().join("5851002")).unwrap();
+    std::fs::write(s.raw().join("5851002/notes.txt"), b"scan notes").unwrap();
+    let run = s.sync(&[]);
+    run.expect_code(1);
+    assert_eq!(
+        s.status(),
+        [
+            "3 S01 5851001 problem(KH: no DICOM files found in sourcedata/5851001) not_started",
+            "4 S02 5851002 problem(JD: no DICOM files found in sourcedata/5851002) not_started"
+        ]
+    );
+    assert!(s.anon_files("S01").is_empty() && s.anon_files("S02").is_empty());
+}
+
+#[test]
 fn an_unsafe_folder_name_is_a_note_not_a_crash() {
     let s = Study::simple(&[("S01", "../x", "KH", ""), ("S/02", "5860002", "JD", "")]);
     let run = s.sync(&[]);
@@ -771,4 +789,70 @@ fn reports_and_audit_lines_hold_the_listed_fields_and_no_phi() {
         ]
     );
     assert_run_has_no_phi(&s, &run, &[]);
+}
+
+// ---------------------------------------------------------------- messages around the run
+
+#[test]
+fn the_vr_note_is_short_and_printed_once_and_paths_have_no_dot_slash() {
+    let s = Study::simple(&[("S01", "5895001", "KH", ""), ("S02", "5895002", "KH", "")]);
+    s.participant(&ParticipantSpec::new("5895001", 95));
+    s.participant(&ParticipantSpec::new("5895002", 96));
+    // A temp file a sync killed during its save left behind, a while ago; and a fresh one that
+    // might be another run's, which is left alone.
+    let stale = s.w.join(".anontrack-save-killed.tmp");
+    let fresh = s.w.join(".anontrack-save-other.tmp");
+    std::fs::write(&stale, b"half a workbook").unwrap();
+    std::fs::write(&fresh, b"half a workbook").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+
+    let run = s.sync(&[]);
+    run.expect_code(0);
+    let err = run.stderr();
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("not valid DICOM"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].starts_with("note: the `lab` profile writes `Anonymous` into ")
+            && notes[0].contains("the images are not affected")
+            && notes[0].len() < 260,
+        "{err}"
+    );
+    assert!(
+        err.contains("backup of the previous workbook: `.anontrack/backups/"),
+        "{err}"
+    );
+    assert!(!err.contains("./") && !run.stdout().contains("./"), "{err}");
+    // The full list stays in the report.
+    let r = s.report("S01-anonymize.json");
+    assert!(
+        r["anonymize"]["vr_warnings"].as_array().unwrap().len() > 3,
+        "{r}"
+    );
+    assert!(!stale.exists(), "the stale temp file is still there");
+    assert!(fresh.exists(), "a fresh temp file was removed");
+}
+
+#[test]
+fn a_workbook_that_is_a_folder_is_a_clear_error() {
+    let w = Workdir::new();
+    std::fs::create_dir_all(w.join("study.xlsx")).unwrap();
+    for cmd in ["sync", "status"] {
+        let run = w.run([cmd, "study.xlsx"]);
+        run.expect_code(2);
+        let err = run.stderr();
+        assert!(
+            err.starts_with("error: `study.xlsx` is a folder, not a workbook (hint: "),
+            "{cmd}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+    }
 }

@@ -615,3 +615,74 @@ fn the_workbook_form_checks_done_rows_and_changes_nothing() {
     w.run(["verify", "study.xlsx", "AnonDcm/101"])
         .expect_code(2);
 }
+
+/// A file whose nested element claims gigabytes (pydicom's 674-byte `UN_sequence.dcm`, read as
+/// dicom-object reads it) is refused before parsing, as a finding, not after seconds of
+/// zero-filling a huge buffer.
+#[test]
+fn a_length_beyond_the_end_of_the_file_is_a_finding() {
+    let Some(shared) = shared() else {
+        if std::env::var("ANONTRACK_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("../shared is required");
+        }
+        eprintln!("skipping: ../shared/dicom is absent");
+        return;
+    };
+    let w = Workdir::new();
+    for dir in ["raw", "anon"] {
+        std::fs::create_dir_all(w.join(dir)).unwrap();
+        std::fs::copy(
+            shared.join("dicom/pydicom/UN_sequence.dcm"),
+            w.join(dir).join("x.dcm"),
+        )
+        .unwrap();
+    }
+    let run = w.run(["verify", "raw", "anon", "--original-id", "5551234"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout()
+            .contains("x.dcm raw file unreadable (element length beyond end of file)"),
+        "{}",
+        run.stdout()
+    );
+
+    // The same refusal for the anonymized side: a valid raw file, a corrupt copy.
+    let raw = w.join("raw/x.dcm");
+    fixture(&raw, 1, EXPLICIT, false);
+    let mut bad = std::fs::read(&raw).unwrap();
+    bad.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0]);
+    bad.extend_from_slice(&0xE000_FFFEu32.to_le_bytes());
+    std::fs::write(w.join("anon/x.dcm"), &bad).unwrap();
+    let run = w.run(["verify", "raw", "anon", "--original-id", "P4321"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout()
+            .contains("x.dcm unreadable (element length beyond end of file)"),
+        "{}",
+        run.stdout()
+    );
+}
+
+/// Warnings from the DICOM reader (here an unknown character set) reach stderr as plain text
+/// when stderr is not a terminal: no colour codes in a log file.
+#[test]
+fn log_lines_carry_no_colour_codes_when_not_on_a_terminal() {
+    let s = Study::new(EXPLICIT, false);
+    for root in [&s.raw, &s.anon] {
+        for (rel, _) in tree_hash(root) {
+            if rel.ends_with(".dcm") {
+                edit(&root.join(&rel), |o| {
+                    o.put(DataElement::new(
+                        Tag(0x0008, 0x0005),
+                        VR::CS,
+                        PrimitiveValue::from("NOT A CHARSET"),
+                    ));
+                });
+            }
+        }
+    }
+    let run = s.run(&[]);
+    let err = run.stderr();
+    assert!(err.contains("WARN"), "no warning to check: {err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in {err:?}");
+}

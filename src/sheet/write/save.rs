@@ -91,9 +91,49 @@ pub fn check_not_locked(path: &Path) -> Result<()> {
     }
 }
 
-/// The folder holding the backups of the workbook at `path`.
+/// The folder holding the backups of the workbook at `path`: `.anontrack/backups` beside it
+/// (relative as given, without a leading `./`, so messages show it as the user would type it).
 pub fn backup_dir(path: &Path) -> PathBuf {
-    parent(path).join(".anontrack").join("backups")
+    path.parent()
+        .unwrap_or(Path::new(""))
+        .join(".anontrack")
+        .join("backups")
+}
+
+/// The prefix of the temp file a save writes beside the workbook before renaming it.
+pub const SAVE_TMP_PREFIX: &str = ".anontrack-save-";
+
+/// The prefix of the temp file a backup is written to before its rename.
+const BACKUP_TMP_PREFIX: &str = ".anontrack-backup-";
+
+/// How old a leftover temp file must be before a save removes it: a save writes and renames
+/// its temp file within seconds, so an older one is from a run that was killed.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes our own temp files that a killed run left in `dir` (`prefix*.tmp`, older than
+/// [`STALE_AFTER`]). Best effort: a file that cannot be removed is left for the next run.
+fn remove_stale_temps(dir: &Path, prefix: &str, suffix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(prefix) && name.ends_with(suffix)) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Applies `edits` to sheet `sheet` of the workbook at `path` and replaces the file, safely.
@@ -118,6 +158,9 @@ pub fn save_workbook(
 ) -> Result<SaveOutcome> {
     check_not_locked(path)?;
     let dir = parent(path);
+    // A sync killed during an earlier save may have left its temp file (and a backup's) behind.
+    remove_stale_temps(&dir, SAVE_TMP_PREFIX, ".tmp");
+    remove_stale_temps(&backup_dir(path), BACKUP_TMP_PREFIX, "");
     for _attempt in 0..3 {
         let before = fs::metadata(path).map_err(|e| Error::read(path, e))?;
         let bytes = fs::read(path).map_err(|e| Error::read(path, e))?;
@@ -134,7 +177,7 @@ pub fn save_workbook(
         let backup = back_up(path, &bytes)?;
 
         let mut tmp = tempfile::Builder::new()
-            .prefix(".anontrack-save-")
+            .prefix(SAVE_TMP_PREFIX)
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(|e| Error::write(&dir, e))?;
@@ -178,7 +221,7 @@ fn back_up(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
         n += 1;
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".anontrack-backup-")
+        .prefix(BACKUP_TMP_PREFIX)
         .tempfile_in(&dir)
         .map_err(|e| Error::write(&dir, e))?;
     tmp.write_all(bytes)
