@@ -1,7 +1,8 @@
 //! Tests of `anontrack status`: the lab's real workbook, LibreOffice's re-save of it, workbooks
 //! built here with other layouts and greens, and every kind of bad input.
 //!
-//! `book()`, `summary()` and `LAB_EXPECTED` are shared with the `init` and `sync_plan` tests.
+//! `simple_book()`, `save()` and `status_summaries()` are shared with the `sync`, `sync_plan` and
+//! `sync_crash` tests.
 
 use crate::harness::{Workdir, copy_lab_workbook, require, tool_present, tree_hash};
 use rust_xlsxwriter::{Color, Format, Workbook};
