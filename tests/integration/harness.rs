@@ -165,26 +165,17 @@ impl Run {
 /// SHA-256 of every file under `dir`, by relative path: to prove a tree was not touched.
 pub fn tree_hash(dir: &Path) -> Vec<(String, String)> {
     use sha2::{Digest, Sha256};
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
-            let p = entry.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).expect("read file");
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                let hex: String = Sha256::digest(&bytes)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                out.push((rel, hex));
-            }
-        }
-    }
-    out.sort();
-    out
+    listing(dir)
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(dir.join(&rel)).expect("read file");
+            let hex: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (rel, hex)
+        })
+        .collect()
 }
 
 /// Every file under `dir` (recursively), as paths relative to it with `/`, sorted.
