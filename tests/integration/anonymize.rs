@@ -4,7 +4,9 @@
 //!
 //! Never print DICOM values here: some shared files hold real-looking names.
 
-use crate::harness::{self, Workdir, tree_hash};
+use crate::harness::{
+    self, Workdir, copy_tree, files_under, listing, require, tool_present, tree_hash,
+};
 use anontrack::anonymize::locate::{self, Element, Encoding};
 use anontrack::anonymize::patch::{holds_sequence, padded};
 use anontrack::anonymize::{Anonymizer, FileError, Profile};
@@ -12,79 +14,17 @@ use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// True when tools must be present (CI); otherwise a missing tool skips with a note.
-fn require_tools() -> bool {
-    std::env::var("ANONTRACK_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
-/// Skips (returns `None`) or fails when something the test needs is missing.
-fn need(what: &str, ok: bool) -> Option<()> {
-    if ok {
-        return Some(());
-    }
-    assert!(
-        !require_tools(),
-        "{what} is required (ANONTRACK_REQUIRE_TOOLS=1)"
-    );
-    eprintln!("note: skipping: {what} not available");
-    None
-}
-
-fn tool_ok(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn pydicom_ok() -> bool {
-    tool_ok("python3", &["-c", "import pydicom"])
-}
-
-/// `../shared`, or `$ANONTRACK_SHARED` (for worktrees that don't sit beside it).
-fn shared_dir() -> Option<PathBuf> {
-    harness::shared().or_else(|| {
-        std::env::var_os("ANONTRACK_SHARED")
-            .map(PathBuf::from)
-            .filter(|p| p.is_dir())
-    })
-}
-
 /// A copy of `../shared/dicom` in a temp folder (the shared folder is never written).
 fn shared_copy() -> Option<(tempfile::TempDir, PathBuf)> {
-    let shared = shared_dir().map(|s| s.join("dicom")).filter(|d| d.is_dir());
-    need("../shared/dicom", shared.is_some())?;
+    let shared = harness::shared_path("dicom")?;
     let t = tempfile::tempdir().unwrap();
     let raw = t.path().join("raw");
-    copy_tree(&shared.unwrap(), &raw);
+    copy_tree(&shared, &raw);
     Some((t, raw))
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_tree(&p, &to.join(e.file_name()));
-        } else {
-            let dst = to.join(e.file_name());
-            std::fs::copy(&p, &dst).unwrap();
-            // Copies of read-only files stay writable so the temp folder can be cleaned.
-            let mut perm = std::fs::metadata(&dst).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&dst, perm).unwrap();
-        }
-    }
-}
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    anontrack::anonymize::dir::list_files(root)
-        .unwrap()
-        .into_iter()
-        .map(|r| root.join(r))
-        .collect()
+fn pydicom_present() -> bool {
+    tool_present("python3", &["-c", "import pydicom"])
 }
 
 fn date() -> NaiveDate {
@@ -292,17 +232,16 @@ fn the_independent_oracle_sees_only_profile_elements_change() {
     let Some((t, raw)) = shared_copy() else {
         return;
     };
-    let script = shared_dir().map(|s| s.join("tools/dicom_diff.py"));
-    let Some(()) = need(
-        "python3 and dicom_diff.py",
-        script.as_ref().is_some_and(|s| s.is_file()) && tool_ok("python3", &["-c", "1"]),
-    ) else {
+    let Some(script) = harness::shared_path("tools/dicom_diff.py") else {
         return;
     };
+    if !require("python3", tool_present("python3", &["-c", "1"])) {
+        return;
+    }
     let out = t.path().join("out");
     let (written, refused) = anonymize_each(&raw, &out);
     let o = Command::new("python3")
-        .arg(script.unwrap())
+        .arg(&script)
         .arg(&raw)
         .arg(&out)
         .output()
@@ -364,12 +303,12 @@ fn pydicom_and_dcmdump_read_every_output() {
     let Some((t, raw)) = shared_copy() else {
         return;
     };
-    let Some(()) = need("python3 with pydicom", pydicom_ok()) else {
+    if !require("python3 with pydicom", pydicom_present()) {
         return;
-    };
-    let Some(()) = need("dcmdump", tool_ok("dcmdump", &["--version"])) else {
+    }
+    if !require("dcmdump", tool_present("dcmdump", &["--version"])) {
         return;
-    };
+    }
     let out = t.path().join("out");
     let (written, _) = anonymize_each(&raw, &out);
     let list: Vec<String> = written
@@ -417,11 +356,7 @@ fn pydicom_and_dcmdump_read_every_output() {
 /// PatientName are set to `P101` and a made-up name (by the writer itself, with a custom
 /// profile), in `raw/P101_scans/`, plus a note and a `.DS_Store` that are not DICOM.
 fn participant(w: &Workdir) -> Option<PathBuf> {
-    let src = shared_dir()
-        .map(|s| s.join("dicom/nibabel"))
-        .filter(|d| d.is_dir());
-    need("../shared/dicom/nibabel", src.is_some())?;
-    let src = src.unwrap();
+    let src = harness::shared_path("dicom/nibabel")?;
     let raw = w.join("raw");
     let series = raw.join("P101_scans");
     let profile = Profile::from_toml(
@@ -454,11 +389,6 @@ fn anonymize_cmd(w: &Workdir, original: &str, extra: &[&str]) -> harness::Run {
     ];
     args.extend_from_slice(extra);
     w.run(args)
-}
-
-/// Every file under `dir`, relative, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    tree_hash(dir).into_iter().map(|(p, _)| p).collect()
 }
 
 #[test]
@@ -675,12 +605,9 @@ fn a_bad_date_is_a_usage_error() {
 
 #[test]
 fn dcm2niix_sees_the_same_voxels_after_anonymization() {
-    let Some(()) = need(
-        "dcm2niix",
-        Command::new("dcm2niix").arg("-h").output().is_ok(),
-    ) else {
+    if !require("dcm2niix", tool_present("dcm2niix", &["-h"])) {
         return;
-    };
+    }
     let w = Workdir::new();
     let Some(raw) = participant(&w) else { return };
     anonymize_cmd(&w, "P101", &[]).expect_code(0);
@@ -832,9 +759,9 @@ fn a_deflated_file_is_reencoded_with_only_the_profile_values_changed() {
     let Some((t, raw)) = shared_copy() else {
         return;
     };
-    let Some(()) = need("python3 with pydicom", pydicom_ok()) else {
+    if !require("python3 with pydicom", pydicom_present()) {
         return;
-    };
+    }
     let src = raw.join("pydicom/image_dfl.dcm");
     let dst = t.path().join("dfl.dcm");
     let profile = Profile::lab();

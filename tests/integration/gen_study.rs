@@ -1,26 +1,9 @@
 //! Tests of `gen-study` (hidden): the synthetic study is readable by dicom-object, pydicom,
 //! dcmdump and dcm2niix, deterministic from the seed, and never overwrites anything.
 
-use crate::harness::{Workdir, tree_hash};
+use crate::harness::{Workdir, files_under, require, tool_present, tree_hash};
 use std::path::Path;
 use std::process::Command;
-
-/// True when `cmd args` runs; otherwise prints a skip note, or panics under
-/// `ANONTRACK_REQUIRE_TOOLS=1` (CI), where a missing tool is a failure.
-fn have_tool(cmd: &str, args: &[&str]) -> bool {
-    let ok = Command::new(cmd)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("ANONTRACK_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "`{cmd}` is required (ANONTRACK_REQUIRE_TOOLS=1) but not usable"
-        );
-        eprintln!("note: skipping, `{cmd}` is not installed");
-    }
-    ok
-}
 
 /// Runs `gen-study` into `out` with a small shape and extra args.
 fn gen_small(w: &Workdir, out: &str, extra: &[&str]) -> crate::harness::Run {
@@ -40,21 +23,12 @@ fn gen_small(w: &Workdir, out: &str, extra: &[&str]) -> crate::harness::Run {
     w.run(args)
 }
 
+/// Every `.dcm` file under `dir`, sorted.
 fn dicom_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "dcm") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "dcm"))
+        .collect()
 }
 
 #[test]
@@ -120,7 +94,10 @@ fn never_overwrites_and_rejects_empty_shapes() {
 
 #[test]
 fn pydicom_reads_every_file_including_faults() {
-    if !have_tool("python3", &["-c", "import pydicom"]) {
+    if !require(
+        "python3 with pydicom",
+        tool_present("python3", &["-c", "import pydicom"]),
+    ) {
         return;
     }
     let w = Workdir::new();
@@ -181,7 +158,7 @@ for path in sys.argv[1:]:
 
 #[test]
 fn dcmdump_reads_every_file_without_complaint() {
-    if !have_tool("dcmdump", &["--version"]) {
+    if !require("dcmdump", tool_present("dcmdump", &["--version"])) {
         return;
     }
     let w = Workdir::new();
@@ -204,7 +181,7 @@ fn dcmdump_reads_every_file_without_complaint() {
 
 #[test]
 fn dcm2niix_converts_a_series_to_a_volume() {
-    if !have_tool("dcm2niix", &["-h"]) {
+    if !require("dcm2niix", tool_present("dcm2niix", &["-h"])) {
         return;
     }
     let w = Workdir::new();

@@ -1,8 +1,12 @@
 //! The one integration-test binary: it runs the real `anontrack` binary on fixtures built in code
 //! (and on the real files in `../shared`, when present).
 //!
-//! Where new tests go: one module per subcommand under `tests/integration/`; shared helpers
-//! (temp study folders, running the binary, building workbooks and DICOM files) in `harness.rs`.
+//! Where new tests go: one module per subcommand under `tests/integration/`. Shared helpers:
+//! `harness.rs` (temp work folders, running the binary, `../shared` and the lab's workbook,
+//! external tools that skip with a note or fail under `ANONTRACK_REQUIRE_TOOLS=1`, listing and
+//! copying trees); `xlsx_check.rs` (zip-entry and cell diffs of xlsx packages, openpyxl and
+//! LibreOffice as independent readers); `status.rs` (small workbooks built in code, `status`
+//! summaries); `sync.rs` (`Study`, a study folder for end-to-end runs).
 
 mod harness;
 

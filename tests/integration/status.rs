@@ -1,9 +1,10 @@
 //! Tests of `anontrack status`: the lab's real workbook, LibreOffice's re-save of it, workbooks
 //! built here with other layouts and greens, and every kind of bad input.
 //!
-//! `book()`, `summary()` and `LAB_EXPECTED` are shared with the `init` and `sync_plan` tests.
+//! `simple_book()`, `save()` and `status_summaries()` are shared with the `sync`, `sync_plan` and
+//! `sync_crash` tests.
 
-use crate::harness::{Workdir, shared, tree_hash};
+use crate::harness::{Workdir, copy_lab_workbook, require, tool_present, tree_hash};
 use rust_xlsxwriter::{Color, Format, Workbook};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -50,30 +51,6 @@ pub fn status_summaries(w: &Workdir, file: &str) -> Vec<String> {
     let run = w.run(["status", "--json", file]);
     run.expect_code(0);
     run.json_lines().iter().map(summary).collect()
-}
-
-/// Copies the lab's workbook into `w` as `name`; `None` (after a note) when ../shared is absent.
-pub fn copy_lab_workbook(w: &Workdir, name: &str) -> Option<PathBuf> {
-    // ANONTRACK_SHARED points elsewhere when the repository is not beside `shared` (a worktree).
-    let shared = std::env::var_os("ANONTRACK_SHARED")
-        .map(PathBuf::from)
-        .filter(|p| p.is_dir())
-        .or_else(shared);
-    let Some(shared) = shared else {
-        skip_or_fail("../shared is absent (set ANONTRACK_SHARED to its path)");
-        return None;
-    };
-    let dst = w.join(name);
-    std::fs::copy(shared.join("sheet/STUDYNAME_dataprocessing.xlsx"), &dst).expect("copy");
-    Some(dst)
-}
-
-/// Skips a test that needs something missing, unless ANONTRACK_REQUIRE_TOOLS=1 (CI).
-pub fn skip_or_fail(what: &str) {
-    if std::env::var("ANONTRACK_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("{what}, and ANONTRACK_REQUIRE_TOOLS=1");
-    }
-    eprintln!("note: skipping a test: {what}");
 }
 
 /// A solid fill of the given colour.
@@ -173,8 +150,10 @@ fn a_libreoffice_resave_reads_the_same() {
     let Some(src) = copy_lab_workbook(&w, "lab.xlsx") else {
         return;
     };
-    if Command::new("soffice").arg("--version").output().is_err() {
-        skip_or_fail("soffice (LibreOffice) is not installed");
+    if !require(
+        "LibreOffice (soffice)",
+        tool_present("soffice", &["--version"]),
+    ) {
         return;
     }
     let profile = format!("file://{}", w.join("lo-profile").display());

@@ -6,8 +6,8 @@
 //!
 //! Participants are synthetic (`anontrack::synth`, made-up names). Never print DICOM values.
 
-use crate::harness::{Run, Workdir, tree_hash};
-use crate::status::{copy_lab_workbook, save, simple_book, status_summaries};
+use crate::harness::{Run, Workdir, copy_lab_workbook, listing, tree_hash};
+use crate::status::{save, simple_book, status_summaries};
 use crate::xlsx_check::{
     FEATURES, SHEET_XML, STYLES_XML, assert_only_parts_changed, cell_element, openpyxl, part,
     soffice_csv, strip_cells, xlsx_diff,
@@ -108,7 +108,7 @@ impl Study {
         if !dir.exists() {
             return Vec::new();
         }
-        tree_hash(&dir).into_iter().map(|(p, _)| p).collect()
+        listing(&dir)
     }
 
     /// Everything anontrack wrote that a person reads: the reports, the audit log and the sheet XML.

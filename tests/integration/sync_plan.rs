@@ -1,7 +1,8 @@
 //! Tests of `anontrack sync --dry-run`: the plan from the workbook, and that nothing is written.
 
+use crate::harness::copy_lab_workbook;
 use crate::harness::{Workdir, tree_hash};
-use crate::status::{copy_lab_workbook, save, simple_book};
+use crate::status::{save, simple_book};
 
 /// `row action [reason-or-folders]` per JSON line.
 fn plan_lines(w: &Workdir, file: &str) -> Vec<String> {

@@ -3,7 +3,7 @@
 //! the "correct" anonymized copies are made here by dicom-object (open, put, write), which
 //! re-encodes: the case of a folder anonymized by another tool.
 
-use crate::harness::{Workdir, shared, tree_hash};
+use crate::harness::{Workdir, copy_lab_workbook, shared_path, tree_hash};
 use anontrack::anonymize::Profile;
 use anontrack::anonymize::profile::Action;
 use anontrack::verify::Verifier;
@@ -437,11 +437,7 @@ fn the_library_checks_one_pair() {
 /// Real files from ../shared/dicom, anonymized by dicom-object: all pass; seeded faults caught.
 #[test]
 fn real_files_pass_when_correct_and_faults_are_caught() {
-    let Some(shared) = shared() else {
-        if std::env::var("ANONTRACK_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("../shared is required");
-        }
-        eprintln!("skipping: ../shared/dicom is absent");
+    let Some(dicom) = shared_path("dicom") else {
         return;
     };
     let files = [
@@ -461,7 +457,7 @@ fn real_files_pass_when_correct_and_faults_are_caught() {
     for f in files {
         let name = f.replace('/', "_");
         std::fs::create_dir_all(&raw).unwrap();
-        std::fs::copy(shared.join("dicom").join(f), raw.join(&name)).unwrap();
+        std::fs::copy(dicom.join(f), raw.join(&name)).unwrap();
         anonymize_like_a_tool(&raw.join(&name), &anon.join(&name), RUN_DATE);
     }
     let raw_before = tree_hash(&raw);
@@ -534,16 +530,10 @@ fn real_files_pass_when_correct_and_faults_are_caught() {
 /// nothing is written anywhere.
 #[test]
 fn the_workbook_form_checks_done_rows_and_changes_nothing() {
-    let Some(shared) = shared() else {
-        eprintln!("note: ../shared not found; skipping");
+    let w = Workdir::new();
+    let Some(_) = copy_lab_workbook(&w, "study.xlsx") else {
         return;
     };
-    let w = Workdir::new();
-    std::fs::copy(
-        shared.join("sheet/STUDYNAME_dataprocessing.xlsx"),
-        w.join("study.xlsx"),
-    )
-    .unwrap();
     // Row 3: ID 101, Original ID 60784, anonymization done (green).
     let spec = anontrack::synth::ParticipantSpec::new("60784", 7).series(1, 2);
     anontrack::synth::write_participant(&w.join("sourcedata/60784"), &spec).unwrap();
@@ -621,18 +611,14 @@ fn the_workbook_form_checks_done_rows_and_changes_nothing() {
 /// zero-filling a huge buffer.
 #[test]
 fn a_length_beyond_the_end_of_the_file_is_a_finding() {
-    let Some(shared) = shared() else {
-        if std::env::var("ANONTRACK_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("../shared is required");
-        }
-        eprintln!("skipping: ../shared/dicom is absent");
+    let Some(dicom) = shared_path("dicom") else {
         return;
     };
     let w = Workdir::new();
     for dir in ["raw", "anon"] {
         std::fs::create_dir_all(w.join(dir)).unwrap();
         std::fs::copy(
-            shared.join("dicom/pydicom/UN_sequence.dcm"),
+            dicom.join("pydicom/UN_sequence.dcm"),
             w.join(dir).join("x.dcm"),
         )
         .unwrap();

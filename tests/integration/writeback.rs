@@ -7,6 +7,10 @@
 //! `ANONTRACK_REQUIRE_TOOLS=1`.
 
 use crate::harness;
+use crate::xlsx_check::{
+    FEATURES, SHEET_XML, STYLES_XML, assert_only_parts_changed, cell_element, entries, openpyxl,
+    part, soffice_csv, strip_cells, xlsx_diff,
+};
 use anontrack::Error;
 use anontrack::sheet::write::{
     BACKUPS_KEPT, CellEdit, Fingerprint, check_not_locked, patch_package, save::backup_dir,
@@ -17,12 +21,9 @@ use rust_xlsxwriter::{
     Format, Formula, Note, Workbook,
 };
 use std::collections::BTreeSet;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const SHEET_XML: &str = "xl/worksheets/sheet1.xml";
-const STYLES_XML: &str = "xl/styles.xml";
 const NOTE: &str = "KH no anonymized folder found";
 
 fn edit(row: u32, col: u32, text: Option<&str>, green: bool) -> CellEdit {
@@ -41,49 +42,10 @@ fn lab_edits() -> Vec<CellEdit> {
 
 // ---------------------------------------------------------------- tools and fixtures
 
-fn tools_required() -> bool {
-    std::env::var("ANONTRACK_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
-/// Prints why a check is skipped, or fails when tools are required.
-fn skip(what: &str) {
-    assert!(
-        !tools_required(),
-        "{what} is missing and ANONTRACK_REQUIRE_TOOLS=1"
-    );
-    eprintln!("note: skipping a check: {what} is not available");
-}
-
-fn have_openpyxl() -> bool {
-    Command::new("python3")
-        .args(["-c", "import openpyxl"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn have_soffice() -> bool {
-    Command::new("soffice")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// The shared folder: `../shared` beside the repository (CI), or `../../shared` when the
-/// repository is a worktree in a folder of worktrees (`/work/wt/<branch>` here).
-fn shared() -> Option<PathBuf> {
-    harness::shared().or_else(|| {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-        p.join("sheet").is_dir().then_some(p)
-    })
-}
-
 /// The lab's real workbook, or `None` (with a note) when ../shared is absent.
 fn lab_workbook() -> Option<Vec<u8>> {
-    let Some(shared) = shared() else {
-        skip("../shared (the lab's workbook)");
-        return None;
-    };
-    Some(std::fs::read(shared.join("sheet/STUDYNAME_dataprocessing.xlsx")).expect("read template"))
+    let path = harness::shared_path("sheet/STUDYNAME_dataprocessing.xlsx")?;
+    Some(std::fs::read(path).expect("read the lab's workbook"))
 }
 
 /// A workbook with most of what the lab could add to its sheet: several sheets, a validation
@@ -164,184 +126,6 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-// ---------------------------------------------------------------- package-level checks
-
-/// Each entry: (name, raw compressed bytes, uncompressed bytes).
-fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>, Vec<u8>)> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    (0..zip.len())
-        .map(|i| {
-            let mut raw = Vec::new();
-            let mut f = zip.by_index_raw(i).unwrap();
-            let name = f.name().unwrap().into_owned();
-            f.read_to_end(&mut raw).unwrap();
-            drop(f);
-            let mut plain = Vec::new();
-            zip.by_index(i).unwrap().read_to_end(&mut plain).unwrap();
-            (name, raw, plain)
-        })
-        .collect()
-}
-
-fn part(bytes: &[u8], name: &str) -> String {
-    let e = entries(bytes);
-    let (_, _, plain) = e.iter().find(|(n, _, _)| n == name).expect(name);
-    String::from_utf8(plain.clone()).unwrap()
-}
-
-/// Asserts same entry names in the same order, and every entry outside `may_change`
-/// byte-identical both compressed and uncompressed. Returns the entries that changed.
-fn assert_only_parts_changed(before: &[u8], after: &[u8], may_change: &[&str]) -> Vec<String> {
-    let (a, b) = (entries(before), entries(after));
-    let names =
-        |v: &[(String, Vec<u8>, Vec<u8>)]| v.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(&a), names(&b), "entry names or order changed");
-    let mut changed = Vec::new();
-    for ((name, raw_a, plain_a), (_, raw_b, plain_b)) in a.iter().zip(&b) {
-        if may_change.contains(&name.as_str()) {
-            if plain_a != plain_b {
-                changed.push(name.clone());
-            }
-            continue;
-        }
-        assert!(raw_a == raw_b, "compressed bytes of `{name}` changed");
-        assert!(plain_a == plain_b, "content of `{name}` changed");
-    }
-    changed
-}
-
-/// `xml` without the `<c>` elements of the given cells (self-closing or not).
-fn strip_cells(xml: &str, refs: &[&str]) -> String {
-    let mut out = xml.to_owned();
-    for r in refs {
-        let needle = format!("<c r=\"{r}\"");
-        let Some(start) = out.find(&needle) else {
-            continue;
-        };
-        let tag_end = start + out[start..].find('>').unwrap() + 1;
-        let end = if out[..tag_end].ends_with("/>") {
-            tag_end
-        } else {
-            tag_end + out[tag_end..].find("</c>").unwrap() + 4
-        };
-        out.replace_range(start..end, "");
-    }
-    out
-}
-
-/// The `<c>` element of cell `r` in `xml`.
-fn cell_element<'a>(xml: &'a str, r: &str) -> &'a str {
-    let start = xml.find(&format!("<c r=\"{r}\"")).expect(r);
-    let tag_end = start + xml[start..].find('>').unwrap() + 1;
-    if xml[..tag_end].ends_with("/>") {
-        &xml[start..tag_end]
-    } else {
-        &xml[start..tag_end + xml[tag_end..].find("</c>").unwrap() + 4]
-    }
-}
-
-// ---------------------------------------------------------------- independent tools
-
-/// `xlsx_diff.py BEFORE AFTER` output lines, or `None` (with a note) without the tools.
-fn xlsx_diff(before: &Path, after: &Path) -> Option<BTreeSet<String>> {
-    let Some(shared) = shared() else {
-        skip("../shared/tools/xlsx_diff.py");
-        return None;
-    };
-    if !have_openpyxl() {
-        skip("python3 with openpyxl");
-        return None;
-    }
-    let out = Command::new("python3")
-        .arg(shared.join("tools/xlsx_diff.py"))
-        .args([before, after])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xlsx_diff failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-    )
-}
-
-/// Runs a python3 snippet with openpyxl on `files`; its stdout, or `None` without the tools.
-fn openpyxl(script: &str, files: &[&Path]) -> Option<String> {
-    if !have_openpyxl() {
-        skip("python3 with openpyxl");
-        return None;
-    }
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openpyxl script failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// LibreOffice's CSV of the first sheet of `xlsx`, or `None` without LibreOffice.
-fn soffice_csv(xlsx: &Path) -> Option<String> {
-    if !have_soffice() {
-        skip("LibreOffice (soffice)");
-        return None;
-    }
-    let outdir = tempfile::tempdir().unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.path().display()
-        ))
-        .args(["--headless", "--convert-to", "csv", "--outdir"])
-        .arg(outdir.path())
-        .arg(xlsx)
-        .output()
-        .unwrap();
-    let csv = outdir
-        .path()
-        .join(xlsx.file_stem().unwrap())
-        .with_extension("csv");
-    assert!(
-        csv.exists(),
-        "LibreOffice could not convert `{}`: {}{}",
-        xlsx.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(std::fs::read_to_string(csv).unwrap())
-}
-
-/// Features of every sheet as openpyxl sees them (validations with both formulas, conditional
-/// formats, merges, panes, widths, autofilter, notes, defined names, values and fills),
-/// printed as one line each so two files can be compared.
-const FEATURES: &str = r#"
-import sys, openpyxl
-wb = openpyxl.load_workbook(sys.argv[1])
-print("names", sorted((n, d.attr_text) for n, d in wb.defined_names.items()))
-for ws in wb.worksheets:
-    print(ws.title, "names", sorted((n, d.attr_text) for n, d in ws.defined_names.items()))
-    print(ws.title, "dv", [(d.type, d.operator, d.formula1, d.formula2, str(d.sqref)) for d in ws.data_validations.dataValidation])
-    print(ws.title, "cf", [(str(r.sqref), [(x.type, x.operator, x.formula) for x in r.rules]) for r in ws.conditional_formatting])
-    print(ws.title, "merged", sorted(map(str, ws.merged_cells.ranges)))
-    print(ws.title, "panes", ws.freeze_panes, "filter", ws.auto_filter.ref)
-    print(ws.title, "widths", sorted((k, d.width) for k, d in ws.column_dimensions.items()))
-    for row in ws.iter_rows():
-        for c in row:
-            if c.value is not None or c.comment or c.fill.fill_type:
-                print(ws.title, c.coordinate, repr(c.value), c.comment.text if c.comment else None,
-                      c.fill.fill_type, c.fill.fgColor.rgb, c.font.b, c.font.sz, c.border.left.style, c.number_format)
-"#;
-
 // ---------------------------------------------------------------- the lab's workbook
 
 #[test]
@@ -381,16 +165,11 @@ fn lab_workbook_changes_only_the_owned_cells() {
     let dir = tempfile::tempdir().unwrap();
     let a = write_temp(dir.path(), "before.xlsx", &before);
     let b = write_temp(dir.path(), "after.xlsx", &after);
-    if let Some(diff) = xlsx_diff(&a, &b) {
+    if let Some((cells, diff)) = xlsx_diff(&a, &b) {
         let parts: BTreeSet<_> = diff
             .iter()
             .filter(|l| l.starts_with("part"))
             .cloned()
-            .collect();
-        let cells: BTreeSet<_> = diff
-            .iter()
-            .filter(|l| !l.starts_with("part"))
-            .map(|l| l.split(':').next().unwrap().to_owned())
             .collect();
         assert!(
             parts.contains("part changed: xl/worksheets/sheet1.xml"),
@@ -564,12 +343,7 @@ fn rich_workbook_keeps_everything_else() {
             "{fb}"
         );
     }
-    if let Some(diff) = xlsx_diff(&a, &b) {
-        let cells: BTreeSet<_> = diff
-            .iter()
-            .filter(|l| !l.starts_with("part"))
-            .map(|l| l.split(':').next().unwrap().to_owned())
-            .collect();
+    if let Some((cells, diff)) = xlsx_diff(&a, &b) {
         assert_eq!(
             cells,
             BTreeSet::from(["Tracking!E3", "Tracking!F3", "Tracking!F4"].map(str::to_owned)),

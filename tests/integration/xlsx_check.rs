@@ -5,11 +5,10 @@
 
 #![allow(dead_code)]
 
-use crate::harness;
-use crate::status::skip_or_fail;
+use crate::harness::{require, shared_path, tool_present};
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 pub const SHEET_XML: &str = "xl/worksheets/sheet1.xml";
@@ -91,36 +90,19 @@ pub fn cell_element<'a>(xml: &'a str, r: &str) -> &'a str {
     }
 }
 
-fn have(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn have_openpyxl() -> bool {
-    have("python3", &["-c", "import openpyxl"])
-}
-
-/// The shared folder (`../shared`), or `None` after a note.
-pub fn shared_or_skip() -> Option<PathBuf> {
-    let s = harness::shared();
-    if s.is_none() {
-        skip_or_fail("../shared is absent");
-    }
-    s
+    tool_present("python3", &["-c", "import openpyxl"])
 }
 
 /// The cells `xlsx_diff.py BEFORE AFTER` reports as changed (`Sheet!A1`), plus its `part ...`
 /// lines, or `None` (after a note) without the tools.
 pub fn xlsx_diff(before: &Path, after: &Path) -> Option<(BTreeSet<String>, Vec<String>)> {
-    let shared = shared_or_skip()?;
-    if !have_openpyxl() {
-        skip_or_fail("python3 with openpyxl is missing");
+    let script = shared_path("tools/xlsx_diff.py")?;
+    if !require("python3 with openpyxl", have_openpyxl()) {
         return None;
     }
     let out = Command::new("python3")
-        .arg(shared.join("tools/xlsx_diff.py"))
+        .arg(script)
         .args([before, after])
         .output()
         .unwrap();
@@ -143,8 +125,7 @@ pub fn xlsx_diff(before: &Path, after: &Path) -> Option<(BTreeSet<String>, Vec<S
 
 /// Runs a python3 snippet with openpyxl on `files`; its stdout, or `None` without the tools.
 pub fn openpyxl(script: &str, files: &[&Path]) -> Option<String> {
-    if !have_openpyxl() {
-        skip_or_fail("python3 with openpyxl is missing");
+    if !require("python3 with openpyxl", have_openpyxl()) {
         return None;
     }
     let out = Command::new("python3")
@@ -162,8 +143,10 @@ pub fn openpyxl(script: &str, files: &[&Path]) -> Option<String> {
 
 /// LibreOffice's CSV of the first sheet of `xlsx` (own throwaway profile), or `None` without it.
 pub fn soffice_csv(xlsx: &Path) -> Option<String> {
-    if !have("soffice", &["--version"]) {
-        skip_or_fail("LibreOffice (soffice) is missing");
+    if !require(
+        "LibreOffice (soffice)",
+        tool_present("soffice", &["--version"]),
+    ) {
         return None;
     }
     let outdir = tempfile::tempdir().unwrap();
