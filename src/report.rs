@@ -111,7 +111,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// A sheet ID made safe as a file name (anything but letters, digits, `-` and `_` becomes `_`).
-fn safe_file_name(id: &str) -> String {
+pub(crate) fn safe_file_name(id: &str) -> String {
     let s: String = id
         .chars()
         .map(|c| {

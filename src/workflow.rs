@@ -29,6 +29,8 @@ pub struct ItemOutcome {
     pub files_checked: usize,
     /// Files in the raw folder that are not DICOM (notes, DICOMDIR): not copied, listed.
     pub not_dicom: Vec<String>,
+    /// Where the output of a failed anonymization was moved (relative to the workbook's folder).
+    pub quarantined: Option<String>,
     /// A one-time warning from the anonymizer (values the VR does not allow), if any.
     pub vr_warning: Option<String>,
     /// Where the full report went, relative to the workbook's folder.
@@ -127,6 +129,12 @@ pub fn run_item(
     }
 
     let passed = findings.is_empty();
+    // AnonDcm only ever holds output that passed: what anontrack wrote for a row that then
+    // failed (a name left in a private tag, an unreadable file) is moved out of the way, kept
+    // for inspection beside the reports, so nobody takes it for anonymized data.
+    let quarantined = (item.action == Action::Anonymize && !passed && files_written > 0)
+        .then(|| quarantine(&item.anon_dir, settings, &item.id))
+        .flatten();
     let note = sheet_note(&findings);
     let col = match item.action {
         Action::Anonymize => settings.anonymized_col,
@@ -197,6 +205,7 @@ pub fn run_item(
         files_checked,
         not_dicom,
         vr_warning,
+        quarantined,
         report: Some(
             report_path
                 .strip_prefix(base)
@@ -248,6 +257,30 @@ pub fn record_problem(skip: &Skip, settings: &Settings<'_>) -> Result<Option<Cel
         text: Some(text),
         green: false,
     }))
+}
+
+/// Moves a failed row's anonymized folder to `.anontrack/rejected/<id>` (replacing an older one)
+/// and returns where it went, relative to the workbook; `None` (with a warning) if it cannot.
+fn quarantine(anon: &Path, settings: &Settings<'_>, id: &str) -> Option<String> {
+    let rejected = report::state_dir(settings.workbook).join("rejected");
+    let target = rejected.join(report::safe_file_name(id));
+    let moved = (|| {
+        if target.exists() {
+            std::fs::remove_dir_all(&target)?;
+        }
+        std::fs::create_dir_all(&rejected)?;
+        std::fs::rename(anon, &target)
+    })();
+    match moved {
+        Ok(()) => Some(shown(&target, settings)),
+        Err(e) => {
+            tracing::warn!(
+                "could not move the failed output of row `{id}` out of `{}`: {e}; do not use it",
+                shown(anon, settings)
+            );
+            None
+        }
+    }
 }
 
 /// Records a finding when `dir` is not a folder; the message names it relative to the workbook

@@ -320,6 +320,11 @@ fn report_item(outcome: &ItemOutcome, ui: &Ui) {
             outcome.findings.len() - SHOWN - 1
         ));
     }
+    if let Some(moved) = &outcome.quarantined {
+        ui.line(format!(
+            "         the files written for this row failed the check, so they were moved to {moved} (not anonymized data: keep them out of any sharing)"
+        ));
+    }
 }
 
 /// `; 2 files not DICOM, not copied: notes.txt, .DS_Store`, naming at most three.

@@ -117,7 +117,9 @@ impl Study {
         let state = self.w.join(".anontrack");
         if state.exists() {
             for (rel, _) in tree_hash(&state) {
-                if rel.starts_with("backups/") {
+                // Backups are the workbook; rejected/ holds the DICOM output that failed the
+                // check (data kept for inspection, not text anontrack writes).
+                if rel.starts_with("backups/") || rel.starts_with("rejected/") {
                     continue;
                 }
                 out.push_str(&std::fs::read_to_string(state.join(&rel)).unwrap());
@@ -543,6 +545,34 @@ fn a_name_in_a_private_element_becomes_the_verifiers_note() {
             .any(|f| f["tag"] == "(0033,1013)"),
         "{report}"
     );
+    // The output that failed the check is not left where anonymized data lives.
+    assert!(!s.w.join("AnonDcm/S01").exists());
+    assert!(s.w.join(".anontrack/rejected/S01").is_dir());
+    assert!(
+        run.stdout().contains("moved to .anontrack/rejected/S01"),
+        "{}",
+        run.stdout()
+    );
+
+    // Fixed (here: the raw files replaced by clean ones), the note cleared: the next sync
+    // anonymizes again into AnonDcm, and the old rejected copy stays out of the way.
+    std::fs::remove_dir_all(s.w.join("sourcedata/5840001")).unwrap();
+    s.participant(&ParticipantSpec::new("5840001", 52));
+    let cleared = anontrack::sheet::write::patch_package(
+        &s.bytes(),
+        "Sheet1",
+        &[anontrack::sheet::write::CellEdit {
+            row: 3,
+            col: 3,
+            text: Some("KH".into()),
+            green: false,
+        }],
+    )
+    .unwrap();
+    std::fs::write(s.path(), cleared).unwrap();
+    s.sync(&[]).expect_code(0);
+    assert_eq!(s.anon_files("S01").len(), 8);
+    assert!(s.w.join(".anontrack/rejected/S01").is_dir());
 }
 
 #[test]
