@@ -119,15 +119,26 @@ fn init_logging(verbosity: Verbosity, verbose: u8) {
         (_, 1) => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter};
     // Colour codes only on a terminal: in a log file or a pipe they are noise.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    // dicom-rs warns about details of every odd file it reads (an unknown character set, say);
+    // our own findings already say what matters, so its warnings show only with `-v`.
+    let quiet_libraries = verbose == 0;
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
-        .with_max_level(level)
         .with_target(false)
         .without_time()
-        .try_init();
+        .with_filter(filter::LevelFilter::from_level(level))
+        .with_filter(filter::filter_fn(move |meta| {
+            !(quiet_libraries
+                && meta.target().starts_with("dicom")
+                && *meta.level() > tracing::Level::ERROR)
+        }));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 #[cfg(test)]

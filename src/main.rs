@@ -1,3 +1,5 @@
+//! The `anontrack` binary: everything lives in the library; this only hands over the arguments.
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
