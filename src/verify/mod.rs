@@ -469,3 +469,58 @@ pub(crate) fn keyword(tag: Tag) -> Cow<'static, str> {
         None => Cow::Borrowed("element"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The branches of the per-file fold: a non-DICOM file with a copy (not DICOM, and its copy
+    /// extra), a signed file without a copy (missing), a signed unparsable one with a copy.
+    #[test]
+    fn files_are_classed_and_counted_as_they_are_folded() {
+        let t = tempfile::tempdir().unwrap();
+        let (raw, anon) = (t.path().join("raw"), t.path().join("anon"));
+        std::fs::create_dir_all(raw.join("101")).unwrap();
+        std::fs::create_dir_all(anon.join("sub")).unwrap();
+        let mut signed = vec![0u8; 128];
+        signed.extend_from_slice(b"DICM");
+        std::fs::write(raw.join("notes.txt"), b"notes").unwrap();
+        std::fs::write(anon.join("notes.txt"), b"notes").unwrap();
+        std::fs::write(raw.join("101/a.dcm"), &signed).unwrap();
+        std::fs::write(raw.join("101/b.dcm"), &signed).unwrap();
+        std::fs::write(anon.join("sub/b.dcm"), &signed).unwrap();
+        let profile = Profile::lab();
+        let report = Verifier::new(&profile)
+            .original_id("101")
+            .study_id("sub")
+            .verify_dir(&raw, &anon, &ProgressBar::hidden())
+            .unwrap();
+        assert_eq!(
+            (
+                report.files_checked,
+                report.files_missing,
+                report.files_extra,
+                report.files_not_dicom
+            ),
+            (0, 1, 1, 1)
+        );
+        let got: Vec<String> = report.findings.iter().map(|f| f.to_string()).collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got.iter()
+                .any(|f| f.starts_with("sub/a.dcm") && f.contains("missing")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|f| f.starts_with("notes.txt") && f.contains("extra file")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|f| f.starts_with("sub/b.dcm") && f.contains("raw file")),
+            "{got:?}"
+        );
+        assert!(!report.passed);
+    }
+}
