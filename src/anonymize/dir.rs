@@ -13,7 +13,7 @@ use crate::finding::{Finding, TagRef};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// What anonymizing one participant did: the report's raw material.
@@ -134,6 +134,51 @@ pub struct VrWarning {
     pub files: usize,
 }
 
+/// Pass 1's running result: counts, and per file only the exceptions.
+#[derive(Default)]
+struct ProbeAcc {
+    /// DICOM files whose identity fields match the original ID.
+    passing: usize,
+    /// The ID checks of DICOM files that do not match.
+    failing: Vec<IdCheck>,
+    /// Files not written, by index: `None` not DICOM or a DICOMDIR, `Some` unreadable.
+    skipped: Vec<(usize, Option<Finding>)>,
+}
+
+impl ProbeAcc {
+    fn merge(mut self, other: Self) -> Self {
+        self.passing += other.passing;
+        self.failing.extend(other.failing);
+        self.skipped.extend(other.skipped);
+        self
+    }
+}
+
+/// Pass 2's running result: the report's counts, and per file only the exceptions.
+#[derive(Default)]
+struct WriteAcc {
+    creators: BTreeMap<(TagRef, String), usize>,
+    warnings: BTreeMap<(TagRef, String), usize>,
+    /// Indices of deflated files.
+    reencoded: Vec<usize>,
+    /// Indices of files not written: `None` not DICOM after all, `Some` the problem.
+    failed: Vec<(usize, Option<Finding>)>,
+}
+
+impl WriteAcc {
+    fn merge(mut self, other: Self) -> Self {
+        for (k, n) in other.creators {
+            *self.creators.entry(k).or_default() += n;
+        }
+        for (k, n) in other.warnings {
+            *self.warnings.entry(k).or_default() += n;
+        }
+        self.reencoded.extend(other.reencoded);
+        self.failed.extend(other.failed);
+        self
+    }
+}
+
 impl Anonymizer<'_> {
     /// Anonymizes the participant folder `raw` into `anon`: ID check first (a mismatch writes
     /// nothing), then every DICOM file patched in parallel, `progress` advanced per file.
@@ -179,29 +224,53 @@ impl Anonymizer<'_> {
         progress.set_length(files.len() as u64);
         self.in_pool(|| {
             // Step 5 first: nothing is written unless every DICOM file is this participant's.
-            let probes: Vec<Probe> = files
+            // Folded as the files are probed: per file only what is not the common case (a
+            // failing ID check, a file that is not DICOM or unreadable) is kept.
+            let probed = files
                 .par_iter()
-                .map_init(Scratch::default, |s, rel| {
-                    let p = file::probe(&raw.join(rel), original, s);
-                    progress.inc(1);
-                    p
-                })
-                .collect();
-            let mut todo = Vec::new();
-            let mut checks: Vec<IdCheck> = Vec::new();
-            for (rel, p) in files.iter().zip(probes) {
-                match p {
-                    Probe::NotDicom | Probe::Dicomdir => run.not_dicom.push(rel.clone()),
-                    Probe::Unreadable(e) => run.findings.push(file_finding(rel, &e)),
-                    Probe::Dicom(c) => {
-                        checks.push(c);
-                        todo.push(rel);
-                    }
+                .enumerate()
+                .fold(
+                    || (Scratch::default(), ProbeAcc::default()),
+                    |(mut s, mut acc), (i, rel)| {
+                        match file::probe(&raw.join(rel), original, &mut s) {
+                            Probe::NotDicom | Probe::Dicomdir => acc.skipped.push((i, None)),
+                            Probe::Unreadable(e) => {
+                                acc.skipped.push((i, Some(file_finding(rel, &e))))
+                            }
+                            Probe::Dicom(c) if c.passes() => acc.passing += 1,
+                            Probe::Dicom(c) => acc.failing.push(c),
+                        }
+                        progress.inc(1);
+                        (s, acc)
+                    },
+                )
+                .map(|(_, acc)| acc)
+                .reduce(ProbeAcc::default, ProbeAcc::merge);
+            let ProbeAcc {
+                passing,
+                failing,
+                mut skipped,
+            } = probed;
+            skipped.sort_unstable_by_key(|(i, _)| *i);
+            for (i, f) in &mut skipped {
+                match f.take() {
+                    None => run.not_dicom.push(files[*i].clone()),
+                    Some(f) => run.findings.push(f),
                 }
             }
-            run.dicom_files = checks.len() + run.findings.len();
-            if let Some(f) = idcheck::mismatch_finding(&checks) {
-                run.findings.insert(0, f);
+            let dicom = passing + failing.len();
+            run.dicom_files = dicom + run.findings.len();
+            if !failing.is_empty() {
+                // Nothing is written: the full list only now, for the finding's counts.
+                let pass = idcheck::IdCheck {
+                    patient_id: idcheck::Field::Matches,
+                    patient_name: idcheck::Field::Matches,
+                };
+                let mut checks = failing;
+                checks.resize(dicom, pass);
+                if let Some(f) = idcheck::mismatch_finding(&checks) {
+                    run.findings.insert(0, f);
+                }
                 progress.finish_and_clear();
                 return Ok(());
             }
@@ -211,19 +280,24 @@ impl Anonymizer<'_> {
                 progress.finish_and_clear();
                 return Ok(());
             }
-            self.write_all(raw, anon, &todo, original, study, progress, &mut run)
+            let skip: Vec<usize> = skipped.iter().map(|(i, _)| *i).collect();
+            self.write_all(raw, anon, files, &skip, original, study, progress, &mut run)
         })?;
         progress.finish_and_clear();
         Ok(run)
     }
 
-    /// Pass 2: folders made, stale temp files removed, files written in parallel.
+    /// Pass 2: folders made, stale temp files removed, files written in parallel, each file's
+    /// outcome folded into the participant's counts as it comes.
+    ///
+    /// `skip` holds the indices (sorted) of the files pass 1 found not DICOM or unreadable.
     #[allow(clippy::too_many_arguments)]
     fn write_all(
         &self,
         raw: &Path,
         anon: &Path,
-        todo: &[&String],
+        files: Vec<String>,
+        skip: &[usize],
         original: &str,
         study: &str,
         progress: &ProgressBar,
@@ -231,53 +305,81 @@ impl Anonymizer<'_> {
     ) -> Result<()> {
         std::fs::create_dir_all(anon).map_err(|e| Error::write(anon, e))?;
         remove_stale_temps(anon);
-        let targets: Vec<String> = todo
-            .iter()
-            .map(|rel| renamed(rel, original, study))
-            .collect();
-        let mut dirs: Vec<PathBuf> = targets
-            .iter()
-            .filter_map(|t| anon.join(t).parent().map(Path::to_path_buf))
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        for d in &dirs {
-            std::fs::create_dir_all(d).map_err(|e| Error::write(d, e))?;
+        let todo = |i: &usize| skip.binary_search(i).is_err();
+        // One entry per folder, not per file.
+        let mut dirs: BTreeSet<String> = BTreeSet::new();
+        for (_, rel) in files.iter().enumerate().filter(|(i, _)| todo(i)) {
+            if let Some((parent, _)) = rel.rsplit_once('/')
+                && !dirs.contains(parent)
+            {
+                dirs.insert(parent.to_string());
+            }
         }
+        for d in &dirs {
+            let d = anon.join(renamed(d, original, study));
+            std::fs::create_dir_all(&d).map_err(|e| Error::write(&d, e))?;
+        }
+        drop(dirs);
         let rules = patch::resolve(self.profile, self.date);
         progress.set_position(0);
-        let results: Vec<std::result::Result<super::FileOutcome, FileError>> = todo
+        let acc = files
             .par_iter()
-            .zip(targets.par_iter())
-            .map_init(Scratch::default, |s, (rel, target)| {
-                let r = file::anonymize(&raw.join(rel), &anon.join(target), &rules, s);
-                progress.inc(1);
-                r
-            })
-            .collect();
-        let mut creators: BTreeMap<(TagRef, String), usize> = BTreeMap::new();
-        let mut warnings: BTreeMap<(TagRef, String), usize> = BTreeMap::new();
-        for ((rel, target), r) in todo.iter().zip(targets).zip(results) {
-            match r {
-                Ok(o) => {
-                    for c in o.private_creators {
-                        *creators.entry(c).or_default() += 1;
+            .enumerate()
+            .filter(|(i, _)| todo(i))
+            .fold(
+                || (Scratch::default(), WriteAcc::default()),
+                |(mut s, mut acc), (i, rel)| {
+                    let target = anon.join(renamed(rel, original, study));
+                    match file::anonymize(&raw.join(rel), &target, &rules, &mut s) {
+                        Ok(o) => {
+                            for c in o.private_creators {
+                                *acc.creators.entry(c).or_default() += 1;
+                            }
+                            for w in o.vr_warnings {
+                                *acc.warnings.entry(w).or_default() += 1;
+                            }
+                            if o.reencoded {
+                                acc.reencoded.push(i);
+                            }
+                        }
+                        Err(FileError::NotDicom | FileError::Dicomdir) => {
+                            acc.failed.push((i, None))
+                        }
+                        Err(e) => acc.failed.push((i, Some(file_finding(rel, &e)))),
                     }
-                    for w in o.vr_warnings {
-                        *warnings.entry(w).or_default() += 1;
-                    }
-                    if o.reencoded {
-                        run.reencoded.push((*rel).clone());
-                    }
-                    run.written.push(WrittenFile {
-                        raw: (*rel).clone(),
-                        anon: target,
-                    });
-                }
-                Err(FileError::NotDicom | FileError::Dicomdir) => {
-                    run.not_dicom.push((*rel).clone())
-                }
-                Err(e) => run.findings.push(file_finding(rel, &e)),
+                    progress.inc(1);
+                    (s, acc)
+                },
+            )
+            .map(|(_, acc)| acc)
+            .reduce(WriteAcc::default, WriteAcc::merge);
+        let WriteAcc {
+            creators,
+            warnings,
+            mut reencoded,
+            mut failed,
+        } = acc;
+        reencoded.sort_unstable();
+        failed.sort_unstable_by_key(|(i, _)| *i);
+        run.reencoded = reencoded.iter().map(|i| files[*i].clone()).collect();
+        let failed_at = |i: &usize| failed.binary_search_by_key(i, |(j, _)| *j).is_ok();
+        // Every written file's two paths are kept (the report's audit list): the raw one moved
+        // from the listing, not copied.
+        let mut files = files;
+        run.written = Vec::with_capacity(files.len() - skip.len() - failed.len());
+        for (i, rel) in files.iter_mut().enumerate() {
+            if todo(&i) && !failed_at(&i) {
+                let anon = renamed(rel, original, study);
+                run.written.push(WrittenFile {
+                    raw: std::mem::take(rel),
+                    anon,
+                });
+            }
+        }
+        for (i, f) in failed {
+            match f {
+                None => run.not_dicom.push(files[i].clone()),
+                Some(f) => run.findings.push(f),
             }
         }
         run.private_creators = creators

@@ -42,7 +42,6 @@ use indicatif::{ParallelProgressIterator, ProgressBar};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::path::Path;
 use sweep::Needles;
 
@@ -96,6 +95,55 @@ pub struct Verifier<'p> {
     dates: DateRule,
     /// The profile's replacement values, lowercase: never PHI needles.
     exclude: Vec<String>,
+}
+
+/// The running result of a participant's files, folded in one by one.
+struct VerifyAcc {
+    checked: usize,
+    missing: usize,
+    /// Indices (in the raw listing) of the files that are not DICOM.
+    not_dicom: Vec<usize>,
+    /// The union of every raw file's needles (a folder's files normally share them).
+    needles: Needles,
+    findings: Vec<Ranked>,
+}
+
+impl VerifyAcc {
+    /// Empty, but with the needles every file has: the original ID.
+    fn new(original_id: Option<&str>, exclude: &[String]) -> Self {
+        Self {
+            checked: 0,
+            missing: 0,
+            not_dicom: Vec::new(),
+            needles: Needles::from_raw(
+                &dicom_object::InMemDicomObject::new_empty(),
+                original_id,
+                exclude,
+            ),
+            findings: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, i: usize, r: Checked) {
+        self.checked += usize::from(r.compared);
+        self.missing += usize::from(r.missing);
+        if r.not_dicom {
+            self.not_dicom.push(i);
+        }
+        if let Some(n) = r.needles {
+            self.needles.extend(n);
+        }
+        self.findings.extend(r.findings);
+    }
+
+    fn merge(mut self, other: Self) -> Self {
+        self.checked += other.checked;
+        self.missing += other.missing;
+        self.not_dicom.extend(other.not_dicom);
+        self.needles.extend(other.needles);
+        self.findings.extend(other.findings);
+        self
+    }
 }
 
 /// The outcome for one raw file.
@@ -170,77 +218,92 @@ impl<'p> Verifier<'p> {
     ) -> Result<VerifyReport> {
         let raw_list = tree::list(raw)?;
         let anon_list = tree::list(anon)?;
-        let anon_files: HashSet<&str> = anon_list.files.iter().map(String::as_str).collect();
-        let jobs: Vec<(&str, String)> = raw_list
+        // Sorted, so a binary search stands in for a set of the anonymized names.
+        let has_anon = |rel: &str| {
+            anon_list
+                .files
+                .binary_search_by(|f| f.as_str().cmp(rel))
+                .is_ok()
+        };
+        let (original, study) = (self.original_id.as_deref(), self.study_id.as_deref());
+        progress.set_length(raw_list.files.len() as u64);
+        // Each file's outcome is folded in as it comes: counts, the union of the needles, and
+        // the findings (none for a passing file); nothing else is kept per file.
+        let acc = raw_list
             .files
-            .iter()
-            .map(|r| {
-                let mapped =
-                    tree::map_rel(r, self.original_id.as_deref(), self.study_id.as_deref());
-                (r.as_str(), mapped)
-            })
-            .collect();
-        progress.set_length(jobs.len() as u64);
-        let results: Vec<Checked> = jobs
             .par_iter()
+            .enumerate()
             .progress_with(progress.clone())
-            .map(|(raw_rel, anon_rel)| {
-                let raw_path = tree::join(raw, raw_rel);
-                if !tree::is_dicom(&raw_path) {
-                    return Checked {
+            .fold(
+                || VerifyAcc::new(original, &self.exclude),
+                |mut acc, (i, raw_rel)| {
+                    let anon_rel = tree::map_rel(raw_rel, original, study);
+                    let raw_path = tree::join(raw, raw_rel);
+                    let not_dicom = || Checked {
                         not_dicom: true,
                         ..Checked::default()
                     };
-                }
-                if !anon_files.contains(anon_rel.as_str()) {
-                    return Checked {
-                        findings: vec![Ranked {
-                            rank: Rank::File,
-                            finding: Finding::new("missing").file(anon_rel.clone()),
-                        }],
-                        missing: true,
-                        ..Checked::default()
+                    let r = if has_anon(&anon_rel) {
+                        // Read once: the signature is checked on the bytes that are parsed.
+                        let bytes = std::fs::read(&raw_path).ok();
+                        let dicom = match &bytes {
+                            Some(b) => tree::is_signed(b),
+                            None => tree::is_dicom(&raw_path),
+                        };
+                        if dicom {
+                            let anon_path = tree::join(anon, &anon_rel);
+                            self.check_read(bytes, &raw_path, &anon_path, &anon_rel)
+                        } else {
+                            not_dicom()
+                        }
+                    } else if !tree::is_dicom(&raw_path) {
+                        not_dicom()
+                    } else {
+                        Checked {
+                            findings: vec![Ranked {
+                                rank: Rank::File,
+                                finding: Finding::new("missing").file(anon_rel),
+                            }],
+                            missing: true,
+                            ..Checked::default()
+                        }
                     };
-                }
-                self.check_pair(&raw_path, &tree::join(anon, anon_rel), anon_rel)
-            })
-            .collect();
+                    acc.add(i, r);
+                    acc
+                },
+            )
+            .reduce(|| VerifyAcc::new(original, &self.exclude), VerifyAcc::merge);
         progress.finish_and_clear();
 
         let mut report = VerifyReport {
             profile: self.profile.name.clone(),
             passed: false,
-            files_checked: 0,
-            files_missing: 0,
+            files_checked: acc.checked,
+            files_missing: acc.missing,
             files_extra: 0,
-            files_not_dicom: 0,
+            files_not_dicom: acc.not_dicom.len(),
             run_date: self.dates.run_date,
             findings: Vec::new(),
         };
-        let mut expected: HashSet<&str> = HashSet::new();
-        let mut needles = Needles::from_raw(
-            &dicom_object::InMemDicomObject::new_empty(),
-            self.original_id.as_deref(),
-            &self.exclude,
-        );
-        let mut findings = Vec::new();
-        for ((_, anon_rel), r) in jobs.iter().zip(results) {
-            if !r.not_dicom {
-                expected.insert(anon_rel.as_str());
+        let needles = acc.needles;
+        let mut findings = acc.findings;
+        // Anonymized files no raw DICOM file maps to: one flag per anonymized file.
+        let mut expected = vec![false; anon_list.files.len()];
+        let mut not_dicom = acc.not_dicom;
+        not_dicom.sort_unstable();
+        for (i, raw_rel) in raw_list.files.iter().enumerate() {
+            if not_dicom.binary_search(&i).is_ok() {
+                continue;
             }
-            report.files_checked += usize::from(r.compared);
-            report.files_missing += usize::from(r.missing);
-            report.files_not_dicom += usize::from(r.not_dicom);
-            if let Some(n) = r.needles {
-                needles.extend(n);
+            let anon_rel = tree::map_rel(raw_rel, original, study);
+            if let Ok(j) = anon_list
+                .files
+                .binary_search_by(|f| f.as_str().cmp(&anon_rel))
+            {
+                expected[j] = true;
             }
-            findings.extend(r.findings);
         }
-        for extra in anon_list
-            .files
-            .iter()
-            .filter(|f| !expected.contains(f.as_str()))
-        {
+        for (extra, _) in anon_list.files.iter().zip(&expected).filter(|(_, e)| !**e) {
             report.files_extra += 1;
             findings.push(Ranked {
                 rank: Rank::File,
@@ -304,11 +367,23 @@ impl<'p> Verifier<'p> {
 
     /// Compares one pair of files; `rel` names the anonymized file in findings.
     fn check_pair(&self, raw: &Path, anon: &Path, rel: &str) -> Checked {
+        self.check_read(std::fs::read(raw).ok(), raw, anon, rel)
+    }
+
+    /// [`check_pair`](Self::check_pair) with the raw file's bytes already read (`None`: the
+    /// read failed).
+    fn check_read(
+        &self,
+        raw_bytes: Option<Vec<u8>>,
+        raw: &Path,
+        anon: &Path,
+        rel: &str,
+    ) -> Checked {
         let file_finding = |msg: &str| Ranked {
             rank: Rank::File,
             finding: Finding::new(msg).file(rel),
         };
-        let raw_obj = match open(raw) {
+        let raw_obj = match raw_bytes.ok_or(None).and_then(|b| parse(&b)) {
             Ok(o) => o,
             Err(why) => {
                 let msg = match why {
@@ -360,7 +435,12 @@ impl<'p> Verifier<'p> {
 /// memory). `Err(Some(_))` is the guard's refusal; `Err(None)` any other failure.
 fn open(path: &Path) -> std::result::Result<DefaultDicomObject, Option<guard::Unfit>> {
     let bytes = std::fs::read(path).map_err(|_| None)?;
-    guard::check(&bytes).map_err(Some)?;
+    parse(&bytes)
+}
+
+/// Parses a file's bytes after [`guard::check`] let them through; errors as [`open`]'s.
+fn parse(bytes: &[u8]) -> std::result::Result<DefaultDicomObject, Option<guard::Unfit>> {
+    guard::check(bytes).map_err(Some)?;
     // As `open_file` does: no preamble only when the file starts with `DICM`.
     let signed_at_128 = bytes.get(128..132) == Some(b"DICM".as_slice());
     let preamble = if !signed_at_128 && bytes.starts_with(b"DICM") {
@@ -370,7 +450,7 @@ fn open(path: &Path) -> std::result::Result<DefaultDicomObject, Option<guard::Un
     };
     OpenFileOptions::new()
         .read_preamble(preamble)
-        .from_reader(bytes.as_slice())
+        .from_reader(bytes)
         .map_err(|_| None)
 }
 
@@ -387,5 +467,60 @@ pub(crate) fn keyword(tag: Tag) -> Cow<'static, str> {
     match StandardDataDictionary.by_tag(tag) {
         Some(e) => Cow::Owned(e.alias().to_string()),
         None => Cow::Borrowed("element"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The branches of the per-file fold: a non-DICOM file with a copy (not DICOM, and its copy
+    /// extra), a signed file without a copy (missing), a signed unparsable one with a copy.
+    #[test]
+    fn files_are_classed_and_counted_as_they_are_folded() {
+        let t = tempfile::tempdir().unwrap();
+        let (raw, anon) = (t.path().join("raw"), t.path().join("anon"));
+        std::fs::create_dir_all(raw.join("101")).unwrap();
+        std::fs::create_dir_all(anon.join("sub")).unwrap();
+        let mut signed = vec![0u8; 128];
+        signed.extend_from_slice(b"DICM");
+        std::fs::write(raw.join("notes.txt"), b"notes").unwrap();
+        std::fs::write(anon.join("notes.txt"), b"notes").unwrap();
+        std::fs::write(raw.join("101/a.dcm"), &signed).unwrap();
+        std::fs::write(raw.join("101/b.dcm"), &signed).unwrap();
+        std::fs::write(anon.join("sub/b.dcm"), &signed).unwrap();
+        let profile = Profile::lab();
+        let report = Verifier::new(&profile)
+            .original_id("101")
+            .study_id("sub")
+            .verify_dir(&raw, &anon, &ProgressBar::hidden())
+            .unwrap();
+        assert_eq!(
+            (
+                report.files_checked,
+                report.files_missing,
+                report.files_extra,
+                report.files_not_dicom
+            ),
+            (0, 1, 1, 1)
+        );
+        let got: Vec<String> = report.findings.iter().map(|f| f.to_string()).collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got.iter()
+                .any(|f| f.starts_with("sub/a.dcm") && f.contains("missing")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|f| f.starts_with("notes.txt") && f.contains("extra file")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|f| f.starts_with("sub/b.dcm") && f.contains("raw file")),
+            "{got:?}"
+        );
+        assert!(!report.passed);
     }
 }

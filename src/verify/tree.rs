@@ -69,9 +69,14 @@ pub fn map_rel(rel: &str, original: Option<&str>, study: Option<&str>) -> String
 pub fn is_dicom(path: &Path) -> bool {
     let mut head = [0u8; 132];
     match std::fs::File::open(path) {
-        Ok(mut f) => f.read_exact(&mut head).is_ok() && &head[128..] == b"DICM",
+        Ok(mut f) => f.read_exact(&mut head).is_ok() && is_signed(&head),
         Err(_) => false,
     }
+}
+
+/// True when a file's bytes have `DICM` at byte 128, as [`is_dicom`] checks on disk.
+pub fn is_signed(bytes: &[u8]) -> bool {
+    bytes.get(128..132) == Some(b"DICM".as_slice())
 }
 
 /// Joins a `/`-separated relative path to a root.
@@ -118,5 +123,6 @@ mod tests {
         assert!(is_dicom(&d.path().join("y")));
         assert!(!is_dicom(&d.path().join("n")));
         assert!(!is_dicom(&d.path().join("missing")));
+        assert!(is_signed(&bytes) && !is_signed(b"notes") && !is_signed(&bytes[1..]));
     }
 }
