@@ -34,9 +34,9 @@ pub struct ParticipantReport<'a> {
     pub outcome: &'a str,
     pub findings: &'a [Finding],
     /// The anonymizer's account (files written, skipped, private creators), when it ran.
-    pub anonymize: Option<serde_json::Value>,
+    pub anonymize: Option<&'a crate::anonymize::ParticipantRun>,
     /// The verifier's account, when it ran.
-    pub verify: Option<serde_json::Value>,
+    pub verify: Option<&'a crate::verify::VerifyReport>,
 }
 
 /// Writes `report` to `.anontrack/reports/<id>-<action>.json` (atomically) and returns its path.
@@ -45,12 +45,11 @@ pub fn write_report(state: &Path, report: &ParticipantReport<'_>) -> Result<Path
     std::fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
     let name = format!("{}-{}.json", safe_file_name(report.id), report.action);
     let path = dir.join(name);
-    let mut text = serde_json::to_vec_pretty(report).map_err(|e| Error::Patch {
-        path: path.clone(),
-        reason: format!("cannot encode report: {e}"),
+    // Streamed into the temp file: a 20,000-file participant's report is never held as text.
+    write_atomic_with(&path, |w| {
+        serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
     })?;
-    text.push(b'\n');
-    write_atomic(&path, &text)?;
     Ok(path)
 }
 
@@ -94,15 +93,27 @@ pub fn append_audit(state: &Path, entry: &AuditEntry<'_>) -> Result<()> {
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
 /// never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Like [`write_atomic`], with the content produced by `fill` into a buffered writer.
+fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".anontrack-tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::write(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::write(path, e))?;
+    let mut w = std::io::BufWriter::new(tmp.as_file());
+    fill(&mut w)
+        .and_then(|()| w.flush())
+        .map_err(|e| Error::write(path, e))?;
+    drop(w);
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::write(path, e))?;

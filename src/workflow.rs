@@ -67,8 +67,8 @@ pub fn run_item(
     let mut files_skipped = 0;
     let mut files_checked = 0;
     let mut not_dicom = Vec::new();
-    let mut anonymize_json = None;
-    let mut verify_json = None;
+    let mut anonymize_run = None;
+    let mut verify_report = None;
     let mut vr_warning = None;
 
     let folders_ok = match item.action {
@@ -103,7 +103,7 @@ pub fn run_item(
                     findings.extend(run.findings.iter().cloned());
                 }
                 vr_warning = run.vr_warning_text();
-                anonymize_json = serde_json::to_value(&run).ok();
+                anonymize_run = Some(run);
             }
             Err(e) => findings.push(Finding::new(format!("could not anonymize: {e}"))),
         }
@@ -122,7 +122,7 @@ pub fn run_item(
             Ok(report) => {
                 files_checked = report.files_checked;
                 findings.extend(report.findings.iter().cloned());
-                verify_json = serde_json::to_value(&report).ok();
+                verify_report = Some(report);
             }
             Err(e) => findings.push(Finding::new(format!("could not verify: {e}"))),
         }
@@ -171,8 +171,8 @@ pub fn run_item(
             date: date.clone(),
             outcome,
             findings: &findings,
-            anonymize: anonymize_json,
-            verify: verify_json,
+            anonymize: anonymize_run.as_ref(),
+            verify: verify_report.as_ref(),
         },
     )?;
     report::append_audit(
