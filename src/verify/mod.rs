@@ -258,6 +258,23 @@ impl<'p> Verifier<'p> {
                         }
                     } else if !tree::is_dicom(&raw_path) {
                         not_dicom()
+                    } else if let Some(unfit) = std::fs::read(&raw_path)
+                        .ok()
+                        .and_then(|b| guard::check(&b).err())
+                    {
+                        // No copy because the raw file itself is broken (the anonymizer refuses
+                        // it): say that, rather than blame the anonymized folder.
+                        Checked {
+                            findings: vec![Ranked {
+                                rank: Rank::File,
+                                finding: Finding::new(format!(
+                                    "raw file {}, so it has no anonymized copy",
+                                    unfit.reason()
+                                ))
+                                .file(anon_rel),
+                            }],
+                            ..Checked::default()
+                        }
                     } else {
                         Checked {
                             findings: vec![Ranked {
@@ -488,6 +505,10 @@ mod tests {
         std::fs::write(anon.join("notes.txt"), b"notes").unwrap();
         std::fs::write(raw.join("101/a.dcm"), &signed).unwrap();
         std::fs::write(raw.join("101/b.dcm"), &signed).unwrap();
+        // A raw file cut short: its meta element claims more bytes than the file has.
+        let mut cut = signed.clone();
+        cut.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I', 0xFF, 0x00, b'1']);
+        std::fs::write(raw.join("101/c.dcm"), &cut).unwrap();
         std::fs::write(anon.join("sub/b.dcm"), &signed).unwrap();
         let profile = Profile::lab();
         let report = Verifier::new(&profile)
@@ -505,7 +526,13 @@ mod tests {
             (0, 1, 1, 1)
         );
         let got: Vec<String> = report.findings.iter().map(|f| f.to_string()).collect();
-        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(
+            got.iter()
+                .any(|f| f.starts_with("sub/c.dcm raw file unreadable")
+                    && f.ends_with("so it has no anonymized copy")),
+            "{got:?}"
+        );
         assert!(
             got.iter()
                 .any(|f| f.starts_with("sub/a.dcm") && f.contains("missing")),
