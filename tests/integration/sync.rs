@@ -75,6 +75,23 @@ impl Study {
         std::fs::read(self.path()).expect("read workbook")
     }
 
+    /// What a person does in Excel to clear a note: sets the cell's text (row 1-based, column
+    /// 0-based, on `Sheet1`), keeping its style.
+    pub fn set_text(&self, row: u32, col: u32, text: &str) {
+        let edited = anontrack::sheet::write::patch_package(
+            &self.bytes(),
+            "Sheet1",
+            &[anontrack::sheet::write::CellEdit {
+                row,
+                col,
+                text: Some(text.into()),
+                green: false,
+            }],
+        )
+        .unwrap();
+        std::fs::write(self.path(), edited).unwrap();
+    }
+
     /// `anontrack [extra...] sync BOOK`.
     pub fn sync(&self, extra: &[&str]) -> Run {
         let mut args = vec!["sync"];
@@ -558,18 +575,7 @@ fn a_name_in_a_private_element_becomes_the_verifiers_note() {
     // anonymizes again into AnonDcm, and the old rejected copy stays out of the way.
     std::fs::remove_dir_all(s.w.join("sourcedata/5840001")).unwrap();
     s.participant(&ParticipantSpec::new("5840001", 52));
-    let cleared = anontrack::sheet::write::patch_package(
-        &s.bytes(),
-        "Sheet1",
-        &[anontrack::sheet::write::CellEdit {
-            row: 3,
-            col: 3,
-            text: Some("KH".into()),
-            green: false,
-        }],
-    )
-    .unwrap();
-    std::fs::write(s.path(), cleared).unwrap();
+    s.set_text(3, 3, "KH");
     s.sync(&[]).expect_code(0);
     assert_eq!(s.anon_files("S01").len(), 8);
     assert!(s.w.join(".anontrack/rejected/S01").is_dir());
@@ -673,18 +679,7 @@ fn a_cleared_note_is_picked_up_again() {
     s.sync(&[]).expect_code(0);
     assert!(s.anon_files("S01").is_empty());
     // A person clears the note, keeping the initials.
-    let cleared = anontrack::sheet::write::patch_package(
-        &s.bytes(),
-        "Sheet1",
-        &[anontrack::sheet::write::CellEdit {
-            row: 3,
-            col: 3,
-            text: Some("KH".into()),
-            green: false,
-        }],
-    )
-    .unwrap();
-    std::fs::write(s.path(), cleared).unwrap();
+    s.set_text(3, 3, "KH");
     s.sync(&[]).expect_code(0);
     assert_eq!(s.status(), ["3 S01 5880001 done(KH) not_started"]);
     assert_eq!(s.anon_files("S01").len(), 8);
