@@ -5,6 +5,7 @@
 //!   write-back that patches the xlsx package);
 //! - [`config`]: `anontrack.toml`, the folder templates and column names;
 //! - [`plan`]: which rows need what, and why (a pure function of rows and config);
+//! - [`deid`]: the standard's de-identification vocabulary (options, actions, keyed values);
 //! - [`anonymize`]: profiles as data and their byte-surgical application to DICOM files;
 //! - [`verify`]: the independent second reviewer, comparing anonymized files with raw ones;
 //! - [`finding`]: what went wrong for a participant, in the lab's own words;
@@ -18,6 +19,7 @@ pub mod anonymize;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod deid;
 pub mod demo;
 pub mod error;
 pub mod exit;
