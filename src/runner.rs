@@ -54,6 +54,8 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
                 files_skipped = run.not_dicom.len();
                 not_dicom.clone_from(&run.not_dicom);
                 if run.dicom_files == 0 {
+                    // A link not followed explains an empty listing best: those come first.
+                    findings.extend(run.findings.iter().filter(|f| f.file.is_some()).cloned());
                     // Name the folder, so the person reading the sheet knows where to look.
                     findings.push(Finding::new(format!(
                         "no DICOM files found in {}",
