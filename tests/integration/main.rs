@@ -15,6 +15,7 @@ mod demo;
 mod folders;
 mod gen_study;
 mod init;
+mod messages;
 mod status;
 mod sync;
 mod sync_crash;
