@@ -12,8 +12,10 @@ mod harness;
 
 mod anonymize;
 mod demo;
+mod folders;
 mod gen_study;
 mod init;
+mod messages;
 mod status;
 mod sync;
 mod sync_crash;
