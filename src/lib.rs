@@ -10,6 +10,7 @@
 //! - [`verify`]: the independent second reviewer, comparing anonymized files with raw ones;
 //! - [`finding`]: what went wrong for a participant, in the lab's own words;
 //! - [`report`]: per-participant JSON reports and the audit log under `.anontrack/`;
+//! - [`notify`]: the Slack/Mattermost notice after a sync (`[notify]` in anontrack.toml);
 //! - [`workflow`]: one planned row run to its end (anonymize, verify, report, the cell edit);
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
 //! - [`demo`]: the demo study of `anontrack demo` (one participant per state, synthetic scans);
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod error;
 pub mod exit;
 pub mod finding;
+pub mod notify;
 pub mod plan;
 pub mod report;
 pub mod sheet;
