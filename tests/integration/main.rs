@@ -12,6 +12,7 @@ mod harness;
 
 mod anonymize;
 mod demo;
+mod examples;
 mod gen_study;
 mod init;
 mod notify;
