@@ -160,6 +160,8 @@ fn basic_keep_description_profile_loads() {
     let w = Workdir::new();
     example_study(&w);
     let profile = examples().join("profiles/basic-keep-description.toml");
+    w.run(["profile", "check", profile.to_str().unwrap()])
+        .expect_code(0);
     let run = w.run([
         "anonymize",
         "--profile",

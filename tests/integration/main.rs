@@ -16,6 +16,7 @@ mod examples;
 mod gen_study;
 mod init;
 mod notify;
+mod profile;
 mod status;
 mod sync;
 mod sync_crash;
