@@ -163,6 +163,19 @@ impl Notice {
     }
 }
 
+/// The study's name for a notice: `PILOT` for `PILOT_dataprocessing.xlsx`, else the workbook's
+/// file name without its extension.
+pub fn study_name(workbook: &Path) -> String {
+    let stem = workbook
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stem.strip_suffix("_dataprocessing") {
+        Some(study) if !study.is_empty() => study.to_string(),
+        _ => stem,
+    }
+}
+
 /// The message, as Slack's incoming webhooks take it: a plain `text` (shown in notifications, and
 /// all that Mattermost and classic Teams webhooks display) plus Block Kit `blocks`.
 pub fn body(notice: &Notice) -> Value {
@@ -562,6 +575,19 @@ mod tests {
         c.on = NotifyOn::Always;
         assert!(clean.wanted(&c));
         assert!(!Notice::default().wanted(&c));
+    }
+
+    #[test]
+    fn study_names() {
+        assert_eq!(
+            study_name(Path::new("a/PILOT_dataprocessing.xlsx")),
+            "PILOT"
+        );
+        assert_eq!(study_name(Path::new("tracking.xlsx")), "tracking");
+        assert_eq!(
+            study_name(Path::new("_dataprocessing.xlsx")),
+            "_dataprocessing"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn examples() -> PathBuf {
 }
 
 /// A copy of `examples/study` in `w` (as `study/`) with its synthetic raw scans made.
-fn example_study(w: &Workdir) -> PathBuf {
+pub fn example_study(w: &Workdir) -> PathBuf {
     let dir = w.join("study");
     copy_tree(&examples().join("study"), &dir);
     w.run([

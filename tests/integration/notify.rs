@@ -340,3 +340,77 @@ fn unreachable_server_is_a_network_warning() {
     );
     assert!(!err.to_string().contains(&port.to_string()), "{err}");
 }
+
+/// Runs `sync` on a copy of the example study in which row 103's raw folder is missing (so one row
+/// passes and one gets a note), with `notify` appended to its anontrack.toml. Returns the exit
+/// code, `status --json` afterwards, stderr and the study folder's workdir.
+fn sync_example(notify: Option<&str>) -> (i32, String, String, crate::harness::Workdir) {
+    let w = crate::harness::Workdir::new();
+    let dir = crate::examples::example_study(&w);
+    std::fs::remove_dir_all(dir.join("sourcedata/70003")).unwrap();
+    if let Some(table) = notify {
+        let toml = dir.join("anontrack.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        std::fs::write(&toml, format!("{text}\n{table}")).unwrap();
+    }
+    let run = w.run(["sync", "study/EXAMPLE_dataprocessing.xlsx"]);
+    let code = run.code();
+    let stderr = run.stderr();
+    let status = w
+        .run(["--json", "status", "study/EXAMPLE_dataprocessing.xlsx"])
+        .stdout();
+    (code, status, stderr, w)
+}
+
+#[test]
+#[ignore = "un-ignore when the lead wires notify::after_sync into sync (see docs/notify.md)"]
+fn sync_posts_one_notice_without_original_ids() {
+    let server = serve(vec![Reply::Status(200)]);
+    let hook = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(hook.path(), &server.url).unwrap();
+    let table = format!(
+        "[notify]\nslack_webhook_file = \"{}\"\non = \"problems\"\n",
+        hook.path().display()
+    );
+    let (code, _, stderr, _w) = sync_example(Some(&table));
+    assert_eq!(code, 1, "{stderr}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{stderr}");
+    let body: serde_json::Value = serde_json::from_str(&requests[0].body).unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "anontrack sync for EXAMPLE: 1 passed, 1 with a problem\nPassed: 101\nProblems:\n103: "
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("\nReports: .anontrack/reports/"), "{text}");
+    for secret in ["70001", "70002", "70003", "Testperson", "Synthetic Imaging"] {
+        assert!(!requests[0].body.contains(secret), "`{secret}` in {text}");
+    }
+}
+
+#[test]
+#[ignore = "un-ignore when the lead wires notify::after_sync into sync (see docs/notify.md)"]
+fn a_failing_server_changes_neither_exit_code_nor_workbook() {
+    let (code, status, _, _w) = sync_example(None);
+    let server = serve(vec![Reply::Status(500), Reply::Status(500)]);
+    let hook = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(hook.path(), &server.url).unwrap();
+    let table = format!(
+        "[notify]\nslack_webhook_file = \"{}\"\non = \"always\"\ntimeout_seconds = 1\n",
+        hook.path().display()
+    );
+    let (code_n, status_n, stderr_n, w) = sync_example(Some(&table));
+    assert_eq!(code_n, code);
+    assert_eq!(status_n, status);
+    assert!(
+        stderr_n.contains("the notice could not be sent: the webhook answered HTTP 500"),
+        "{stderr_n}"
+    );
+    assert!(!stderr_n.contains(&server.url), "{stderr_n}");
+    assert_eq!(server.requests().len(), 2);
+    let lines = audit_lines(&w.join("study"));
+    let notice = lines.iter().find(|l| l["action"] == "notify").unwrap();
+    assert_eq!(notice["outcome"], "failed");
+}
