@@ -444,7 +444,7 @@ pub fn after_sync(
         Err(e) => ("failed", Some(e.to_string())),
     };
     let entry = NoticeAudit {
-        time: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        time: chrono::Local::now().to_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION"),
         action: "notify",
         outcome,
@@ -607,6 +607,16 @@ mod tests {
         let e = send(&c, &notice(), dir.path()).unwrap_err();
         assert!(matches!(e, NotifyError::NotHttps { .. }), "{e}");
         assert!(!e.to_string().contains("example.org"));
+    }
+
+    #[test]
+    fn unset_variable_is_named() {
+        let c = parse("slack_webhook_env = \"ANONTRACK_TEST_NEVER_SET_4711\"").unwrap();
+        let e = send(&c, &notice(), Path::new("")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the environment variable `ANONTRACK_TEST_NEVER_SET_4711` named by `[notify]` is not set or empty"
+        );
     }
 
     #[test]
