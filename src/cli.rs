@@ -51,6 +51,8 @@ pub enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Make a demo study with synthetic scans, run `sync` on it and show `status`.
     Demo(cmd::demo::DemoArgs),
+    /// Print a built-in anonymization profile to copy and edit, or check a profile file.
+    Profile(cmd::profile::ProfileArgs),
     /// Generate a synthetic study for benchmarks (made-up data only).
     #[command(hide = true)]
     GenStudy(cmd::gen_study::GenStudyArgs),
@@ -89,6 +91,7 @@ where
         Command::Anonymize(args) => cmd::anonymize::run(args, &ui),
         Command::Verify(args) => cmd::verify::run(args, &ui),
         Command::Demo(args) => cmd::demo::run(args, &ui),
+        Command::Profile(args) => cmd::profile::run(args, &ui),
         Command::GenStudy(args) => cmd::gen_study::run(args, &ui),
     };
     match result {

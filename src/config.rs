@@ -34,6 +34,8 @@ pub struct Config {
     /// Profile name (`lab`) or path to a profile TOML.
     pub profile: String,
     pub columns: ColumnNames,
+    /// `[notify]`: a Slack/Mattermost notice after a sync (off when absent).
+    pub notify: Option<crate::notify::NotifyConfig>,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             anon_dir: "AnonDcm/{id}".into(),
             profile: "lab".into(),
             columns: ColumnNames::default(),
+            notify: None,
         }
     }
 }

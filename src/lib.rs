@@ -20,6 +20,7 @@
 //! - [`results`]: what a row and a sync came to, as data ([`results::RowResult`],
 //!   [`results::SyncReport`]);
 //! - [`progress`]: how engines report progress (a small trait; bars are drawn by [`ui`]);
+//! - [`notify`]: the Slack/Mattermost notice after a sync (`[notify]` in anontrack.toml);
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
 //! - [`demo`]: the demo study of `anontrack demo` (one participant per state, synthetic scans);
 //! - [`cli`], [`cmd`], [`ui`]: argument parsing, one module per subcommand, and terminal output.
@@ -34,6 +35,7 @@ pub mod error;
 pub mod exit;
 pub mod finding;
 pub mod folder;
+pub mod notify;
 pub mod plan;
 pub mod private;
 pub mod progress;

@@ -90,6 +90,24 @@ pub fn append_audit(path: &Path, entry: &AuditLine) -> Result<()> {
     f.write_all(&line).map_err(|e| Error::write(&path, e))
 }
 
+/// Appends any serializable record as one line of `.anontrack/audit.jsonl` (used for lines that
+/// are not about one row, such as a notice sent after a sync).
+pub fn append_audit_line(state: &Path, entry: &impl Serialize) -> Result<()> {
+    std::fs::create_dir_all(state).map_err(|e| Error::write(state, e))?;
+    let path = state.join("audit.jsonl");
+    let mut line = serde_json::to_vec(entry).map_err(|e| Error::Patch {
+        path: path.clone(),
+        reason: format!("cannot encode audit entry: {e}"),
+    })?;
+    line.push(b'\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::write(&path, e))?;
+    f.write_all(&line).map_err(|e| Error::write(&path, e))
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
 /// never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -20,12 +20,17 @@ pub struct DemoArgs {
     /// Folder to make the demo study in; it must be new or empty. Default: ./anontrack-demo
     /// (or anontrack-demo-2, -3, ... if that one is taken).
     pub dir: Option<PathBuf>,
+
+    /// Refused (the demo is a tour for people); declared here only so that `demo --help` does not
+    /// list the global `--json`.
+    #[arg(long, hide = true)]
+    pub json: bool,
 }
 
 /// Runs `anontrack demo`.
 pub fn run(args: DemoArgs, ui: &Ui) -> Result<Outcome> {
-    let DemoArgs { dir } = args;
-    if ui.is_json() {
+    let DemoArgs { dir, json } = args;
+    if json || ui.is_json() {
         return Err(Error::Usage(
             "`demo` has no JSON output (hint: run `anontrack demo`, then `anontrack status --json DIR/DEMO_dataprocessing.xlsx`)".into(),
         ));

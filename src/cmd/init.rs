@@ -1,4 +1,5 @@
-//! `anontrack init`: a new, empty tracking workbook and a commented anontrack.toml.
+//! `anontrack init`: a new, empty tracking workbook and a commented anontrack.toml, or (with
+//! `--config-only`) the anontrack.toml alone, for a folder that already has its workbook.
 
 use crate::config;
 use crate::error::{Error, Result};
@@ -18,11 +19,22 @@ pub struct InitArgs {
     /// The study folder to write into (made if missing). Default: the current folder.
     #[arg(default_value = ".", hide_default_value = true)]
     pub dir: PathBuf,
+
+    /// Write only anontrack.toml, for a folder that already has its tracking workbook.
+    #[arg(long, conflicts_with = "study")]
+    pub config_only: bool,
 }
 
 /// Runs `anontrack init`.
 pub fn run(args: InitArgs, ui: &Ui) -> Result<Outcome> {
-    let InitArgs { study, dir } = args;
+    let InitArgs {
+        study,
+        dir,
+        config_only,
+    } = args;
+    if config_only {
+        return config_only_run(&dir, ui);
+    }
     let study = study.trim();
     if study.is_empty() || study.contains(['/', '\\', '\0']) || study.contains("..") {
         return Err(Error::Usage(format!(
@@ -51,6 +63,44 @@ pub fn run(args: InitArgs, ui: &Ui) -> Result<Outcome> {
         workbook.display()
     ));
     Ok(Outcome::Success)
+}
+
+/// `init --config-only`: the commented anontrack.toml alone, beside an existing workbook.
+fn config_only_run(dir: &Path, ui: &Ui) -> Result<Outcome> {
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "`{}` is not a folder (hint: `--config-only` writes anontrack.toml beside an existing workbook; give its folder)",
+            dir.display()
+        )));
+    }
+    let toml = dir.join(config::FILE_NAME);
+    write_new(&toml, config::TEMPLATE.as_bytes())?;
+    ui.line(format!("created {}", toml.display()));
+    let workbooks = workbooks_in(dir);
+    match workbooks.as_slice() {
+        [one] => ui.line(format!(
+            "next: check the column names in it match your workbook, then run `anontrack status {}`",
+            dir.join(one).display()
+        )),
+        _ => ui.line(
+            "next: check the column names in it match your workbook, then run `anontrack status WORKBOOK.xlsx`",
+        ),
+    }
+    Ok(Outcome::Success)
+}
+
+/// The `.xlsx` files in `dir`, without Excel's and LibreOffice's lock files, sorted.
+fn workbooks_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.to_ascii_lowercase().ends_with(".xlsx"))
+        .filter(|n| !n.starts_with("~$") && !n.starts_with(".~lock."))
+        .collect();
+    names.sort();
+    names
 }
 
 /// Writes `bytes` to a file that must not exist yet.

@@ -78,7 +78,42 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         }
     }
     prose::print_sync_end(&report, ui);
+    send_notice(&study, &report, ui);
     Ok(report.outcome())
+}
+
+/// Sends the `[notify]` notice for a sync that worked rows. It carries the sheet's study IDs and
+/// notes only (Original IDs are redacted); a failure is a warning, never a change of outcome.
+fn send_notice(study: &Study, report: &SyncReport, ui: &Ui) {
+    if report.results.is_empty() {
+        return;
+    }
+    let mut notice = crate::notify::Notice {
+        study: crate::notify::study_name(study.workbook()),
+        reports_dir: ".anontrack/reports/".into(),
+        ..Default::default()
+    };
+    for result in &report.results {
+        if result.passed {
+            notice.passed.push(result.id.clone());
+        } else {
+            let note = result.note.clone().unwrap_or_default();
+            notice.problems.push((result.id.clone(), note));
+        }
+    }
+    let secrets: Vec<&str> = study
+        .table()
+        .rows
+        .iter()
+        .filter_map(|r| r.original_id.as_deref())
+        .collect();
+    let notice = notice.redact(&secrets);
+    let config = study.config().notify.as_ref();
+    if let Some(warning) =
+        crate::notify::after_sync(config, &notice, study.folder(), &study.state_dir())
+    {
+        ui.note(format!("warning: {warning}"));
+    }
 }
 
 /// One row to work on, in sheet order: a planned item, or a row the plan found a problem with.

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -73,6 +74,17 @@ pub fn skip_or_fail(what: &str) {
         "{what} is missing, and ANONTRACK_REQUIRE_TOOLS=1"
     );
     eprintln!("note: skipping: {what} is missing");
+    // `cargo test` hides what a passing test prints; a direct write to stderr is not captured,
+    // so each missing checker shows once in the summary.
+    static SHOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !shown.iter().any(|w| w == what) {
+        shown.push(what.to_string());
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: tests that need {what} skip those checks: it is missing (ANONTRACK_REQUIRE_TOOLS=1 fails instead)"
+        );
+    }
 }
 
 /// `present`, after [`skip_or_fail`] when it is false: `if !require("dcmdump", ...) { return; }`.

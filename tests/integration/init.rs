@@ -155,3 +155,46 @@ fn help_pages_read_well() {
         assert!(out.contains("\nOutput:\n"), "{cmd}: {out}");
     }
 }
+
+#[test]
+fn config_only_writes_just_the_toml_beside_a_workbook() {
+    let w = Workdir::new();
+    w.run(["init", "--study", "LAB", "study"]).expect_code(0);
+    std::fs::remove_file(w.join("study/anontrack.toml")).unwrap();
+    let before = tree_hash(&w.join("study"));
+
+    let run = w.run(["init", "--config-only", "study"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("run `anontrack status study/LAB_dataprocessing.xlsx`"),
+        "{}",
+        run.stdout()
+    );
+    let toml = std::fs::read_to_string(w.join("study/anontrack.toml")).unwrap();
+    assert!(
+        toml.contains("raw_dir = \"sourcedata/{original_id}\""),
+        "{toml}"
+    );
+    let names: Vec<_> = std::fs::read_dir(w.join("study"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    // The workbook is untouched, and status reads the new config.
+    std::fs::remove_file(w.join("study/anontrack.toml")).unwrap();
+    assert_eq!(tree_hash(&w.join("study")), before);
+    w.run(["init", "--config-only", "study"]).expect_code(0);
+    w.run(["status", "study/LAB_dataprocessing.xlsx"])
+        .expect_code(0);
+
+    // A second run refuses and keeps the file; `--study` makes no sense with it.
+    let run = w.run(["init", "--config-only", "study"]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("anontrack.toml"), "{}", run.stderr());
+    w.run(["init", "--config-only", "--study", "X", "study"])
+        .expect_code(2);
+    let run = w.run(["init", "--config-only", "missing"]);
+    run.expect_code(2);
+    assert!(!w.join("missing").exists());
+}

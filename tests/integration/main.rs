@@ -12,10 +12,13 @@ mod harness;
 
 mod anonymize;
 mod demo;
+mod examples;
 mod folders;
 mod gen_study;
 mod init;
 mod messages;
+mod notify;
+mod profile;
 mod status;
 mod sync;
 mod sync_crash;
