@@ -83,6 +83,17 @@ pub fn preflight_file(path: &Path, sheet: &str) -> Result<()> {
     package::preflight(&bytes, sheet, true).map_err(|f| f.into_error(path))
 }
 
+/// For each cell format as Excel numbers them, its index in calamine's style palette, which
+/// counts both branches of an `mc:AlternateContent` in `cellXfs`; `None` without styles.
+pub(crate) fn style_positions(bytes: &[u8]) -> Option<Vec<usize>> {
+    package::style_positions(bytes)
+}
+
+/// Refuses, naming `path`, a package with an XML part that inflates past the size limit.
+pub(crate) fn check_sizes(path: &Path, bytes: &[u8]) -> Result<()> {
+    package::check_sizes(bytes).map_err(|f| f.into_error(path))
+}
+
 /// [`patch_package`] with errors naming `path`.
 pub(crate) fn patch_at(
     path: &Path,

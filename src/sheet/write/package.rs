@@ -108,6 +108,64 @@ fn locate(zip: &mut Archive<'_>, sheet: &str) -> Result<Located, Fail> {
     })
 }
 
+/// The palette positions of the package's cell formats ([`Styles::raw_positions`]), or `None`
+/// when there is no readable styles part.
+pub(super) fn style_positions(original: &[u8]) -> Option<Vec<usize>> {
+    let mut zip = open(original).ok()?;
+    let names = PartNames::of(&mut zip).ok()?;
+    let root = read_part(&mut zip, &names, "_rels/.rels").ok()??;
+    let workbook = rels(&root.text)
+        .ok()?
+        .into_iter()
+        .find(|r| r.kind.ends_with(REL_OFFICE_DOCUMENT))
+        .map_or_else(|| "xl/workbook.xml".to_owned(), |r| resolve("", &r.target));
+    let (dir, file) = workbook.rsplit_once('/').unwrap_or(("", workbook.as_str()));
+    let rels_name = if dir.is_empty() {
+        format!("_rels/{file}.rels")
+    } else {
+        format!("{dir}/_rels/{file}.rels")
+    };
+    let wb_rels = read_part(&mut zip, &names, &rels_name).ok()??;
+    let styles = rels(&wb_rels.text)
+        .ok()?
+        .into_iter()
+        .find(|r| r.kind.ends_with(REL_STYLES))
+        .map(|r| resolve(dir, &r.target))?;
+    let xml = read_part(&mut zip, &names, &styles).ok()??;
+    Styles::parse(&xml.text).ok().map(|s| s.raw_positions())
+}
+
+/// Refuses a package with an XML part that inflates past [`MAX_PART`] (a zip bomb), before
+/// anything reads it: every `.xml` and `.rels` entry is inflated into nothing, counting.
+pub(super) fn check_sizes(original: &[u8]) -> Result<(), Fail> {
+    let mut zip = open(original)?;
+    for i in 0..zip.len() {
+        let mut f = zip
+            .by_index(i)
+            .map_err(|e| Fail::corrupt(format!("entry {i} is damaged: {e}")))?;
+        let name = f.name().unwrap_or_default().to_ascii_lowercase();
+        if !(name.ends_with(".xml") || name.ends_with(".rels")) {
+            continue;
+        }
+        let too_large = || {
+            Fail::corrupt(format!(
+                "part `{name}` is too large (over {} MiB inflated)",
+                MAX_PART >> 20
+            ))
+        };
+        if f.size() > MAX_PART {
+            return Err(too_large());
+        }
+        // A read error here (a damaged entry) is left for the reader to name.
+        if let Ok(n) = std::io::copy(&mut f.by_ref().take(MAX_PART + 1), &mut std::io::sink())
+            && n > MAX_PART
+        {
+            return Err(too_large());
+        }
+    }
+    Ok(())
+}
+
 /// Checks that sheet `sheet` of package `original` can take a write-back (its part, and the
 /// styles part when `green`), without changing anything.
 pub(super) fn preflight(original: &[u8], sheet: &str, green: bool) -> Result<(), Fail> {

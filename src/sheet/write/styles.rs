@@ -34,6 +34,9 @@ impl Fill {
 struct Xf {
     tag: String,
     inner: String,
+    /// Its position among all `xf` elements inside `cellXfs`, every `mc:AlternateContent`
+    /// branch counted (how calamine numbers its style palette).
+    raw: usize,
 }
 
 impl Xf {
@@ -142,10 +145,11 @@ impl<'a> Styles<'a> {
         let mut t = Tokens::new(xml);
         let mut stack: Vec<Vec<u8>> = Vec::new();
         // The xf being read: its start tag and where its content starts.
-        let mut open_xf: Option<(String, usize)> = None;
+        let mut open_xf: Option<(String, usize, usize)> = None;
         // Inside `cellXfs/mc:AlternateContent`: whether a `mc:Choice` was seen, and whether the
         // one being read is the first (whose formats count).
         let (mut choice_seen, mut in_first_choice) = (false, false);
+        let mut raw_xfs = 0;
         while let Some(tok) = t.next_token()? {
             let raw = &xml[tok.span.clone()];
             match &tok.event {
@@ -161,6 +165,10 @@ impl<'a> Styles<'a> {
                     }
                     let counted_xf = parent == Some(b"cellXfs")
                         || (parent == Some(b"Choice") && in_first_choice);
+                    let raw_xf = raw_xfs;
+                    if name == b"xf" && stack.iter().any(|n| n == b"cellXfs") {
+                        raw_xfs += 1;
+                    }
                     match (name.as_slice(), parent) {
                         (b"styleSheet", None) => {
                             s.prefix = prefix_of(tag_name(raw)).to_owned();
@@ -213,9 +221,10 @@ impl<'a> Styles<'a> {
                                 s.xfs.push(Xf {
                                     tag: raw.to_owned(),
                                     inner: String::new(),
+                                    raw: raw_xf,
                                 });
                             } else {
-                                open_xf = Some((raw.to_owned(), tok.span.end));
+                                open_xf = Some((raw.to_owned(), tok.span.end, raw_xf));
                             }
                         }
                         _ => {}
@@ -238,10 +247,11 @@ impl<'a> Styles<'a> {
                         }
                         (b"Choice", Some(b"AlternateContent")) => in_first_choice = false,
                         (b"xf", _) if counted_xf => {
-                            if let Some((tag, from)) = open_xf.take() {
+                            if let Some((tag, from, raw)) = open_xf.take() {
                                 s.xfs.push(Xf {
                                     tag,
                                     inner: xml[from..tok.span.start].to_owned(),
+                                    raw,
                                 });
                             }
                         }
@@ -283,9 +293,16 @@ impl<'a> Styles<'a> {
                     s.prefix
                 ),
                 inner: String::new(),
+                raw: 0,
             }];
         }
         Ok(s)
+    }
+
+    /// For each cell format as Excel numbers them, its position in calamine's style palette
+    /// (which counts every branch of an `mc:AlternateContent`).
+    pub fn raw_positions(&self) -> Vec<usize> {
+        self.xfs.iter().map(|x| x.raw).collect()
     }
 
     /// Whether cell format `xf` fills the cell green (solid FF00B050; bgColor is ignored).
@@ -332,6 +349,7 @@ impl<'a> Styles<'a> {
                 None,
             ),
             inner: source.inner.clone(),
+            raw: usize::MAX,
         };
         // Reuse an identical format with any of the existing green fills.
         for &g in &greens {
