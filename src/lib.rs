@@ -24,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod exit;
 pub mod finding;
+pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod sheet;

@@ -84,6 +84,8 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         print_plan(&plan, ui);
         return Ok(Outcome::Success);
     }
+    // Before any work: one sync per study at a time (held until this function returns).
+    let _study_lock = crate::lock::acquire(&workbook)?;
     // Before any work: a workbook open in Excel could not take the result.
     check_not_locked(&workbook)?;
     let profile = Profile::load(&config.profile, base_dir)?;
@@ -436,7 +438,7 @@ pub fn print_plan(plan: &Plan, ui: &Ui) {
         ui.line(format!(
             "row {:<4} {:<10} {verb:<9} {} -> {}{by}",
             item.row,
-            item.id,
+            sheet::display_safe(&item.id),
             item.raw_dir.display(),
             item.anon_dir.display()
         ));
@@ -445,7 +447,9 @@ pub fn print_plan(plan: &Plan, ui: &Ui) {
         let tag = if skip.problem { "problem" } else { "skip" };
         ui.line(format!(
             "row {:<4} {:<10} {tag:<9} {}",
-            skip.row, skip.id, skip.reason
+            skip.row,
+            sheet::display_safe(&skip.id),
+            skip.reason
         ));
     }
     ui.line(format!(

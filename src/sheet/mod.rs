@@ -16,6 +16,8 @@ pub mod state;
 pub mod template;
 pub mod write;
 
+pub use state::display_safe;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::path::PathBuf;
