@@ -15,7 +15,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How long a second sync waits for the first before giving up.
+/// How long a second sync waits for the first before giving up (`ANONTRACK_LOCK_WAIT_MS`
+/// overrides it, e.g. `0` for a script that would rather fail at once).
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// The lock file of the study whose workbook is at `workbook`.
@@ -54,7 +55,11 @@ impl Drop for StudyLock {
 /// [`Error::Usage`] (exit 2) naming the holder (pid, host, since when) when another sync still
 /// holds it after the wait; an I/O error when `.anontrack/` cannot be created.
 pub fn acquire(workbook: &Path) -> Result<StudyLock> {
-    acquire_within(workbook, WAIT)
+    let wait = std::env::var("ANONTRACK_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(WAIT, Duration::from_millis);
+    acquire_within(workbook, wait)
 }
 
 /// [`acquire`] with another wait.

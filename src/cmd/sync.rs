@@ -75,6 +75,11 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
     } = args;
     let (config, _) = Config::load(&workbook, config.as_deref())?;
     sheet::read::check_workbook_path(&workbook)?;
+    // One sync per study at a time, held for the whole run and taken before the workbook is read,
+    // so a sync that waited plans from the other's result. A dry run never takes it.
+    let _study_lock = (!dry_run)
+        .then(|| check_not_locked(&workbook).and_then(|()| crate::lock::acquire(&workbook)))
+        .transpose()?;
     // Fingerprint before reading, so a save made in Excel during the run is noticed.
     let fingerprint = Fingerprint::of(&workbook)?;
     let table = sheet::read::read_table(&workbook, &config.columns)?;
@@ -84,8 +89,6 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         print_plan(&plan, ui);
         return Ok(Outcome::Success);
     }
-    // Before any work: one sync per study at a time (held until this function returns).
-    let _study_lock = crate::lock::acquire(&workbook)?;
     // Before any work: a workbook open in Excel could not take the result.
     check_not_locked(&workbook)?;
     let profile = Profile::load(&config.profile, base_dir)?;
