@@ -37,8 +37,10 @@ const ZIP_MAGIC: [u8; 4] = *b"PK\x03\x04";
 pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
     let bytes = read_workbook_bytes(path)?;
     write::check_sizes(path, &bytes)?;
+    let readable = write::readable_copy(&bytes);
+    let for_reader = readable.as_deref().unwrap_or(&bytes);
     let mut book: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes.as_slice())).map_err(|e| workbook_error(path, e))?;
+        Xlsx::new(Cursor::new(for_reader)).map_err(|e| workbook_error(path, e))?;
     let positions = write::style_positions(&bytes);
 
     let sheet_names = book.sheet_names();

@@ -9,11 +9,13 @@
 //! table showing the green cell done and the note a problem. A few go through the real binary.
 
 use crate::harness::{Workdir, shared_path};
+use crate::sync::Study;
 use crate::xlsx_check::{assert_only_parts_changed, entries, strip_cells};
 use anontrack::config::ColumnNames;
 use anontrack::sheet::State;
 use anontrack::sheet::read::read_table;
 use anontrack::sheet::write::{CellEdit, patch_package};
+use anontrack::synth::ParticipantSpec;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
@@ -389,4 +391,47 @@ fn every_corpus_workbook_is_written_back_exactly() {
         refused.len(),
         wrong.join("\n")
     );
+}
+
+/// A few through the real binary: a byte-order-mark package, one without styles, one without
+/// `cellXfs` (prefixed namespaces), and a plain Excel one. Row P01 has its DICOM and turns
+/// green; P02's raw folder is missing and gets a note; nothing else in the package changes.
+#[test]
+fn sync_through_the_binary_on_odd_corpus_workbooks() {
+    let Some(dir) = shared_path("xlsx-corpus") else {
+        return;
+    };
+    for name in [
+        "calamine/tests_issue_261.xlsx",
+        "umya-spreadsheet/tests_test_files_59021.xlsx",
+        "calamine/tests_nonstandard-xml-ns-prefix.xlsx",
+        "calamine/tests_temperature.xlsx",
+    ] {
+        let (wired, part) = wire(&std::fs::read(dir.join(name)).unwrap()).unwrap();
+        let s = Study::simple(&[]);
+        std::fs::write(s.path(), &wired).unwrap();
+        s.participant(&ParticipantSpec::new("X1", 7));
+        let run = s.sync(&[]);
+        run.expect_code(1);
+        let out = std::fs::read(s.path()).unwrap();
+        let before = entries(&wired);
+        let after = entries(&out);
+        for (a, b) in before.iter().zip(&after) {
+            let owned = a.0 == part
+                || a.0.ends_with("styles.xml")
+                || (styles_part(&before).is_none()
+                    && (a.0.ends_with(".rels") || a.0.ends_with("Types].xml")));
+            assert!(owned || a.1 == b.1, "{name}: `{}` changed", a.0);
+        }
+        let status = s.status();
+        assert!(status[0].contains("P01 X1 done(KH)"), "{name}: {status:?}");
+        assert!(
+            status[1].contains("P02 X2 problem(KH"),
+            "{name}: {status:?}"
+        );
+        assert!(
+            status[2].contains("P03 X3 not_started"),
+            "{name}: {status:?}"
+        );
+    }
 }

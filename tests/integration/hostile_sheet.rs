@@ -201,3 +201,32 @@ fn a_symlinked_workbook_is_written_through_to_its_target() {
     assert_eq!(names, ["shared_copy.xlsx"]);
     assert!(s.w.join(".anontrack/backups").read_dir().unwrap().count() == 1);
 }
+
+#[test]
+fn a_sheet_that_cannot_be_read_does_not_refuse_the_workbook() {
+    // A first sheet (an XLM macro sheet here) whose part is missing: the tracking sheet after
+    // it is still read and written.
+    let s = Study::simple(&[("S01", "5801", "KH", "")]);
+    let with_rel = rewrite(&s.bytes(), "xl/_rels/workbook.xml.rels", |x| {
+        x.replace(
+            "</Relationships>",
+            r#"<Relationship Id="rIdM" Type="http://schemas.microsoft.com/office/2006/relationships/xlMacrosheet" Target="macrosheets/sheet1.xml"/></Relationships>"#,
+        )
+    });
+    let bytes = rewrite(&with_rel, "xl/workbook.xml", |x| {
+        x.replacen(
+            "<sheets>",
+            r#"<sheets><sheet name="Macro1" sheetId="9" r:id="rIdM"/>"#,
+            1,
+        )
+    });
+    std::fs::write(s.path(), bytes).unwrap();
+    let status = s.status();
+    assert!(status[0].contains("S01 5801 pending(KH)"), "{status:?}");
+    s.sync(&[]).expect_code(1);
+    assert!(
+        s.status()[0].contains("S01 5801 problem(KH"),
+        "{:?}",
+        s.status()
+    );
+}

@@ -89,6 +89,12 @@ pub(crate) fn style_positions(bytes: &[u8]) -> Option<Vec<usize>> {
     package::style_positions(bytes)
 }
 
+/// The package as the reader should see it: without sheets it cannot open (an XLM macro sheet,
+/// a sheet whose relationship is missing), so they do not refuse the whole workbook.
+pub(crate) fn readable_copy(bytes: &[u8]) -> Option<Vec<u8>> {
+    package::readable_copy(bytes)
+}
+
 /// Refuses, naming `path`, a package with an XML part that inflates past the size limit.
 pub(crate) fn check_sizes(path: &Path, bytes: &[u8]) -> Result<()> {
     package::check_sizes(bytes).map_err(|f| f.into_error(path))

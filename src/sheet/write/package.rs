@@ -135,6 +135,54 @@ pub(super) fn style_positions(original: &[u8]) -> Option<Vec<usize>> {
     Styles::parse(&xml.text).ok().map(|s| s.raw_positions())
 }
 
+/// A copy of the package for the reader (calamine), without the `<sheet>` entries it would
+/// refuse the whole workbook over: a sheet whose relationship is missing or of a kind it does
+/// not know (an XLM macro sheet). `None` when there is none such. The workbook on disk is never
+/// changed: the write-back reads the original and touches only the table's sheet.
+pub(super) fn readable_copy(original: &[u8]) -> Option<Vec<u8>> {
+    let mut zip = open(original).ok()?;
+    let names = PartNames::of(&mut zip).ok()?;
+    let root = read_part(&mut zip, &names, "_rels/.rels").ok()??;
+    let workbook = rels(&root.text)
+        .ok()?
+        .into_iter()
+        .find(|r| r.kind.ends_with(REL_OFFICE_DOCUMENT))
+        .map_or_else(|| "xl/workbook.xml".to_owned(), |r| resolve("", &r.target));
+    let (dir, file) = workbook.rsplit_once('/').unwrap_or(("", workbook.as_str()));
+    let rels_name = if dir.is_empty() {
+        format!("_rels/{file}.rels")
+    } else {
+        format!("{dir}/_rels/{file}.rels")
+    };
+    let wb_rels = rels(&read_part(&mut zip, &names, &rels_name).ok()??.text).ok()?;
+    let wb = read_part(&mut zip, &names, &workbook).ok()??;
+    let known = ["/worksheet", "/chartsheet", "/dialogsheet"];
+    let mut drop_spans = Vec::new();
+    let mut t = Tokens::new(&wb.text);
+    while let Some(tok) = t.next_token().ok()? {
+        if let Event::Start(e) | Event::Empty(e) = &tok.event
+            && local(e.name().as_ref()) == b"sheet"
+        {
+            let raw = &wb.text[tok.span.clone()];
+            let rid = prefixed_attr(raw, "id").map(unescape).unwrap_or_default();
+            let readable = wb_rels
+                .iter()
+                .find(|r| r.id == rid)
+                .is_some_and(|r| known.iter().any(|k| r.kind.ends_with(k)));
+            if !readable && matches!(tok.event, Event::Empty(_)) {
+                drop_spans.push((tok.span.clone(), String::new()));
+            }
+        }
+    }
+    if drop_spans.is_empty() {
+        return None;
+    }
+    let text = super::splice(&wb.text, drop_spans);
+    let mut replace = HashMap::new();
+    replace.insert(names.index(&workbook)?, wb.with_bom(text));
+    rebuild(&mut zip, original.len(), &replace, &[]).ok()
+}
+
 /// Refuses a package with an XML part that inflates past [`MAX_PART`] (a zip bomb), before
 /// anything reads it: every `.xml` and `.rels` entry is inflated into nothing, counting.
 pub(super) fn check_sizes(original: &[u8]) -> Result<(), Fail> {
