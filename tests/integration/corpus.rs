@@ -178,7 +178,7 @@ fn wire(bytes: &[u8]) -> Result<(Vec<u8>, String), String> {
     let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let mut raw = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
     let opts = zip::write::SimpleFileOptions::default();
-    for i in 0..raw.len() {
+    for (i, (entry_name, _, _)) in pkg.iter().enumerate() {
         let replaced = [(wb_i, &new_wb), (rels_i, &new_rels), (ct_i, &new_ct)]
             .into_iter()
             .find(|(j, _)| *j == i);
@@ -188,9 +188,9 @@ fn wire(bytes: &[u8]) -> Result<(Vec<u8>, String), String> {
                 out.raw_copy_file(e).map_err(|e| e.to_string())?;
             }
             Some((_, text)) => {
-                // Keep a byte-order mark the part had.
-                let name = pkg[i].0.clone();
-                out.start_file(name, opts).map_err(|e| e.to_string())?;
+                // The text still starts with the byte-order mark the part had, if any.
+                out.start_file(entry_name.as_str(), opts)
+                    .map_err(|e| e.to_string())?;
                 out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
             }
         }
@@ -330,7 +330,7 @@ fn check_one(path: &Path, work: &Path) -> Outcome {
         return Outcome::Wrong(format!("a part it does not own changed: {why}"));
     }
     let text = |pkg: &[(String, Vec<u8>, Vec<u8>)], n: &str| {
-        String::from_utf8_lossy(&pkg.iter().find(|e| e.0 == n).map_or(&[][..], |e| &e.2))
+        String::from_utf8_lossy(pkg.iter().find(|e| e.0 == n).map_or(&[][..], |e| &e.2))
             .into_owned()
     };
     let (sa, sb) = (text(&before, &part), text(&after, &part));
