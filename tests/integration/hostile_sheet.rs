@@ -230,3 +230,46 @@ fn a_sheet_that_cannot_be_read_does_not_refuse_the_workbook() {
         s.status()
     );
 }
+
+#[test]
+fn entity_bombs_and_truncated_xml_are_refused_cleanly() {
+    let bomb = |x: String| {
+        let decl = r#"<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;"><!ENTITY h "&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;">]>"#;
+        let at = x.find("<worksheet").unwrap();
+        let x = format!("{}{decl}{}", &x[..at], &x[at..]);
+        // The first participant's anonymization cell holds the bomb.
+        let c = x.find("<c r=\"D3\"").expect("cell D3");
+        let end = c + x[c..].find("</c>").unwrap() + 4;
+        format!(
+            "{}<c r=\"D3\" t=\"inlineStr\"><is><t>&h;</t></is></c>{}",
+            &x[..c],
+            &x[end..]
+        )
+    };
+    let truncated = |x: String| x[..x.len() / 2].to_owned();
+    for (what, edit) in [
+        ("bomb", &bomb as &dyn Fn(String) -> String),
+        ("truncated", &truncated),
+    ] {
+        let s = Study::simple(&[("S01", "5801", "KH", "")]);
+        s.participant(&ParticipantSpec::new("5801", 1));
+        let bytes = rewrite(&s.bytes(), "xl/worksheets/sheet1.xml", edit);
+        std::fs::write(s.path(), &bytes).unwrap();
+        let t = std::time::Instant::now();
+        for args in [
+            vec!["status", s.book.as_str()],
+            vec!["sync", s.book.as_str()],
+        ] {
+            let run = s.w.run(args);
+            run.expect_code(2);
+            assert!(
+                run.stderr().starts_with("error: cannot read workbook"),
+                "{what}: {}",
+                run.stderr()
+            );
+        }
+        assert!(t.elapsed().as_secs() < 20, "{what}: too slow");
+        assert_eq!(std::fs::read(s.path()).unwrap(), bytes, "{what}: untouched");
+        assert!(!s.w.join("AnonDcm").exists(), "{what}: no work was done");
+    }
+}
