@@ -175,6 +175,21 @@ mod tests {
     }
 
     #[test]
+    fn a_file_left_by_a_dead_sync_is_no_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let workbook = dir.path().join("study.xlsx");
+        let path = lock_path(&workbook);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "pid=999999999\nhost=elsewhere\nsince=yesterday\n").unwrap();
+        let lock = acquire_within(&workbook, Duration::ZERO).unwrap();
+        let text = fs::read_to_string(lock.path()).unwrap();
+        assert!(
+            !text.contains("999999999") && !text.contains("elsewhere"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn holder_text_is_escaped_and_tolerant() {
         assert_eq!(
             describe_holder("pid=7\nhost=a\u{1b}[2J\nsince=today\n"),
