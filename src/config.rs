@@ -185,6 +185,11 @@ pub enum FolderProblem {
     Missing { placeholder: String },
     /// The value holds a path separator or `..` (or is `.`), so it could leave the study folder.
     Unsafe { placeholder: String },
+    /// The value holds a control character or is too long for a file name.
+    Unusable {
+        placeholder: String,
+        why: &'static str,
+    },
     /// The template itself is malformed (only reachable with a config that skipped `parse`).
     Template { reason: String },
 }
@@ -200,6 +205,11 @@ impl fmt::Display for FolderProblem {
             Self::Unsafe { placeholder } => write!(
                 f,
                 "{} holds a path separator or `..`; refused as a folder name",
+                column_label(placeholder)
+            ),
+            Self::Unusable { placeholder, why } => write!(
+                f,
+                "{} holds {why}; refused as a folder name",
                 column_label(placeholder)
             ),
             Self::Template { reason } => write!(f, "bad folder template: {reason}"),
@@ -255,6 +265,14 @@ pub fn resolve_template(
                         placeholder: name.to_string(),
                     });
                 }
+                // Terminal escapes and names the file system cannot hold: this row's
+                // problem, not the run's.
+                if let Some(why) = unusable(&value) {
+                    return Err(FolderProblem::Unusable {
+                        placeholder: name.to_string(),
+                        why,
+                    });
+                }
                 out.push_str(&value);
             }
         }
@@ -266,6 +284,20 @@ pub fn resolve_template(
 fn is_safe_component(value: &str) -> bool {
     !(value.contains(['/', '\\', '\0']) || value.contains("..") || value == ".")
 }
+
+/// What makes a sheet value unusable in a folder name even when it is one component.
+fn unusable(value: &str) -> Option<&'static str> {
+    if value.chars().any(crate::sheet::state::is_unsafe_char) {
+        Some("a control character or direction mark")
+    } else if value.len() > MAX_NAME_BYTES {
+        Some("more than 255 bytes")
+    } else {
+        None
+    }
+}
+
+/// The longest file name most file systems take (ext4, APFS, NTFS: 255).
+const MAX_NAME_BYTES: usize = 255;
 
 #[cfg(test)]
 mod tests {

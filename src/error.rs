@@ -91,9 +91,13 @@ pub enum Error {
     Profile { name: String, reason: String },
 
     #[error(
-        "`{path}` is open in Excel (lock file `{lock}` is beside it) (hint: close the workbook in Excel, then run the command again; nothing was changed)"
+        "`{path}` is open in {app} (lock file `{lock}` is beside it) (hint: close the workbook in {app}, then run the command again; nothing was changed)"
     )]
-    Locked { path: PathBuf, lock: PathBuf },
+    Locked {
+        path: PathBuf,
+        lock: PathBuf,
+        app: &'static str,
+    },
 
     #[error(
         "`{path}` already exists (hint: anontrack never overwrites it; choose another folder or study name)"

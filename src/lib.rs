@@ -35,6 +35,7 @@ pub mod error;
 pub mod exit;
 pub mod finding;
 pub mod folder;
+pub mod lock;
 pub mod notify;
 pub mod plan;
 pub mod private;

@@ -112,7 +112,7 @@ pub fn print_plan(plan: &Plan, ui: &Ui) {
         ui.line(format!(
             "row {:<4} {:<10} {:<9} {} -> {}{by}",
             item.row,
-            item.id,
+            crate::sheet::display_safe(&item.id),
             item.action.as_str(),
             item.raw_dir.display(),
             item.anon_dir.display()
@@ -122,7 +122,9 @@ pub fn print_plan(plan: &Plan, ui: &Ui) {
         let tag = if skip.problem { "problem" } else { "skip" };
         ui.line(format!(
             "row {:<4} {:<10} {tag:<9} {}",
-            skip.row, skip.id, skip.reason
+            skip.row,
+            crate::sheet::display_safe(&skip.id),
+            crate::sheet::display_safe(&skip.reason)
         ));
     }
     ui.line(format!(
@@ -148,8 +150,10 @@ pub fn print_row(r: &RowResult, ui: &Ui) {
             });
         } else {
             ui.line(format!(
-                "row {:<4} {:<10} problem written to the sheet: {reason}",
-                r.row, r.id
+                "row {:<4} {:<10} problem written to the sheet: {}",
+                r.row,
+                crate::sheet::display_safe(&r.id),
+                crate::sheet::display_safe(reason)
             ));
         }
         return;
@@ -166,12 +170,14 @@ pub fn print_row(r: &RowResult, ui: &Ui) {
     match &r.note {
         None => ui.line(format!(
             "row {:<4} {:<10} {verb}: passed ({files}{skipped}); cell turned green",
-            r.row, r.id
+            r.row,
+            crate::sheet::display_safe(&r.id)
         )),
         Some(note) => ui.line(format!(
-            "row {:<4} {:<10} problem written to the sheet: {note} (details: {}{skipped})",
+            "row {:<4} {:<10} problem written to the sheet: {} (details: {}{skipped})",
             r.row,
-            r.id,
+            crate::sheet::display_safe(&r.id),
+            crate::sheet::display_safe(note),
             r.report.as_deref().unwrap_or("-")
         )),
     }

@@ -91,6 +91,11 @@ pub fn human_lines(table: &Table) -> Vec<String> {
             ]
         })
         .collect();
+    // Sheet values are anyone's text: escape what could repaint the terminal or forge a line.
+    let cells: Vec<[String; 5]> = cells
+        .into_iter()
+        .map(|c| c.map(|t| crate::sheet::display_safe(&t).into_owned()))
+        .collect();
     let header = ["row", "ID", "original", "anonymization", "check"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for c in &cells {
@@ -109,7 +114,9 @@ pub fn human_lines(table: &Table) -> Vec<String> {
     }
     out.push(String::new());
     out.extend(progress_lines(table));
-    out
+    out.into_iter()
+        .map(|l| crate::sheet::display_safe(&l).into_owned())
+        .collect()
 }
 
 /// `done (JD)`, `pending (KH)`, `problem (MF): (0010,4000) ...`, `not started`.

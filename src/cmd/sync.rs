@@ -49,6 +49,15 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         date,
         fail_fast,
     } = args;
+    // One sync per study at a time, held for the whole run and taken before the workbook is read,
+    // so a sync that waited plans from the other's result. A dry run never takes it.
+    let _study_lock = if dry_run {
+        None
+    } else {
+        crate::sheet::read::check_workbook_path(&workbook)?;
+        check_not_locked(&workbook)?;
+        Some(crate::lock::acquire(&workbook)?)
+    };
     let study = Study::open(&StudyOptions {
         workbook,
         config,

@@ -7,8 +7,9 @@
 //! are all fine. Every other non-empty header is a stage column.
 
 use super::{Columns, StageColumn};
-use calamine::{Data, DataType, Range};
+use calamine::{Data, DataType};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The header texts the tool looks for (compared after trimming, collapsing spaces, ignoring case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +35,53 @@ impl Default for ColumnNames {
             study: "Study".into(),
             scan_notes: "Scan Notes".into(),
         }
+    }
+}
+
+/// The cells of one sheet that hold a value, by (0-based row, 0-based column).
+///
+/// Sparse on purpose: a sheet with one value in XFD1048576 costs one entry, not a dense range
+/// of 17 billion cells. Memory follows the cells present, never the sheet's extent.
+#[derive(Debug, Default, Clone)]
+pub struct Grid {
+    cells: BTreeMap<(u32, u32), Data>,
+}
+
+impl Grid {
+    /// Sets the value at (row, column); an empty value is not stored.
+    pub fn set(&mut self, pos: (u32, u32), value: Data) {
+        if value != Data::Empty {
+            self.cells.insert(pos, value);
+        }
+    }
+
+    /// The value at (row, column), if the cell holds one.
+    pub fn get(&self, pos: (u32, u32)) -> Option<&Data> {
+        self.cells.get(&pos)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// The rows holding a value, in order, from `first` on.
+    pub fn rows_from(&self, first: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut last = None;
+        self.cells
+            .range((first, 0)..)
+            .map(|(&(r, _), _)| r)
+            .filter(move |&r| {
+                let new = last != Some(r);
+                last = Some(r);
+                new
+            })
+    }
+
+    /// The cells of row `row` holding a value, in column order.
+    pub fn row(&self, row: u32) -> impl Iterator<Item = (u32, &Data)> + '_ {
+        self.cells
+            .range((row, 0)..=(row, u32::MAX))
+            .map(|(&(_, c), v)| (c, v))
     }
 }
 
@@ -74,30 +122,26 @@ fn float_text(f: f64) -> String {
 }
 
 /// The text of the cell at an absolute (0-based row, 0-based column) position.
-pub fn text_at(range: &Range<Data>, row: u32, col: u32) -> String {
-    range
-        .get_value((row, col))
-        .map(cell_text)
-        .unwrap_or_default()
+pub fn text_at(grid: &Grid, row: u32, col: u32) -> String {
+    grid.get((row, col)).map(cell_text).unwrap_or_default()
 }
 
 /// Finds the 0-based header row of `range`: the first of its first [`HEADER_SEARCH_ROWS`] rows
 /// holding the "anonymized" header, preferring one that also holds the ID and check headers
 /// (so a group title that repeats a header text is not mistaken for the header row).
-pub fn find_header_row(range: &Range<Data>, names: &ColumnNames) -> Option<u32> {
-    let (start, end) = (range.start()?, range.end()?);
+pub fn find_header_row(grid: &Grid, names: &ColumnNames) -> Option<u32> {
     let want = [
         normalise(&names.anonymized),
         normalise(&names.id),
         normalise(&names.check),
     ];
-    let last = end.0.min(HEADER_SEARCH_ROWS - 1);
     let mut first_partial = None;
-    for row in start.0..=last {
-        let found: Vec<bool> = want
-            .iter()
-            .map(|w| (start.1..=end.1).any(|c| normalise(&text_at(range, row, c)) == *w))
+    for row in grid.rows_from(0).take_while(|&r| r < HEADER_SEARCH_ROWS) {
+        let texts: Vec<String> = grid
+            .row(row)
+            .map(|(_, v)| normalise(&cell_text(v)))
             .collect();
+        let found: Vec<bool> = want.iter().map(|w| texts.contains(w)).collect();
         if found.iter().all(|f| *f) {
             return Some(row);
         }
@@ -112,7 +156,7 @@ pub fn find_header_row(range: &Range<Data>, names: &ColumnNames) -> Option<u32> 
 ///
 /// Returns the key (`id`, `check`) and header text of a required column that is missing.
 pub fn map_columns(
-    range: &Range<Data>,
+    grid: &Grid,
     header_row: u32,
     names: &ColumnNames,
 ) -> Result<(Columns, Vec<StageColumn>), (&'static str, String)> {
@@ -127,11 +171,8 @@ pub fn map_columns(
     ];
     let wanted: Vec<String> = known.iter().map(|(_, n, _)| normalise(n)).collect();
     let mut stages = Vec::new();
-    let (Some(start), Some(end)) = (range.start(), range.end()) else {
-        return Err(("id", names.id.clone()));
-    };
-    for col in start.1..=end.1 {
-        let text = text_at(range, header_row, col);
+    for (col, value) in grid.row(header_row) {
+        let text = cell_text(value);
         let norm = normalise(&text);
         if norm.is_empty() {
             continue;
@@ -184,14 +225,22 @@ mod tests {
         assert_eq!(cell_text(&Data::Empty), "");
     }
 
-    fn range(rows: &[&[&str]]) -> Range<Data> {
-        let mut r = Range::new((0, 0), (rows.len() as u32 - 1, 5));
+    fn range(rows: &[&[&str]]) -> Grid {
+        let mut r = Grid::default();
         for (i, row) in rows.iter().enumerate() {
             for (j, v) in row.iter().enumerate() {
-                r.set_value((i as u32, j as u32), Data::String(v.to_string()));
+                r.set((i as u32, j as u32), Data::String(v.to_string()));
             }
         }
         r
+    }
+
+    #[test]
+    fn a_far_cell_costs_one_entry() {
+        let mut g = range(&[&["ID"]]);
+        g.set((1_048_575, 16_383), Data::String("x".into()));
+        assert_eq!(g.rows_from(0).collect::<Vec<_>>(), [0, 1_048_575]);
+        assert_eq!(find_header_row(&g, &ColumnNames::default()), None);
     }
 
     #[test]

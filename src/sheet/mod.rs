@@ -19,6 +19,8 @@ pub mod template;
 pub mod write;
 pub mod writeback;
 
+pub use state::display_safe;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::path::PathBuf;

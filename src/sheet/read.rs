@@ -3,15 +3,18 @@
 //! its two workflow cells ([`super::state`]).
 //!
 //! The file is read once, into memory, and never opened for writing: `status` leaves it
-//! byte-identical and creates no lock file.
+//! byte-identical and creates no lock file. Its XML parts are size-checked before anything
+//! parses them, and each sheet is streamed into a sparse [`Grid`], so a hostile extent (one
+//! value in XFD1048576) costs one cell.
 
-use super::layout::{self, ColumnNames, HEADER_SEARCH_ROWS};
+use super::layout::{self, ColumnNames, Grid, HEADER_SEARCH_ROWS};
 use super::state;
+use super::write;
 use super::{Columns, Row, StageColumn, Table};
 use crate::error::{Error, Result};
-use calamine::{Data, DataType, Range, Reader, StyleRange, Xlsx, XlsxError};
+use calamine::{Data, DataRef, DataType, Reader, Xlsx, XlsxError};
 use chrono::NaiveDate;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
 use std::path::Path;
 
@@ -23,29 +26,47 @@ const ZIP_MAGIC: [u8; 4] = *b"PK\x03\x04";
 /// Reads the participant table of the workbook at `path`.
 ///
 /// Errors (exit 2) for a missing file, the wrong kind of file (.xls, .csv, .ods, ...), a
-/// password-protected or damaged workbook, no header row, a missing required column, or two
-/// rows with the same ID.
+/// password-protected or damaged workbook, a part inflating past the size limit, no header
+/// row, a missing required column, two rows with the same ID, or a table sheet the write-back
+/// could not update (checked now, before any work, not after it).
+///
+/// Sheets are streamed cell by cell: memory follows the cells present, not the sheet's extent.
+/// A sheet that cannot be read (an XLM macro sheet, a damaged part the table does not use) is
+/// passed over; its error is reported only if no sheet holds the table.
 pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
     let bytes = read_workbook_bytes(path)?;
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| workbook_error(path, e))?;
+    write::check_sizes(path, &bytes)?;
+    let readable = write::readable_copy(&bytes);
+    let for_reader = readable.as_deref().unwrap_or(&bytes);
+    let mut book: Xlsx<_> =
+        Xlsx::new(Cursor::new(for_reader)).map_err(|e| workbook_error(path, e))?;
+    let positions = write::style_positions(&bytes);
 
     let sheet_names = book.sheet_names();
     let mut any_data = false;
+    let mut first_error = None;
     let mut found = None;
     for name in &sheet_names {
-        let range = book
-            .worksheet_range(name)
-            .map_err(|e| workbook_error(path, e))?;
-        if range.is_empty() {
+        let sheet = match read_sheet(&mut book, name, positions.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        if sheet.values.is_empty() {
             continue;
         }
         any_data = true;
-        if let Some(row) = layout::find_header_row(&range, names) {
-            found = Some((name.clone(), range, row));
+        if let Some(row) = layout::find_header_row(&sheet.values, names) {
+            found = Some((name.clone(), sheet, row));
             break;
         }
     }
-    let Some((sheet, range, header)) = found else {
+    let Some((sheet_name, sheet, header)) = found else {
+        if let Some(e) = first_error {
+            return Err(workbook_error(path, e));
+        }
         if !any_data {
             return Err(Error::EmptyWorkbook {
                 path: path.to_path_buf(),
@@ -60,24 +81,34 @@ pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
     };
 
     let (columns, stages) =
-        layout::map_columns(&range, header, names).map_err(|(key, wanted)| {
+        layout::map_columns(&sheet.values, header, names).map_err(|(key, wanted)| {
             Error::ColumnNotFound {
                 path: path.to_path_buf(),
-                sheet: sheet.clone(),
+                sheet: sheet_name.clone(),
                 row: header + 1,
                 wanted,
                 key: key.to_string(),
             }
         })?;
-    let styles = book
-        .worksheet_style(&sheet)
-        .map_err(|e| workbook_error(path, e))?;
+    // The write-back parses the package its own way: make sure it finds this sheet now.
+    write::preflight(&bytes, &sheet_name).map_err(|e| match e {
+        Error::Workbook { reason, .. } => Error::Workbook {
+            path: path.to_path_buf(),
+            reason,
+        },
+        Error::SheetNotFound { sheet, sheets, .. } => Error::SheetNotFound {
+            path: path.to_path_buf(),
+            sheet,
+            sheets,
+        },
+        other => other,
+    })?;
 
-    let rows = read_rows(&range, &styles, header, &columns, &stages);
-    check_unique_ids(path, &sheet, &rows)?;
+    let rows = read_rows(&sheet, header, &columns, &stages);
+    check_unique_ids(path, &sheet_name, &rows)?;
     Ok(Table {
         path: path.to_path_buf(),
-        sheet,
+        sheet: sheet_name,
         header_row: header + 1,
         columns,
         stages,
@@ -85,19 +116,60 @@ pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
     })
 }
 
+/// One sheet as read: the values present, the solid fill of each styled cell, and the cells
+/// holding a formula whose value was never saved.
+struct Sheet {
+    values: Grid,
+    fills: HashMap<(u32, u32), u32>,
+    unsaved_formulas: HashSet<(u32, u32)>,
+}
+
+/// Streams sheet `name`: values, then fills resolved through the style palette (`positions`
+/// maps Excel's format numbers to calamine's palette, see [`write::style_positions`]).
+fn read_sheet(
+    book: &mut Xlsx<Cursor<&[u8]>>,
+    name: &str,
+    positions: Option<&[usize]>,
+) -> Result<Sheet, XlsxError> {
+    let mut values = Grid::default();
+    let mut styled: Vec<((u32, u32), usize)> = Vec::new();
+    let mut reader = book.worksheet_cells_reader(name)?;
+    while let Some((cell, style)) = reader.next_cell_with_style_id()? {
+        let pos = cell.get_position();
+        if style != 0 {
+            styled.push((pos, style));
+        }
+        values.set(pos, Data::from(cell.get_value().clone()));
+    }
+    let palette = reader.styles();
+    let fills = styled
+        .into_iter()
+        .filter_map(|(pos, id)| {
+            let at = positions.map_or(Some(id), |p| p.get(id).copied())?;
+            state::solid_fill(palette.get(at)).map(|argb| (pos, argb))
+        })
+        .collect();
+    drop(reader);
+    // A second pass for formulas: a cell whose formula has no saved value reads as empty.
+    let mut unsaved_formulas = HashSet::new();
+    let mut reader = book.worksheet_cells_reader(name)?;
+    while let Some(cell) = reader.next_cell_with_formula()? {
+        if cell.formula.is_some() && matches!(cell.value, DataRef::Empty) {
+            unsaved_formulas.insert(cell.pos);
+        }
+    }
+    Ok(Sheet {
+        values,
+        fills,
+        unsaved_formulas,
+    })
+}
+
 /// Reads every participant row below the header; rows with an empty ID are skipped, not taken
 /// as the end of the table (the lab's template has hundreds of styled empty rows; labs leave gaps).
-fn read_rows(
-    range: &Range<Data>,
-    styles: &StyleRange,
-    header: u32,
-    columns: &Columns,
-    stages: &[StageColumn],
-) -> Vec<Row> {
-    let Some(end) = range.end() else {
-        return Vec::new();
-    };
-    let fill = |r: u32, c: u32| state::solid_fill(styles.get((r, c)));
+fn read_rows(sheet: &Sheet, header: u32, columns: &Columns, stages: &[StageColumn]) -> Vec<Row> {
+    let range = &sheet.values;
+    let fill = |r: u32, c: u32| sheet.fills.get(&(r, c)).copied();
     let green = |r: u32, c: u32| fill(r, c).is_some_and(state::is_green);
     let red = |r: u32, c: u32| fill(r, c).is_some_and(state::is_red);
     let optional = |r: u32, c: Option<u32>| {
@@ -106,7 +178,7 @@ fn read_rows(
     };
 
     let mut rows = Vec::new();
-    for r in header + 1..=end.0 {
+    for r in range.rows_from(header + 1).collect::<Vec<_>>() {
         let id = layout::text_at(range, r, columns.id);
         if id.is_empty() {
             continue;
@@ -128,7 +200,7 @@ fn read_rows(
             study: optional(r, columns.study),
             scan_date: columns
                 .scan_date
-                .and_then(|c| range.get_value((r, c)))
+                .and_then(|c| range.get((r, c)))
                 .and_then(scan_date),
             excluded,
             flagged: fill(r, columns.id).is_some_and(state::is_yellow),
@@ -139,6 +211,21 @@ fn read_rows(
                 .map(|s| green(r, s.col) || !layout::text_at(range, r, s.col).is_empty())
                 .collect(),
         });
+    }
+    // An ID given as a formula whose value was never saved (the file was written by a program
+    // that does not calculate) reads as empty: say so per row rather than drop it silently.
+    let mut unsaved: Vec<u32> = sheet
+        .unsaved_formulas
+        .iter()
+        .filter(|&&(r, c)| r > header && (c == columns.id || Some(c) == columns.original_id))
+        .map(|&(r, _)| r + 1)
+        .collect();
+    unsaved.sort_unstable();
+    unsaved.dedup();
+    for row in unsaved {
+        tracing::warn!(
+            "row {row}: its ID or Original ID is a formula with no saved value, so the row is skipped (hint: open the workbook in Excel and save it, so the value is stored)"
+        );
     }
     rows
 }

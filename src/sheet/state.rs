@@ -8,6 +8,39 @@
 
 use super::{State, WorkCell};
 use calamine::{FillPattern, Style};
+use std::borrow::Cow;
+
+/// Whether `c` must not reach a terminal or a file name raw: control characters (C0, DEL, C1:
+/// ESC sequences, NUL, newlines) and the invisible direction marks and overrides that make text
+/// display in another order than it is (RLO, LRM, isolates, ...).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+                | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// `text` safe to print: every [`is_unsafe_char`] written as `\u{1b}`-style escape (a
+/// backslash is doubled only when something was escaped, so plain text prints unchanged).
+///
+/// Sheet values are anyone's text: printed raw, an ESC sequence repaints the terminal and a
+/// newline forges an output line. Every printer of a sheet value goes through this.
+pub fn display_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// The state of a workflow cell holding `text`, green or not.
 ///
@@ -111,6 +144,15 @@ pub fn is_yellow(argb: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_safe_escapes_what_could_repaint_or_forge() {
+        assert!(matches!(display_safe("S01 KH é"), Cow::Borrowed(_)));
+        assert_eq!(display_safe("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(display_safe("x\nrow 9 ok"), "x\\u{a}row 9 ok");
+        assert_eq!(display_safe("\0\u{202e}gpj.exe"), "\\u{0}\\u{202e}gpj.exe");
+        assert_eq!(display_safe("a\\b\t"), "a\\\\b\\u{9}");
+    }
 
     #[track_caller]
     fn split(text: &str, initials: Option<&str>, note: Option<&str>) {

@@ -11,11 +11,14 @@
 mod harness;
 
 mod anonymize;
+mod corpus;
 mod demo;
 mod examples;
 mod folders;
 mod gen_study;
+mod hostile_sheet;
 mod init;
+mod lock;
 mod messages;
 mod notify;
 mod profile;

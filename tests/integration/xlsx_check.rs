@@ -24,8 +24,15 @@ pub fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>, Vec<u8>)> {
             let name = f.name().unwrap().into_owned();
             f.read_to_end(&mut raw).unwrap();
             drop(f);
+            // A part whose declared size is wrong (Excel opens those) compares by its raw bytes.
             let mut plain = Vec::new();
-            zip.by_index(i).unwrap().read_to_end(&mut plain).unwrap();
+            if zip
+                .by_index(i)
+                .and_then(|mut f| Ok(f.read_to_end(&mut plain)?))
+                .is_err()
+            {
+                plain = raw.clone();
+            }
             (name, raw, plain)
         })
         .collect()

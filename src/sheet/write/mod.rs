@@ -65,6 +65,43 @@ pub fn patch_package(original: &[u8], sheet: &str, edits: &[CellEdit]) -> Result
     patch_at(Path::new("workbook.xlsx"), original, sheet, edits)
 }
 
+/// Checks that a write-back to sheet `sheet` of the xlsx package `bytes` can be made: the
+/// package opens, the sheet is found through the same relationships the write-back follows (a
+/// byte-order mark in any part is fine), its XML and the styles part parse. Changes nothing.
+///
+/// Call it right after reading the table and before any other work, so a workbook the
+/// write-back could not update is refused before the DICOM work, not after it.
+///
+/// # Errors
+/// As [`patch_package`]: [`Error::Workbook`], [`Error::SheetNotFound`]; errors name
+/// `workbook.xlsx` (see [`preflight_file`] for the real path).
+pub fn preflight(bytes: &[u8], sheet: &str) -> Result<()> {
+    package::preflight(bytes, sheet, true).map_err(|f| f.into_error(Path::new("workbook.xlsx")))
+}
+
+/// [`preflight`] of the workbook file at `path` (errors name it).
+pub fn preflight_file(path: &Path, sheet: &str) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+    package::preflight(&bytes, sheet, true).map_err(|f| f.into_error(path))
+}
+
+/// For each cell format as Excel numbers them, its index in calamine's style palette, which
+/// counts both branches of an `mc:AlternateContent` in `cellXfs`; `None` without styles.
+pub(crate) fn style_positions(bytes: &[u8]) -> Option<Vec<usize>> {
+    package::style_positions(bytes)
+}
+
+/// The package as the reader should see it: without sheets it cannot open (an XLM macro sheet,
+/// a sheet whose relationship is missing), so they do not refuse the whole workbook.
+pub(crate) fn readable_copy(bytes: &[u8]) -> Option<Vec<u8>> {
+    package::readable_copy(bytes)
+}
+
+/// Refuses, naming `path`, a package with an XML part that inflates past the size limit.
+pub(crate) fn check_sizes(path: &Path, bytes: &[u8]) -> Result<()> {
+    package::check_sizes(bytes).map_err(|f| f.into_error(path))
+}
+
 /// [`patch_package`] with errors naming `path`.
 pub(crate) fn patch_at(
     path: &Path,

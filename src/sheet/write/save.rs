@@ -65,34 +65,60 @@ pub struct SaveOutcome {
 
 /// The lock files Excel may leave beside `path` while the workbook is open: `~$` + the file
 /// name, and `~$` + the name without its first two characters (what Excel writes for long
-/// names).
+/// names); then LibreOffice's `.~lock.` + the file name + `#`.
 pub fn lock_files(path: &Path) -> Vec<PathBuf> {
+    lock_files_by_app(path)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect()
+}
+
+/// [`lock_files`], each with the program that writes it.
+fn lock_files_by_app(path: &Path) -> Vec<(PathBuf, &'static str)> {
     let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Vec::new();
     };
     let dir = parent(path);
-    let mut out = vec![dir.join(format!("~${name}"))];
+    let mut out = vec![(dir.join(format!("~${name}")), "Excel")];
     if name.chars().count() > 2 {
         let short: String = name.chars().skip(2).collect();
-        out.push(dir.join(format!("~${short}")));
+        out.push((dir.join(format!("~${short}")), "Excel"));
     }
+    out.push((dir.join(format!(".~lock.{name}#")), "LibreOffice"));
     out
 }
 
-/// Refuses with [`Error::Locked`] when Excel's lock file is beside the workbook.
+/// Refuses with [`Error::Locked`] when Excel's or LibreOffice's lock file is beside the
+/// workbook (beside the link and beside its target, for a symbolic link).
 ///
 /// `sync` calls this before doing any work; [`save_workbook`] calls it again before writing.
 pub fn check_not_locked(path: &Path) -> Result<()> {
-    match lock_files(path)
-        .into_iter()
-        .find(|l| fs::symlink_metadata(l).is_ok())
-    {
-        Some(lock) => Err(Error::Locked {
-            path: path.to_path_buf(),
-            lock,
-        }),
-        None => Ok(()),
+    let mut places = vec![path.to_path_buf()];
+    if let Some(target) = link_target(path) {
+        places.push(target);
     }
+    for place in &places {
+        if let Some((lock, app)) = lock_files_by_app(place)
+            .into_iter()
+            .find(|(l, _)| fs::symlink_metadata(l).is_ok())
+        {
+            return Err(Error::Locked {
+                path: path.to_path_buf(),
+                lock,
+                app,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The file a symbolic link at `path` finally points to, or `None` when `path` is no link.
+fn link_target(path: &Path) -> Option<PathBuf> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    fs::canonicalize(path).ok()
 }
 
 /// The folder holding the backups of the workbook at `path`: `.anontrack/backups` beside it
@@ -186,10 +212,16 @@ pub fn save_with(
     mut prepare: impl FnMut(&[u8], bool) -> Result<Option<Prepared>>,
 ) -> Result<SaveOutcome> {
     check_not_locked(path)?;
+    // A symbolic link (the lab's shared copy) is written through: the temp file goes beside
+    // the target and is renamed over it, so the link stays and everyone sees the result.
+    // Backups stay in `.anontrack/backups` beside the path as given.
+    let given = path;
+    let target = link_target(path);
+    let path = target.as_deref().unwrap_or(path);
     let dir = parent(path);
     // A sync killed during an earlier save may have left its temp file (and a backup's) behind.
     remove_stale_temps(&dir, SAVE_TMP_PREFIX, ".tmp");
-    remove_stale_temps(&backup_dir(path), BACKUP_TMP_PREFIX, "");
+    remove_stale_temps(&backup_dir(given), BACKUP_TMP_PREFIX, "");
     for _attempt in 0..ATTEMPTS {
         let before = fs::metadata(path).map_err(|e| Error::read(path, e))?;
         let bytes = fs::read(path).map_err(|e| Error::read(path, e))?;
@@ -198,7 +230,7 @@ pub fn save_with(
         let Some(Prepared { sheet, edits }) = prepare(&bytes, changed_on_disk)? else {
             continue;
         };
-        let new = patch_at(path, &bytes, &sheet, &edits)?;
+        let new = patch_at(given, &bytes, &sheet, &edits)?;
         if new == bytes {
             return Ok(SaveOutcome {
                 written: false,
@@ -206,7 +238,7 @@ pub fn save_with(
                 backup: None,
             });
         }
-        let backup = back_up(path, &bytes)?;
+        let backup = back_up(given, &bytes)?;
 
         let mut tmp = tempfile::Builder::new()
             .prefix(SAVE_TMP_PREFIX)
@@ -220,12 +252,13 @@ pub fn save_with(
             .map_err(|e| Error::write(&tmp_path, e))?;
 
         // Someone may have opened or saved the workbook while we patched it.
-        check_not_locked(path)?;
+        check_not_locked(given)?;
         let after = fs::metadata(path).map_err(|e| Error::read(path, e))?;
         if after.len() != before.len() || after.modified().ok() != before.modified().ok() {
             continue;
         }
-        tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
+        tmp.persist(path)
+            .map_err(|e| replace_error(given, e.error))?;
         sync_dir(&dir);
         return Ok(SaveOutcome {
             written: true,
@@ -237,6 +270,19 @@ pub fn save_with(
         path: path.to_path_buf(),
         reason: "it kept changing on disk while anontrack tried to save it".into(),
     })
+}
+
+/// The error for a failed rename over the workbook. On Windows, Excel holds an open workbook
+/// with a sharing lock, so the rename fails: say so instead of a raw OS error.
+fn replace_error(path: &Path, e: std::io::Error) -> Error {
+    // ERROR_ACCESS_DENIED (5), ERROR_SHARING_VIOLATION (32), ERROR_LOCK_VIOLATION (33).
+    if cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33)) {
+        return Error::Usage(format!(
+            "cannot replace `{}`: another program has it open (hint: close the workbook in Excel, then run sync again; the anonymized folders are kept and the next run records them)",
+            path.display()
+        ));
+    }
+    Error::write(path, e)
 }
 
 /// Copies `bytes` (the version about to be replaced) into the backup folder and drops the
@@ -338,12 +384,28 @@ mod tests {
             l,
             [
                 PathBuf::from("/x/~$STUDYNAME_dataprocessing.xlsx"),
-                PathBuf::from("/x/~$UDYNAME_dataprocessing.xlsx")
+                PathBuf::from("/x/~$UDYNAME_dataprocessing.xlsx"),
+                PathBuf::from("/x/.~lock.STUDYNAME_dataprocessing.xlsx#")
             ]
         );
         assert_eq!(
             lock_files(Path::new("a.xlsx"))[0],
             PathBuf::from("./~$a.xlsx")
+        );
+    }
+
+    #[test]
+    fn libreoffice_lock_is_named_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = dir.path().join("study.xlsx");
+        fs::write(&book, b"x").unwrap();
+        check_not_locked(&book).unwrap();
+        fs::write(dir.path().join(".~lock.study.xlsx#"), b",user,host,;").unwrap();
+        let err = check_not_locked(&book).unwrap_err().to_string();
+        assert!(
+            err.contains("open in LibreOffice")
+                && err.contains("close the workbook in LibreOffice"),
+            "{err}"
         );
     }
 

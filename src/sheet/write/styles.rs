@@ -34,6 +34,9 @@ impl Fill {
 struct Xf {
     tag: String,
     inner: String,
+    /// Its position among all `xf` elements inside `cellXfs`, every `mc:AlternateContent`
+    /// branch counted (how calamine numbers its style palette).
+    raw: usize,
 }
 
 impl Xf {
@@ -70,11 +73,37 @@ struct Container {
     end_tag_at: Option<usize>,
 }
 
+/// The children of `<styleSheet>` in the order the schema requires them.
+const SECTIONS: [&str; 11] = [
+    "numFmts",
+    "fonts",
+    "fills",
+    "borders",
+    "cellStyleXfs",
+    "cellXfs",
+    "cellStyles",
+    "dxfs",
+    "tableStyles",
+    "colors",
+    "extLst",
+];
+
+/// What a section created from nothing holds before anything is appended.
+const DEFAULT_FILLS: [&str; 2] = ["none", "gray125"];
+
 /// The parsed cell-format tables of a styles part, plus what this patch appends.
+///
+/// A part without `fills` or `cellXfs` (Excel opens it, taking the defaults) gets the missing
+/// sections created, minimally, when a cell turns green. Cell formats inside
+/// `mc:AlternateContent` count once, as Excel counts them: those of its first `mc:Choice`.
 #[derive(Debug)]
 pub(super) struct Styles<'a> {
     xml: &'a str,
     prefix: String,
+    /// The `<styleSheet>` start tag, and where its closing tag is (`None`: self-closing).
+    root: Option<Container>,
+    /// The sections present: (index in [`SECTIONS`], start offset).
+    sections: Vec<(usize, usize)>,
     fills: Vec<Fill>,
     fills_at: Option<Container>,
     xfs: Vec<Xf>,
@@ -86,11 +115,25 @@ pub(super) struct Styles<'a> {
 }
 
 impl<'a> Styles<'a> {
+    /// A styles part with no sections, for a package that has none (strict or transitional).
+    pub fn blank(strict: bool) -> String {
+        let ns = if strict {
+            "http://purl.oclc.org/ooxml/spreadsheetml/main"
+        } else {
+            "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+        };
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<styleSheet xmlns=\"{ns}\"></styleSheet>"
+        )
+    }
+
     /// Parses the fills and cell formats of `xml` (a styles part).
     pub fn parse(xml: &'a str) -> Result<Self, String> {
         let mut s = Styles {
             xml,
             prefix: String::new(),
+            root: None,
+            sections: Vec::new(),
             fills: Vec::new(),
             fills_at: None,
             xfs: Vec::new(),
@@ -102,7 +145,11 @@ impl<'a> Styles<'a> {
         let mut t = Tokens::new(xml);
         let mut stack: Vec<Vec<u8>> = Vec::new();
         // The xf being read: its start tag and where its content starts.
-        let mut open_xf: Option<(String, usize)> = None;
+        let mut open_xf: Option<(String, usize, usize)> = None;
+        // Inside `cellXfs/mc:AlternateContent`: whether a `mc:Choice` was seen, and whether the
+        // one being read is the first (whose formats count).
+        let (mut choice_seen, mut in_first_choice) = (false, false);
+        let mut raw_xfs = 0;
         while let Some(tok) = t.next_token()? {
             let raw = &xml[tok.span.clone()];
             match &tok.event {
@@ -111,8 +158,32 @@ impl<'a> Styles<'a> {
                     let name = local(e.name().as_ref()).to_vec();
                     let parent = stack.last().map(Vec::as_slice);
                     let grand = stack.len().checked_sub(2).map(|i| stack[i].as_slice());
+                    if parent == Some(b"styleSheet")
+                        && let Some(i) = SECTIONS.iter().position(|n| n.as_bytes() == name)
+                    {
+                        s.sections.push((i, tok.span.start));
+                    }
+                    let counted_xf = parent == Some(b"cellXfs")
+                        || (parent == Some(b"Choice") && in_first_choice);
+                    let raw_xf = raw_xfs;
+                    if name == b"xf" && stack.iter().any(|n| n == b"cellXfs") {
+                        raw_xfs += 1;
+                    }
                     match (name.as_slice(), parent) {
-                        (b"styleSheet", None) => s.prefix = prefix_of(tag_name(raw)).to_owned(),
+                        (b"styleSheet", None) => {
+                            s.prefix = prefix_of(tag_name(raw)).to_owned();
+                            s.root = Some(Container {
+                                start_tag: tok.span.clone(),
+                                end_tag_at: None,
+                            });
+                        }
+                        (b"AlternateContent", Some(b"cellXfs")) => choice_seen = false,
+                        (b"Choice", Some(b"AlternateContent"))
+                            if grand == Some(b"cellXfs") && !choice_seen =>
+                        {
+                            choice_seen = true;
+                            in_first_choice = !empty;
+                        }
                         (b"fills", Some(b"styleSheet")) => {
                             s.fills_at = Some(Container {
                                 start_tag: tok.span.clone(),
@@ -145,14 +216,15 @@ impl<'a> Styles<'a> {
                                 f.bg_indexed_64 = attr(raw, "indexed") == Some("64");
                             }
                         }
-                        (b"xf", Some(b"cellXfs")) => {
+                        (b"xf", _) if counted_xf => {
                             if empty {
                                 s.xfs.push(Xf {
                                     tag: raw.to_owned(),
                                     inner: String::new(),
+                                    raw: raw_xf,
                                 });
                             } else {
-                                open_xf = Some((raw.to_owned(), tok.span.end));
+                                open_xf = Some((raw.to_owned(), tok.span.end, raw_xf));
                             }
                         }
                         _ => {}
@@ -165,12 +237,21 @@ impl<'a> Styles<'a> {
                     let name = local(e.name().as_ref()).to_vec();
                     stack.pop();
                     let parent = stack.last().map(Vec::as_slice);
+                    let counted_xf = parent == Some(b"cellXfs")
+                        || (parent == Some(b"Choice") && in_first_choice);
                     match (name.as_slice(), parent) {
-                        (b"xf", Some(b"cellXfs")) => {
-                            if let Some((tag, from)) = open_xf.take() {
+                        (b"styleSheet", None) => {
+                            if let Some(c) = s.root.as_mut() {
+                                c.end_tag_at = Some(tok.span.start);
+                            }
+                        }
+                        (b"Choice", Some(b"AlternateContent")) => in_first_choice = false,
+                        (b"xf", _) if counted_xf => {
+                            if let Some((tag, from, raw)) = open_xf.take() {
                                 s.xfs.push(Xf {
                                     tag,
                                     inner: xml[from..tok.span.start].to_owned(),
+                                    raw,
                                 });
                             }
                         }
@@ -190,13 +271,38 @@ impl<'a> Styles<'a> {
                 _ => {}
             }
         }
-        if s.xfs_at.is_none() {
-            return Err("the styles part has no `cellXfs` table".into());
+        if s.root.is_none() {
+            return Err("the styles part has no `styleSheet`".into());
         }
+        // Excel's defaults where a section is missing: the two fills every workbook has, and
+        // one plain cell format.
         if s.fills_at.is_none() {
-            return Err("the styles part has no `fills` table".into());
+            s.fills = DEFAULT_FILLS
+                .iter()
+                .map(|_| Fill {
+                    solid: false,
+                    fg_rgb: None,
+                    bg_indexed_64: false,
+                })
+                .collect();
+        }
+        if s.xfs_at.is_none() {
+            s.xfs = vec![Xf {
+                tag: format!(
+                    "<{}xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\"/>",
+                    s.prefix
+                ),
+                inner: String::new(),
+                raw: 0,
+            }];
         }
         Ok(s)
+    }
+
+    /// For each cell format as Excel numbers them, its position in calamine's style palette
+    /// (which counts every branch of an `mc:AlternateContent`).
+    pub fn raw_positions(&self) -> Vec<usize> {
+        self.xfs.iter().map(|x| x.raw).collect()
     }
 
     /// Whether cell format `xf` fills the cell green (solid FF00B050; bgColor is ignored).
@@ -243,6 +349,7 @@ impl<'a> Styles<'a> {
                 None,
             ),
             inner: source.inner.clone(),
+            raw: usize::MAX,
         };
         // Reuse an identical format with any of the existing green fills.
         for &g in &greens {
@@ -292,8 +399,51 @@ impl<'a> Styles<'a> {
         if self.new_fills.is_empty() && self.new_xfs.is_empty() {
             return None;
         }
+        let p = &self.prefix;
         let mut splices: Vec<(Range<usize>, String)> = Vec::new();
+        // Sections created from nothing: (index in SECTIONS, whole element).
+        let mut created: Vec<(usize, String)> = Vec::new();
+        let has = |name: &str| {
+            let i = SECTIONS.iter().position(|n| *n == name).unwrap_or(0);
+            self.sections.iter().any(|&(j, _)| j == i)
+        };
+        let section = |name: &str, count: usize, body: String| {
+            let i = SECTIONS.iter().position(|n| *n == name).unwrap_or(0);
+            (
+                i,
+                format!("<{p}{name} count=\"{count}\">{body}</{p}{name}>"),
+            )
+        };
         let new_xfs: String = self.new_xfs.iter().map(Xf::to_xml).collect();
+        if self.xfs_at.is_none() {
+            // The formats point at font 0, border 0 and cell style 0: make sure they exist.
+            if !has("fonts") {
+                created.push(section("fonts", 1, format!("<{p}font/>")));
+            }
+            if !has("borders") {
+                created.push(section("borders", 1, format!("<{p}border/>")));
+            }
+            if !has("cellStyleXfs") {
+                created.push(section(
+                    "cellStyleXfs",
+                    1,
+                    format!("<{p}xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\"/>"),
+                ));
+            }
+            let all: String = self.xfs.iter().map(Xf::to_xml).collect::<String>() + &new_xfs;
+            created.push(section("cellXfs", self.xfs.len() + self.new_xfs.len(), all));
+        }
+        if self.fills_at.is_none() {
+            let defaults: String = DEFAULT_FILLS
+                .iter()
+                .map(|k| format!("<{p}fill><{p}patternFill patternType=\"{k}\"/></{p}fill>"))
+                .collect();
+            created.push(section(
+                "fills",
+                self.fills.len(),
+                defaults + &self.new_fills.concat(),
+            ));
+        }
         let parts = [
             (
                 self.fills_at.clone(),
@@ -327,6 +477,36 @@ impl<'a> Styles<'a> {
                         at.start_tag.clone(),
                         format!("{}{added}</{name}>", opening(&counted)),
                     ));
+                }
+            }
+        }
+        if !created.is_empty() {
+            let root = self.root.clone()?;
+            created.sort_by_key(|(i, _)| *i);
+            let mut at_end = String::new();
+            for (i, xml) in created {
+                // Before the first section that must come after it, else before `</styleSheet>`.
+                match self
+                    .sections
+                    .iter()
+                    .filter(|&&(j, _)| j > i)
+                    .map(|&(_, at)| at)
+                    .min()
+                {
+                    Some(at) => splices.push((at..at, xml)),
+                    None => at_end.push_str(&xml),
+                }
+            }
+            if !at_end.is_empty() {
+                match root.end_tag_at {
+                    Some(end) => splices.push((end..end, at_end)),
+                    None => {
+                        let tag = &self.xml[root.start_tag.clone()];
+                        splices.push((
+                            root.start_tag.clone(),
+                            format!("{}{at_end}</{}>", opening(tag), tag_name(tag)),
+                        ));
+                    }
                 }
             }
         }
@@ -389,8 +569,46 @@ mod tests {
     }
 
     #[test]
+    fn alternate_content_formats_count_once() {
+        let xml = XML.replace(
+            r#"</cellXfs>"#,
+            r#"<mc:AlternateContent xmlns:mc="mc"><mc:Choice Requires="x14"><xf numFmtId="0" fontId="0" fillId="0" borderId="2" xfId="0"/></mc:Choice><mc:Fallback><xf numFmtId="0" fontId="0" fillId="0" borderId="2" xfId="0"/></mc:Fallback></mc:AlternateContent></cellXfs>"#,
+        );
+        let mut s = Styles::parse(&xml).unwrap();
+        // Formats 0, 1 and the one in the first choice: the twin of 2 is 3, not 2 or 4.
+        assert_eq!(s.green_twin(2).unwrap(), 3);
+        let out = s.finish().unwrap();
+        assert!(out.contains(r#"<cellXfs count="4">"#), "{out}");
+        assert!(
+            out.contains(
+                r#"</mc:AlternateContent><xf numFmtId="0" fontId="0" fillId="3" borderId="2""#
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn missing_sections_are_created_in_schema_order() {
+        let xml = r#"<styleSheet xmlns="m"><fonts count="1"><font/></fonts><dxfs count="0"/></styleSheet>"#;
+        let mut s = Styles::parse(xml).unwrap();
+        assert_eq!(s.green_twin(0).unwrap(), 1);
+        let out = s.finish().unwrap();
+        assert_eq!(
+            out,
+            r#"<styleSheet xmlns="m"><fonts count="1"><font/></fonts><fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill><fill><patternFill patternType="solid"><fgColor rgb="FF00B050"/><bgColor indexed="64"/></patternFill></fill></fills><borders count="1"><border/></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="0" fillId="2" borderId="0" xfId="0" applyFill="1"/></cellXfs><dxfs count="0"/></styleSheet>"#
+        );
+        let again = Styles::parse(&out).unwrap();
+        assert!(again.is_green(1) && !again.is_green(0));
+        // A package with no styles part at all starts from a blank one.
+        let blank = Styles::blank(false);
+        let mut s = Styles::parse(&blank).unwrap();
+        assert_eq!(s.green_twin(0).unwrap(), 1);
+        assert!(Styles::parse(&s.finish().unwrap()).unwrap().is_green(1));
+    }
+
+    #[test]
     fn malformed_styles_are_an_error() {
         assert!(Styles::parse("<styleSheet><cellXfs></fills></styleSheet>").is_err());
-        assert!(Styles::parse("<styleSheet/>").is_err());
+        assert!(Styles::parse("<other/>").is_err());
     }
 }
