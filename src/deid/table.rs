@@ -104,7 +104,9 @@ impl TagPattern {
         match self {
             TagPattern::Exact(t) => t == tag,
             TagPattern::Repeating { base, element } => {
-                tag.0 & 0xFF00 == base && tag.0 % 2 == 0 && element.is_none_or(|e| e == tag.1)
+                tag.0 & 0xFF00 == base
+                    && tag.0.is_multiple_of(2)
+                    && element.is_none_or(|e| e == tag.1)
             }
             TagPattern::Private => tag.0 % 2 == 1,
         }
