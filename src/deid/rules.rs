@@ -35,6 +35,11 @@
 //! items), and `U`, `K` or `C` on an SQ keep it with every attribute inside following its own
 //! row. `D` on a UI is a keyed UID. `D` on a binary VR (OB, OW, US, FD, ...) is an empty value.
 //!
+//! Overlays: Table E.1-1 removes Overlay Data and Overlay Comments; without them the rest of
+//! the overlay plane (rows, columns, type, origin) would be an invalid Overlay Plane module, so
+//! every element of an overlay group `(60xx,eeee)` is removed unless `clean-graphics` is
+//! selected (then Overlay Data is [`Act::Clean`] and the plane stays).
+//!
 //! PatientName and PatientID are [`Act::Pseudonym`] (the sheet's ID) in every profile.
 //!
 //! Private attributes (odd groups): [`Act::Remove`], unless `retain-safe-private` is selected
@@ -198,6 +203,10 @@ impl Rules {
         if tag.0 % 2 == 1 {
             return self.private_action(tag, None);
         }
+        if is_overlay_group(tag.0) && !self.has(DeidOption::CleanGraphics) {
+            // Overlay Data goes (X): the rest of its plane would be an invalid module without it.
+            return Act::Remove;
+        }
         if tag.1 == 0x0000 {
             return Act::Keep; // group lengths are recomputed, never judged
         }
@@ -316,6 +325,11 @@ fn basic_action(tag: TagRef, c: Code) -> Act {
     }
 }
 
+/// The overlay plane groups `(6000-601E,xxxx)`.
+fn is_overlay_group(group: u16) -> bool {
+    (0x6000..=0x601E).contains(&group) && group.is_multiple_of(2)
+}
+
 /// Adjusts an action to what the VR can hold (see the module docs).
 fn for_vr(act: Act, vr: VR) -> Act {
     match (act, vr) {
@@ -383,6 +397,7 @@ mod tests {
         assert_eq!(t(0x0028, 0x0010, VR::US), Act::Keep); // Rows: not in the table
         assert_eq!(t(0x0008, 0x0000, VR::UL), Act::Keep); // group length
         assert_eq!(t(0x6000, 0x3000, VR::OW), Act::Remove); // overlay data
+        assert_eq!(t(0x6000, 0x0010, VR::US), Act::Remove); // the rest of its plane
         assert_eq!(t(0x5000, 0x3000, VR::OW), Act::Remove); // curve data
         assert_eq!(t(0x0040, 0xA730, VR::SQ), Act::Empty); // ContentSequence D on a sequence
         assert_eq!(t(0x006A, 0x0003, VR::UI), Act::ReplaceUid); // D on a UI

@@ -714,6 +714,7 @@ fn random_profiles_change_exactly_their_elements() {
                         action,
                     })
                     .collect(),
+                standard: None,
             };
             let input = &inputs[fi];
             let result = Anonymizer::new(&profile)
