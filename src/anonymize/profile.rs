@@ -48,6 +48,9 @@ pub struct Profile {
     /// at every depth instead of `rules`.
     #[serde(skip)]
     pub standard: Option<Rules>,
+    /// The study key a standard profile uses (see [`Profile::with_key`]); never serialized.
+    #[serde(skip)]
+    pub key: Option<crate::deid::StudyKey>,
 }
 
 #[derive(Deserialize)]
@@ -92,7 +95,26 @@ impl Profile {
             },
             rules: Vec::new(),
             standard: Some(Rules::resolve(base, &[])),
+            key: None,
         }
+    }
+
+    /// Gives a standard profile its study key, so every run with this profile (`sync` included)
+    /// uses it without an `Anonymizer::key` call.
+    pub fn with_key(mut self, key: crate::deid::StudyKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Adds the options named in `anontrack.toml` (`options = [...]`), refusing unknown ones.
+    pub fn with_option_names(self, names: &[String]) -> Result<Self> {
+        let name = self.name.clone();
+        let options = names
+            .iter()
+            .map(|o| DeidOption::parse(o))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|reason| Error::Profile { name, reason })?;
+        self.with_options(&options)
     }
 
     /// Adds options (`--option`, `options = [...]`) to a standard profile; the lab profile
@@ -215,6 +237,7 @@ impl Profile {
             description: raw.description,
             rules,
             standard: None,
+            key: None,
         })
     }
 
@@ -278,6 +301,7 @@ impl Profile {
             description,
             rules: Vec::new(),
             standard: Some(rules),
+            key: None,
         })
     }
 

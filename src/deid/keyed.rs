@@ -16,6 +16,12 @@ use std::path::{Path, PathBuf};
 /// Where the key lives by default, relative to the workbook's folder.
 pub const DEFAULT_KEY_FILE: &str = ".anontrack/study.key";
 
+/// The key file of a study: `key_file` from anontrack.toml (relative to the workbook's folder
+/// `base`) or `.anontrack/study.key` there.
+pub fn key_path(base: &Path, key_file: Option<&str>) -> PathBuf {
+    base.join(key_file.unwrap_or(DEFAULT_KEY_FILE))
+}
+
 /// The default range of date offsets, in days before the original date.
 pub const DEFAULT_OFFSET_DAYS: (u32, u32) = (30, 365);
 

@@ -715,6 +715,7 @@ fn random_profiles_change_exactly_their_elements() {
                     })
                     .collect(),
                 standard: None,
+                key: None,
             };
             let input = &inputs[fi];
             let result = Anonymizer::new(&profile)
