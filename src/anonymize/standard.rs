@@ -717,3 +717,131 @@ fn scrub_blob(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::anonymize::{Anonymizer, Profile};
+    use crate::deid::{Base, StudyKey};
+    use dicom_core::Tag;
+    use dicom_object::OpenFileOptions;
+
+    fn el(out: &mut Vec<u8>, g: u16, e: u16, vr: &[u8; 2], value: &[u8]) {
+        out.extend_from_slice(&g.to_le_bytes());
+        out.extend_from_slice(&e.to_le_bytes());
+        out.extend_from_slice(vr);
+        if vr == b"SQ" || vr == b"OB" {
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        out.extend_from_slice(value);
+    }
+
+    /// A made-up file with a defined-length sequence whose defined-length item holds a
+    /// reference UID and an element the Basic Profile removes.
+    fn file() -> Vec<u8> {
+        let mut meta = Vec::new();
+        el(&mut meta, 0x0002, 0x0003, b"UI", b"1.2.3.4.5.6.7.8.9.10");
+        el(&mut meta, 0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0");
+        let mut v = vec![0u8; 128];
+        v.extend_from_slice(b"DICM");
+        el(
+            &mut v,
+            0x0002,
+            0x0000,
+            b"UL",
+            &(meta.len() as u32).to_le_bytes(),
+        );
+        v.extend(meta);
+        el(&mut v, 0x0008, 0x0018, b"UI", b"1.2.3.4.5.6.7.8.9.10");
+        let mut item = Vec::new();
+        el(
+            &mut item,
+            0x0008,
+            0x1150,
+            b"UI",
+            b"1.2.840.10008.5.1.4.1.1.4\0",
+        );
+        el(&mut item, 0x0008, 0x1155, b"UI", b"1.2.3.4.5.6.7.8.9.11");
+        el(&mut item, 0x0010, 0x1000, b"LO", b"OTHER-ID");
+        let mut seq = vec![0xFE, 0xFF, 0x00, 0xE0];
+        seq.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        seq.extend(item);
+        el(&mut v, 0x0008, 0x1140, b"SQ", &seq);
+        el(&mut v, 0x0010, 0x0010, b"PN", b"Doe^Jane");
+        el(&mut v, 0x0010, 0x0020, b"LO", b"P101");
+        el(&mut v, 0x0029, 0x0010, b"LO", b"SIEMENS CSA HEADER");
+        el(
+            &mut v,
+            0x0029,
+            0x1010,
+            b"OB",
+            b"x 1.2.3.4.5.6.7.8.9.11 Doe y",
+        );
+        el(&mut v, 0x7FE0, 0x0010, b"OB", &[1, 2, 3, 4]);
+        v
+    }
+
+    fn run(base: Base) -> (Vec<u8>, StudyKey) {
+        let t = tempfile::tempdir().unwrap();
+        let (src, dst) = (t.path().join("in.dcm"), t.path().join("out.dcm"));
+        std::fs::write(&src, file()).unwrap();
+        let key = StudyKey::from_bytes([5; 32]);
+        Anonymizer::new(&Profile::standard(base))
+            .key(key.clone())
+            .original_id("P101")
+            .study_id("sub-01")
+            .anonymize_file(&src, &dst)
+            .unwrap();
+        (std::fs::read(&dst).unwrap(), key)
+    }
+
+    #[test]
+    fn nested_defined_lengths_follow_the_edits_inside() {
+        let (out, key) = run(Base::Basic);
+        let path = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(path.path(), &out).unwrap();
+        let obj = OpenFileOptions::new().open_file(path.path()).unwrap();
+        let text = |e: &dicom_object::mem::InMemElement| e.to_str().unwrap().to_string();
+        let sop = text(obj.element(Tag(0x0008, 0x0018)).unwrap());
+        assert_eq!(sop.trim_end_matches('\0'), key.uid("1.2.3.4.5.6.7.8.9.10"));
+        assert_eq!(
+            obj.meta().media_storage_sop_instance_uid(),
+            key.uid("1.2.3.4.5.6.7.8.9.10")
+        );
+        let items = obj.element(Tag(0x0008, 0x1140)).unwrap().items().unwrap();
+        assert_eq!(items.len(), 1);
+        let r = text(items[0].element(Tag(0x0008, 0x1155)).unwrap());
+        assert_eq!(r.trim_end_matches('\0'), key.uid("1.2.3.4.5.6.7.8.9.11"));
+        assert!(
+            items[0].element(Tag(0x0010, 0x1000)).is_err(),
+            "nested X kept"
+        );
+        assert!(
+            obj.element(Tag(0x0029, 0x1010)).is_err(),
+            "private kept under basic"
+        );
+        assert_eq!(
+            text(obj.element(Tag(0x0012, 0x0062)).unwrap()).trim(),
+            "YES"
+        );
+        assert_eq!(
+            text(obj.element(Tag(0x0010, 0x0020)).unwrap()).trim(),
+            "sub-01"
+        );
+        assert!(out.ends_with(&[
+            0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 4, 0, 0, 0, 1, 2, 3, 4
+        ]));
+    }
+
+    #[test]
+    fn neuro_keeps_the_csa_blob_with_same_length_substitutes() {
+        let (out, key) = run(Base::Neuro);
+        let blob = b"x 1.2.3.4.5.6.7.8.9.11 Doe y";
+        let want = format!("x {} XXX y", key.blob_uid("1.2.3.4.5.6.7.8.9.11"));
+        assert_eq!(want.len(), blob.len());
+        assert!(out.windows(want.len()).any(|w| w == want.as_bytes()));
+        assert!(!out.windows(4).any(|w| w == b"Jane"));
+    }
+}
