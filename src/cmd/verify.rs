@@ -114,11 +114,12 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
     let profile = Profile::load(profile_override.as_deref().unwrap_or("lab"), Path::new("."))?
         .with_options(&options)?;
     // The key the verifier recomputes keyed values with (the verifier's builder takes it).
+    // Read only: verifying never creates a key (a new one could not match the output).
     let _key = match (&profile.standard, key_file) {
-        (Some(_), k) => Some(super::anonymize::load_key(
-            &k.unwrap_or_else(|| PathBuf::from(crate::deid::keyed::DEFAULT_KEY_FILE)),
-            ui,
-        )?),
+        (Some(_), k) => {
+            let path = k.unwrap_or_else(|| PathBuf::from(crate::deid::keyed::DEFAULT_KEY_FILE));
+            Some(crate::deid::StudyKey::load(&path).map_err(|e| Error::Usage(e.to_string()))?)
+        }
         (None, _) => None,
     };
 
