@@ -718,6 +718,43 @@ fn scrub_blob(
     }
 }
 
+/// A relative path with every UID-shaped part (digits and dots, at least 16 characters and 4
+/// dots, standing alone between other characters) replaced by its keyed UID, the way the
+/// files' UIDs are replaced: exporters put series and instance UIDs, which carry the scan date
+/// and time, into file and folder names. Everything else in the name stays.
+pub fn renamed_uids(rel: &str, key: &StudyKey) -> String {
+    let b = rel.as_bytes();
+    let uidish = |c: u8| c.is_ascii_digit() || c == b'.';
+    let mut out = String::with_capacity(rel.len());
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || (i > 0 && uidish(b[i - 1])) {
+            let ch = rel[i..].chars().next().unwrap_or('\u{FFFD}');
+            out.push(ch);
+            i += ch.len_utf8();
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && uidish(b[j]) {
+            j += 1;
+        }
+        // A trailing dot belongs to an extension, not to the UID (`1.2.3....4.dcm`).
+        let mut end = j;
+        while end > i && b[end - 1] == b'.' {
+            end -= 1;
+        }
+        let tok = &rel[i..end];
+        if tok.len() >= 16 && tok.matches('.').count() >= 4 {
+            out.push_str(&key.uid(tok));
+        } else {
+            out.push_str(tok);
+        }
+        out.push_str(&rel[end..j]);
+        i = j;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::anonymize::{Anonymizer, Profile};
@@ -833,6 +870,20 @@ mod tests {
         assert!(out.ends_with(&[
             0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 4, 0, 0, 0, 1, 2, 3, 4
         ]));
+    }
+
+    #[test]
+    fn names_holding_a_uid_get_the_keyed_uid() {
+        let k = StudyKey::from_bytes([5; 32]);
+        let u = "1.3.12.2.1107.5.2.32.35162.2013102415040717859311017";
+        assert_eq!(
+            super::renamed_uids(&format!("sub/{u}/{u}.1.dcm"), &k),
+            format!("sub/{}/{}.dcm", k.uid(u), k.uid(&format!("{u}.1")))
+        );
+        assert_eq!(
+            super::renamed_uids("T1_MPRAGE_0005/IM-0001.dcm", &k),
+            "T1_MPRAGE_0005/IM-0001.dcm"
+        );
     }
 
     #[test]
