@@ -633,6 +633,9 @@ fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
     id
 }
 
+/// A blob needle: the bytes, their same-length substitute, and what may stand beside them.
+type Needle<'a> = (&'a [u8], Vec<u8>, fn(u8) -> bool);
+
 /// Same-length substitutes for the participant's identifiers inside a kept private value:
 /// every UID-shaped token (digits and dots, at least 16 characters and 4 dots: the file's own
 /// UIDs and the others Siemens writes, which carry the device serial and the scan time) becomes
@@ -674,39 +677,47 @@ fn scrub_blob(
         }
         i = j;
     }
-    let mut replace = |needle: &[u8], sub: &[u8], boundary: fn(u8) -> bool| {
-        let cur = out.as_deref().unwrap_or(v);
-        let mut hits = Vec::new();
-        let mut i = 0;
-        while i + needle.len() <= cur.len() {
-            if &cur[i..i + needle.len()] == needle
-                && (i == 0 || boundary(cur[i - 1]))
-                && cur.get(i + needle.len()).is_none_or(|b| boundary(*b))
-            {
-                hits.push(i);
-                i += needle.len();
-            } else {
-                i += 1;
-            }
-        }
-        if !hits.is_empty() {
-            let o = out.get_or_insert_with(|| v.to_vec());
-            for h in hits {
-                o[h..h + needle.len()].copy_from_slice(sub);
-            }
-        }
-    };
+    // Dates and words in one pass: (needle, substitute, boundary test), tried only where the
+    // byte is the first byte of some needle.
+    let mut needles: Vec<Needle<'_>> = Vec::new();
     if !ctx.rules.has(DeidOption::RetainLongFullDates) {
         for d in &id.dates {
             let s = String::from_utf8_lossy(d);
             let sub = shift_date(&s, ctx.offset_days).unwrap_or_else(|| "19000101".into());
             if sub.len() == d.len() {
-                replace(d, sub.as_bytes(), |b| !b.is_ascii_digit());
+                needles.push((d, sub.into_bytes(), |b: u8| !b.is_ascii_digit()));
             }
         }
     }
     for t in &id.texts {
-        replace(t, &vec![b'X'; t.len()], |b| !b.is_ascii_alphanumeric());
+        needles.push((t, vec![b'X'; t.len()], |b: u8| !b.is_ascii_alphanumeric()));
+    }
+    let mut first = [false; 256];
+    for (nd, _, _) in &needles {
+        first[usize::from(nd[0])] = true;
+    }
+    let mut i = 0;
+    while i < v.len() {
+        let cur = out.as_deref().unwrap_or(v);
+        if !first[usize::from(cur[i])] {
+            i += 1;
+            continue;
+        }
+        let hit = needles.iter().find(|(nd, _, boundary)| {
+            cur.len() - i >= nd.len()
+                && &cur[i..i + nd.len()] == *nd
+                && (i == 0 || boundary(cur[i - 1]))
+                && cur.get(i + nd.len()).is_none_or(|b| boundary(*b))
+        });
+        match hit {
+            Some((nd, sub, _)) => {
+                let len = nd.len();
+                let o = out.get_or_insert_with(|| v.to_vec());
+                o[i..i + len].copy_from_slice(sub);
+                i += len;
+            }
+            None => i += 1,
+        }
     }
     if let Some(o) = out {
         let from = scratch.len();
