@@ -209,6 +209,16 @@ pub fn anonymize(
         .map_err(|e| FileError::Write(e.to_string()))?;
     let write_err = |e: std::io::Error| FileError::Write(e.to_string());
     let outcome = match (enc, patched) {
+        (None, _) if let Job::Standard(ctx) = job => {
+            let (bytes, p) = standard::deflated(buf, ctx)?;
+            tmp.as_file_mut().write_all(&bytes).map_err(write_err)?;
+            FileOutcome {
+                changed: p.changed,
+                reencoded: true,
+                private_creators: Vec::new(),
+                vr_warnings: p.vr_warnings,
+            }
+        }
         (None, _) => {
             let mut w = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
             let r = deflate::reencode(buf, rules, &mut w)?;
@@ -321,9 +331,11 @@ fn plan_standard(
         return Err(FileError::Dicomdir);
     }
     if meta.transfer_syntax == locate::TS_DEFLATED {
-        return Err(FileError::Deflated(
-            "deflated files are not yet supported by the standard profiles".into(),
-        ));
+        if buf.len() < file_len {
+            // Inflating needs all of it: read the rest at once.
+            return Err(FileError::Locate(LocateError::NeedMore { at: file_len }));
+        }
+        return Ok((None, patch::Patched::default()));
     }
     let enc = Encoding::of(meta.transfer_syntax);
     meta_els.clear();

@@ -6,7 +6,8 @@
 //! Like the lab path ([`super::patch`]), the output is a list of edits of the input bytes:
 //! everything outside the changed elements is copied as it was. Defined lengths of enclosing
 //! items and sequences, and group lengths, follow the size changes; undefined lengths stay
-//! undefined. The file meta changes only when MediaStorageSOPInstanceUID does. This module
+//! undefined. The file meta changes only when MediaStorageSOPInstanceUID does. A deflated file
+//! is inflated, patched the same way and deflated again ([`deflated`]). This module
 //! does not read or write files ([`super::file`]) and does not decide what the verifier checks.
 
 use super::locate::{Kind, LenField, Node};
@@ -727,6 +728,71 @@ fn scrub_blob(
             output: from..scratch.len(),
         });
     }
+}
+
+/// The most a deflated data set may inflate to: larger is refused, not allocated.
+const MAX_INFLATED: u64 = 1 << 30;
+
+/// A deflated file (the whole of it in `buf`) under a standard profile: the data set is
+/// inflated, patched like any explicit VR little endian data set, and deflated again; the
+/// preamble and the file meta are patched in place. Returns the output bytes.
+pub fn deflated(buf: &[u8], ctx: &Context) -> Result<(Vec<u8>, Patched), super::FileError> {
+    use super::FileError;
+    use super::locate::{self, Encoding, Kind};
+    use std::io::{Read, Write};
+    let meta = locate::meta(buf).map_err(FileError::Locate)?;
+    let ds = meta.dataset_start;
+    let mut inner = buf[..ds].to_vec();
+    let mut dec = flate2::read::DeflateDecoder::new(&buf[ds..]).take(MAX_INFLATED + 1);
+    dec.read_to_end(&mut inner)
+        .map_err(|e| FileError::Deflated(format!("cannot inflate the data set: {e}")))?;
+    if (inner.len() - ds) as u64 > MAX_INFLATED {
+        return Err(FileError::Deflated(
+            "the data set inflates to more than 1 GiB: refused".into(),
+        ));
+    }
+    let mut meta_els = Vec::new();
+    locate::top_level(&inner[..ds], 132, Encoding::ExplicitLe, None, &mut meta_els)
+        .map_err(FileError::Locate)?;
+    let meta_nodes: Vec<Node> = meta_els
+        .iter()
+        .filter(|e| e.group() == 0x0002)
+        .map(|e| Node {
+            kind: Kind::Element,
+            tag: e.tag,
+            vr: e.vr,
+            start: e.start,
+            value_start: e.value_start,
+            end: e.end,
+            undefined: e.undefined,
+            len_field: e.len_field,
+            parent: None,
+            big: false,
+            implicit: false,
+            walked: false,
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    locate::tree_within(&inner, inner.len(), ds, Encoding::ExplicitLe, &mut nodes)
+        .map_err(FileError::Locate)?;
+    let (mut edits, mut values) = (Vec::new(), Vec::new());
+    let patched = plan(&inner, &meta_nodes, &nodes, ctx, &mut edits, &mut values)
+        .map_err(FileError::Standard)?;
+    let mut whole = Vec::with_capacity(inner.len());
+    super::patch::write_patched(&mut whole, &inner, &edits, &values)
+        .map_err(|e| FileError::Write(e.to_string()))?;
+    let meta_growth: i64 = edits
+        .iter()
+        .filter(|e| e.input.end <= ds)
+        .map(|e| e.output.len() as i64 - e.input.len() as i64)
+        .sum();
+    let new_ds = (ds as i64 + meta_growth) as usize;
+    let mut out = whole[..new_ds].to_vec();
+    let mut enc = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::default());
+    enc.write_all(&whole[new_ds..])
+        .and_then(|_| enc.finish().map(|_| ()))
+        .map_err(|e| FileError::Write(e.to_string()))?;
+    Ok((out, patched))
 }
 
 /// A relative path with every UID-shaped part (digits and dots, at least 16 characters and 4

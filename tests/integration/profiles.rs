@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Real files: implicit VR Siemens mosaic, MR/CT, Enhanced MR (little and big endian), Enhanced
-/// CT, RT Dose (implicit and big endian), SR, Siemens with overlays, JPEG 2000, SEG.
+/// CT, RT Dose (implicit and big endian), SR, Siemens with overlays, JPEG 2000, SEG, deflated.
 const FILES: &[&str] = &[
     "nibabel/0.dcm",
     "pydicom/MR_small_implicit.dcm",
@@ -30,6 +30,7 @@ const FILES: &[&str] = &[
     "pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm",
     "nibabel/slicethickness_empty_string.dcm",
     "pydicom-data/liver.dcm",
+    "pydicom/image_dfl.dcm",
 ];
 
 fn key(seed: u8) -> StudyKey {
