@@ -68,7 +68,8 @@ impl Study {
         let fingerprint = Fingerprint::of(workbook)?;
         let table = crate::sheet::read::read_table(workbook, &config.columns)?;
         let folder = folder_of(workbook);
-        let profile = Profile::load(profile.as_deref().unwrap_or(&config.profile), &folder)?;
+        let profile = Profile::load(profile.as_deref().unwrap_or(&config.profile), &folder)?
+            .with_option_names(&config.options)?;
         let today = chrono::Local::now().date_naive();
         Ok(Study {
             workbook: workbook.clone(),
@@ -169,10 +170,22 @@ impl Study {
         self.state_dir().join("results")
     }
 
-    /// `.anontrack/study.key`: the study's secret key (made and read by the profiles; only
-    /// its place is decided here).
+    /// The study's secret key file: `.anontrack/study.key`, or `key_file` from anontrack.toml
+    /// (relative to the study folder). Only its place is decided here; [`crate::deid::StudyKey`]
+    /// makes and reads it.
     pub fn key_path(&self) -> PathBuf {
-        self.state_dir().join("study.key")
+        crate::deid::keyed::key_path(&self.folder, self.config.key_file.as_deref())
+    }
+
+    /// Whether the profile needs the study key (a standard profile: keyed UIDs and dates).
+    pub fn needs_key(&self) -> bool {
+        self.profile.standard.is_some()
+    }
+
+    /// Gives the profile the study key, for the standard profiles' keyed UIDs and dates.
+    pub fn with_key(mut self, key: crate::deid::StudyKey) -> Self {
+        self.profile = self.profile.with_key(key);
+        self
     }
 
     /// `path` as the sheet's user knows it: relative to the study folder, `/`-separated, no

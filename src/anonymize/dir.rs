@@ -10,7 +10,7 @@ use super::file::{self, Probe, Scratch};
 use super::idcheck::{self, IdCheck};
 use super::output::{absolute, remove_stale_temps};
 use super::run::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
-use super::{Anonymizer, FileError, patch};
+use super::{Anonymizer, FileError};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, TagRef};
 use crate::folder::{self, RefusedLink, renamed};
@@ -209,7 +209,7 @@ impl Anonymizer<'_> {
             std::fs::create_dir_all(&d).map_err(|e| Error::write(&d, e))?;
         }
         drop(dirs);
-        let rules = patch::resolve(self.profile, self.date);
+        let rules = self.job()?;
         progress.start((files.len() - skip.len()) as u64);
         let acc = files
             .par_iter()

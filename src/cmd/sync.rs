@@ -69,6 +69,12 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         print_plan(&plan, ui);
         return Ok(Outcome::Success);
     }
+    let study = if study.needs_key() {
+        let key = super::anonymize::load_key(&study.key_path(), ui)?;
+        study.with_key(key)
+    } else {
+        study
+    };
     // Before any work: a workbook open in Excel could not take the result.
     check_not_locked(study.workbook())?;
 

@@ -155,7 +155,6 @@ fn lab_plus_institution_profile_anonymizes_the_extra_tag() {
 }
 
 #[test]
-#[ignore = "needs profile files with `base = \"basic\"` (the profiles branch); un-ignore at merge"]
 fn basic_keep_description_profile_loads() {
     let w = Workdir::new();
     example_study(&w);

@@ -22,6 +22,7 @@ mod lock;
 mod messages;
 mod notify;
 mod profile;
+mod profiles;
 mod status;
 mod sync;
 mod sync_crash;
