@@ -2,11 +2,13 @@
 //! level, independently of the writer, and sweeps for residual PHI.
 //!
 //! This module shares nothing with [`crate::anonymize`] but the profile (the list of what should
-//! change), so a mistake in the writer cannot hide itself here. It parses both files with
-//! dicom-object and compares values, so folders anonymized by hand in DicomBrowser or by other
-//! tools that re-encode are checked too. It never writes: not to the raw tree, not to the
-//! anonymized one. Submodules: [`guard`] (declared lengths checked against the file's size before
-//! parsing), [`tree`] (listing and pairing files), [`compare`] (profile and
+//! change), so a mistake in the writer cannot hide itself here. Each raw and anonymized file is
+//! read once and parsed once by [`parse`], the verifier's own reader (values borrowed from the
+//! file's bytes, pixel data compared as bytes, never decoded; allocations bounded by the bytes
+//! present; nesting walked iteratively with a depth limit), and compared value by value, so
+//! folders anonymized by hand in DicomBrowser or by other tools that re-encode are checked too.
+//! It never writes: not to the raw tree, not to the anonymized one. Submodules: [`parse`]
+//! (reading a file), [`tree`] (listing and pairing files), [`compare`] (profile and
 //! element-by-element checks), [`sweep`] (residual PHI), [`aggregate`] (ordering and merging the
 //! findings of many files).
 //!
@@ -24,7 +26,7 @@
 
 pub mod aggregate;
 pub mod compare;
-pub mod guard;
+pub mod parse;
 pub mod sweep;
 pub mod tree;
 
@@ -36,8 +38,6 @@ use compare::DateRule;
 use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
-use dicom_object::file::ReadPreamble;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use indicatif::{ParallelProgressIterator, ProgressBar};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -115,11 +115,7 @@ impl VerifyAcc {
             checked: 0,
             missing: 0,
             not_dicom: Vec::new(),
-            needles: Needles::from_raw(
-                &dicom_object::InMemDicomObject::new_empty(),
-                original_id,
-                exclude,
-            ),
+            needles: Needles::from_raw(&[], original_id, exclude),
             findings: Vec::new(),
         }
     }
@@ -260,7 +256,8 @@ impl<'p> Verifier<'p> {
                         not_dicom()
                     } else if let Some(unfit) = std::fs::read(&raw_path)
                         .ok()
-                        .and_then(|b| guard::check(&b).err())
+                        .and_then(|b| parse::read(&b, &mut Vec::new()).err())
+                        .filter(|u| *u != parse::Unfit::Broken)
                     {
                         // No copy because the raw file itself is broken (the anonymizer refuses
                         // it): say that, rather than blame the anonymized folder.
@@ -388,11 +385,12 @@ impl<'p> Verifier<'p> {
     }
 
     /// [`check_pair`](Self::check_pair) with the raw file's bytes already read (`None`: the
-    /// read failed).
+    /// read failed). Each file is read once and parsed once by [`parse`], the verifier's own
+    /// reader; nothing is decoded or copied.
     fn check_read(
         &self,
         raw_bytes: Option<Vec<u8>>,
-        raw: &Path,
+        _raw: &Path,
         anon: &Path,
         rel: &str,
     ) -> Checked {
@@ -400,28 +398,36 @@ impl<'p> Verifier<'p> {
             rank: Rank::File,
             finding: Finding::new(msg).file(rel),
         };
-        let raw_obj = match raw_bytes.ok_or(None).and_then(|b| parse(&b)) {
-            Ok(o) => o,
+        let Some(raw_bytes) = raw_bytes else {
+            return Checked {
+                findings: vec![file_finding("raw file cannot be read")],
+                ..Checked::default()
+            };
+        };
+        let mut raw_scratch = Vec::new();
+        let raw_file = match parse::read(&raw_bytes, &mut raw_scratch) {
+            Ok(f) => f,
             Err(why) => {
-                let msg = match why {
-                    Some(unfit) => format!("raw file {}", unfit.reason()),
-                    None => "raw file cannot be read".to_string(),
-                };
                 return Checked {
-                    findings: vec![file_finding(&msg)],
+                    findings: vec![file_finding(&format!("raw file {}", why.reason()))],
                     ..Checked::default()
                 };
             }
         };
-        let needles = Needles::from_raw(&raw_obj, self.original_id.as_deref(), &self.exclude);
-        let anon_obj = match open(anon) {
-            Ok(o) => o,
+        let needles = Needles::from_raw(&raw_file.root, self.original_id.as_deref(), &self.exclude);
+        let anon_bytes = std::fs::read(anon);
+        let mut anon_scratch = Vec::new();
+        let anon_file = match &anon_bytes {
+            Ok(b) => parse::read(b, &mut anon_scratch),
+            Err(_) => Err(parse::Unfit::Broken),
+        };
+        let anon_file = match anon_file {
+            Ok(f) => f,
             Err(why) => {
-                let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                let shorter = anon_bytes.as_ref().is_ok_and(|b| b.len() < raw_bytes.len());
                 let msg = match why {
-                    Some(unfit) => unfit.reason(),
-                    None if len(anon) < len(raw) => "truncated",
-                    None => "cannot be read",
+                    parse::Unfit::LengthBeyondEnd | parse::Unfit::Broken if shorter => "truncated",
+                    other => other.reason(),
                 };
                 return Checked {
                     findings: vec![file_finding(msg)],
@@ -430,12 +436,13 @@ impl<'p> Verifier<'p> {
                 };
             }
         };
+        warn_charset(&anon_file.root);
         let mut out = Vec::new();
-        compare::compare_meta(raw_obj.meta(), anon_obj.meta(), &mut out);
-        compare::check_profile(self.profile, self.dates, &raw_obj, &anon_obj, &mut out);
-        compare::compare_elements(self.profile, &raw_obj, &anon_obj, &mut out);
+        compare::compare_meta(&raw_file.meta, &anon_file.meta, &mut out);
+        compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
+        compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
         let skip = |t: Tag| self.profile.rule(TagRef(t.0, t.1)).is_some();
-        needles.sweep(&anon_obj, &skip, &mut out);
+        needles.sweep(&anon_file.root, &skip, &mut out);
         for r in &mut out {
             r.finding.file = Some(rel.to_string());
         }
@@ -448,27 +455,28 @@ impl<'p> Verifier<'p> {
     }
 }
 
-/// Reads and parses one file, after [`guard::check`] let it through (read once, parsed from
-/// memory). `Err(Some(_))` is the guard's refusal; `Err(None)` any other failure.
-fn open(path: &Path) -> std::result::Result<DefaultDicomObject, Option<guard::Unfit>> {
-    let bytes = std::fs::read(path).map_err(|_| None)?;
-    parse(&bytes)
-}
-
-/// Parses a file's bytes after [`guard::check`] let them through; errors as [`open`]'s.
-fn parse(bytes: &[u8]) -> std::result::Result<DefaultDicomObject, Option<guard::Unfit>> {
-    guard::check(bytes).map_err(Some)?;
-    // As `open_file` does: no preamble only when the file starts with `DICM`.
-    let signed_at_128 = bytes.get(128..132) == Some(b"DICM".as_slice());
-    let preamble = if !signed_at_128 && bytes.starts_with(b"DICM") {
-        ReadPreamble::Never
-    } else {
-        ReadPreamble::Always
+/// Logs (with `-v`) a file whose SpecificCharacterSet the sweep does not decode: its text is
+/// searched as UTF-8 or Latin-1, so a name written in another character set may be missed.
+fn warn_charset(root: &[parse::Elem<'_>]) {
+    let Some(cs) = sweep::element_text(root, Tag(0x0008, 0x0005)) else {
+        return;
     };
-    OpenFileOptions::new()
-        .read_preamble(preamble)
-        .from_reader(bytes)
-        .map_err(|_| None)
+    let known = [
+        "",
+        "ISO_IR 6",
+        "ISO_IR 100",
+        "ISO_IR 192",
+        "ISO 2022 IR 6",
+        "ISO 2022 IR 100",
+    ];
+    for term in cs.split('\\').map(str::trim) {
+        if !known.contains(&term) {
+            tracing::info!(
+                "a file declares the character set `{term}`, which verify reads as UTF-8 or \
+                 Latin-1: a name written in it may escape the sweep"
+            );
+        }
+    }
 }
 
 /// A tag in the lab's notation, for messages: `(0008,1140)`.
