@@ -105,6 +105,8 @@ struct VerifyAcc {
     not_dicom: Vec<usize>,
     /// The union of every raw file's needles (a folder's files normally share them).
     needles: Needles,
+    /// (index, fingerprint) of each compared file's needles, to sweep again with the union.
+    swept: Vec<(usize, u64)>,
     findings: Vec<Ranked>,
 }
 
@@ -115,7 +117,8 @@ impl VerifyAcc {
             checked: 0,
             missing: 0,
             not_dicom: Vec::new(),
-            needles: Needles::from_raw(&[], original_id, exclude),
+            needles: Needles::from_raw(&[], original_id, exclude, false),
+            swept: Vec::new(),
             findings: Vec::new(),
         }
     }
@@ -129,6 +132,9 @@ impl VerifyAcc {
         if let Some(n) = r.needles {
             self.needles.extend(n);
         }
+        if let Some(fp) = r.swept_with {
+            self.swept.push((i, fp));
+        }
         self.findings.extend(r.findings);
     }
 
@@ -137,6 +143,7 @@ impl VerifyAcc {
         self.missing += other.missing;
         self.not_dicom.extend(other.not_dicom);
         self.needles.extend(other.needles);
+        self.swept.extend(other.swept);
         self.findings.extend(other.findings);
         self
     }
@@ -147,6 +154,8 @@ impl VerifyAcc {
 struct Checked {
     findings: Vec<Ranked>,
     needles: Option<Needles>,
+    /// The needles' fingerprint the anonymized file was swept with (compared files only).
+    swept_with: Option<u64>,
     compared: bool,
     missing: bool,
     not_dicom: bool,
@@ -301,6 +310,32 @@ impl<'p> Verifier<'p> {
         };
         let needles = acc.needles;
         let mut findings = acc.findings;
+        // A name or ID one raw file holds (as PatientName, say) must be absent from every
+        // anonymized file, also where that file's own raw copy holds it elsewhere (only as
+        // OtherPatientNames, say). Files swept with fewer needles than the participant's union
+        // are swept again with all of them; their first sweep's PHI findings give way.
+        let union = needles.fingerprint();
+        let again: Vec<usize> = acc
+            .swept
+            .iter()
+            .filter(|(_, fp)| *fp != union)
+            .map(|(i, _)| *i)
+            .collect();
+        let resweep: Vec<(String, Vec<Ranked>)> = again
+            .par_iter()
+            .map(|&i| {
+                let rel = tree::map_rel(&raw_list.files[i], original, study);
+                let out = self.sweep_file(&tree::join(anon, &rel), &needles);
+                (rel, out)
+            })
+            .collect();
+        for (rel, out) in resweep {
+            findings.retain(|f| !(f.rank == Rank::Phi && f.finding.file.as_deref() == Some(&rel)));
+            findings.extend(out.into_iter().map(|mut r| {
+                r.finding.file = Some(rel.clone());
+                r
+            }));
+        }
         // Anonymized files no raw DICOM file maps to: one flag per anonymized file.
         let mut expected = vec![false; anon_list.files.len()];
         let mut not_dicom = acc.not_dicom;
@@ -339,11 +374,7 @@ impl<'p> Verifier<'p> {
             }
         }
         for (kind, n) in leaks {
-            let what = match kind {
-                sweep::Kind::Id => "the patient's ID",
-                sweep::Kind::Name => "the patient's name",
-                sweep::Kind::BirthDate => "the birth date",
-            };
+            let what = kind.what();
             let names = if n == 1 { "name holds" } else { "names hold" };
             findings.push(Ranked {
                 rank: Rank::Phi,
@@ -414,7 +445,12 @@ impl<'p> Verifier<'p> {
                 };
             }
         };
-        let needles = Needles::from_raw(&raw_file.root, self.original_id.as_deref(), &self.exclude);
+        let needles = Needles::from_raw(
+            &raw_file.root,
+            self.original_id.as_deref(),
+            &self.exclude,
+            self.profile.name != "lab",
+        );
         let anon_bytes = std::fs::read(anon);
         let mut anon_scratch = Vec::new();
         let anon_file = match &anon_bytes {
@@ -448,10 +484,27 @@ impl<'p> Verifier<'p> {
         }
         Checked {
             findings: out,
+            swept_with: Some(needles.fingerprint()),
             needles: Some(needles),
             compared: true,
             ..Checked::default()
         }
+    }
+}
+
+impl Verifier<'_> {
+    /// The residual sweep alone over one anonymized file, with `needles`.
+    fn sweep_file(&self, anon: &Path, needles: &Needles) -> Vec<Ranked> {
+        let mut out = Vec::new();
+        let Ok(bytes) = std::fs::read(anon) else {
+            return out;
+        };
+        let mut scratch = Vec::new();
+        if let Ok(f) = parse::read(&bytes, &mut scratch) {
+            let skip = |t: Tag| self.profile.rule(TagRef(t.0, t.1)).is_some();
+            needles.sweep(&f.root, &skip, &mut out);
+        }
+        out
     }
 }
 

@@ -32,19 +32,26 @@ use std::collections::BTreeSet;
 const WHOLE_WORD_BELOW: usize = 6;
 
 /// What a needle is: decides the finding's wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Id,
     Name,
     BirthDate,
+    Identity,
+    Uid,
+    Date,
 }
 
 impl Kind {
-    fn what(self) -> &'static str {
+    /// The needle's kind in a finding's words: `holds the patient's name`.
+    pub fn what(self) -> &'static str {
         match self {
             Kind::Id => "the patient's ID",
             Kind::Name => "the patient's name",
             Kind::BirthDate => "the birth date",
+            Kind::Identity => "an institution, device or accession identifier",
+            Kind::Uid => "an original UID",
+            Kind::Date => "an original date",
         }
     }
 }
@@ -54,30 +61,42 @@ impl Kind {
 pub struct Needles {
     text: BTreeSet<(Kind, String)>,
     birth_dates: BTreeSet<String>,
+    /// Original UIDs and dates (extended needles only), searched as tokens in free text.
+    uids: BTreeSet<String>,
+    dates: BTreeSet<String>,
 }
 
 impl Needles {
-    /// The needles of one raw file: `original_id`, its PatientID, PatientName and birth date.
-    pub fn from_raw(raw: &[Elem<'_>], original_id: Option<&str>, exclude: &[String]) -> Self {
+    /// The needles of one raw file: `original_id`, its PatientID, the names in its patient PN
+    /// elements (group 0010: PatientName, OtherPatientNames, ...) and its birth date. With
+    /// `extended` (every profile but `lab`): also every PN element at any depth (staff names),
+    /// InstitutionName, StationName, DeviceSerialNumber, AccessionNumber, and the file's
+    /// original UIDs and dates (searched for in free text, see [`Needles::sweep`]).
+    pub fn from_raw(
+        raw: &[Elem<'_>],
+        original_id: Option<&str>,
+        exclude: &[String],
+        extended: bool,
+    ) -> Self {
         let mut n = Needles::default();
-        let mut add = |kind: Kind, s: &str| {
+        let add = |n: &mut Needles, kind: Kind, s: &str| {
             let s = s.trim().to_lowercase();
             if !s.is_empty() && !exclude.iter().any(|x| x.contains(&s)) {
                 n.text.insert((kind, s));
             }
         };
-        if let Some(id) = original_id {
-            add(Kind::Id, id);
-        }
-        if let Some(id) = element_text(raw, Tag(0x0010, 0x0020)) {
-            add(Kind::Id, &id);
-        }
-        if let Some(name) = element_text(raw, Tag(0x0010, 0x0010)) {
+        let add_name = |n: &mut Needles, name: &str| {
             for part in name.split(['^', '=', '\\', ' ']) {
                 if part.trim().chars().count() >= 3 {
-                    add(Kind::Name, part);
+                    add(n, Kind::Name, part);
                 }
             }
+        };
+        if let Some(id) = original_id {
+            add(&mut n, Kind::Id, id);
+        }
+        if let Some(id) = element_text(raw, Tag(0x0010, 0x0020)) {
+            add(&mut n, Kind::Id, &id);
         }
         if let Some(bd) = element_text(raw, Tag(0x0010, 0x0030)) {
             let bd = bd.trim();
@@ -85,23 +104,100 @@ impl Needles {
                 n.birth_dates.insert(bd.to_string());
             }
         }
+        if extended {
+            for tag in [
+                Tag(0x0008, 0x0050),
+                Tag(0x0008, 0x0080),
+                Tag(0x0008, 0x1010),
+                Tag(0x0018, 0x1000),
+            ] {
+                if let Some(v) = element_text(raw, tag) {
+                    add(&mut n, Kind::Identity, &v);
+                }
+            }
+        }
+        // Every data set, iteratively (the parser bounds the depth).
+        let mut stack: Vec<(&[Elem<'_>], bool)> = vec![(raw, true)];
+        while let Some((ds, top)) = stack.pop() {
+            for e in ds {
+                match &e.value {
+                    Val::Seq(items) => stack.extend(items.iter().map(|i| (i.as_slice(), false))),
+                    Val::Bytes(b) => match &e.vr {
+                        b"PN" if extended || (top && e.tag.0 == 0x0010) => {
+                            add_name(&mut n, &parse::text(b));
+                        }
+                        b"UI" if extended => {
+                            for u in parse::text(b).split('\\') {
+                                // Well-known UIDs (SOP classes, transfer syntaxes) are no one's.
+                                if u.len() >= 8 && !u.starts_with("1.2.840.10008.") {
+                                    n.uids.insert(u.trim().to_string());
+                                }
+                            }
+                        }
+                        b"DA" | b"DT" if extended => {
+                            for d in parse::text(b).split('\\') {
+                                let d = d.trim().get(..8).unwrap_or("");
+                                if d.bytes().all(|c| c.is_ascii_digit()) && d.len() == 8 {
+                                    n.dates.insert(d.to_string());
+                                }
+                            }
+                        }
+                        _ => {}
+                    },
+                    Val::Frags(_) => {}
+                }
+            }
+        }
         n
+    }
+
+    /// A fingerprint of the names, IDs and birth dates (not the UIDs and dates, which differ
+    /// from file to file): files with equal fingerprints were swept with the same needles.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.text.hash(&mut h);
+        self.birth_dates.hash(&mut h);
+        h.finish()
     }
 
     /// Adds another file's needles (a folder's files normally share them).
     pub fn extend(&mut self, other: Needles) {
         self.text.extend(other.text);
         self.birth_dates.extend(other.birth_dates);
+        self.uids.extend(other.uids);
+        self.dates.extend(other.dates);
     }
 
     /// The first kind of needle found in `hay` (a name or a value).
     pub fn find(&self, hay: &str) -> Option<Kind> {
-        self.find_text(hay).or_else(|| {
-            self.birth_dates
-                .iter()
-                .any(|d| hay.contains(d.as_str()))
-                .then_some(Kind::BirthDate)
-        })
+        self.find_text(hay)
+            .or_else(|| {
+                self.birth_dates
+                    .iter()
+                    .any(|d| hay.contains(d.as_str()))
+                    .then_some(Kind::BirthDate)
+            })
+            .or_else(|| self.find_token(hay))
+    }
+
+    /// An original UID or date in `hay`, as a whole run of digits and dots (a UID) or a run of
+    /// 8+ digits starting with the date: one set lookup per run, whatever the number of needles.
+    fn find_token(&self, hay: &str) -> Option<Kind> {
+        if self.uids.is_empty() && self.dates.is_empty() {
+            return None;
+        }
+        hay.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map(|t| t.trim_matches('.'))
+            .find_map(|t| {
+                if self.uids.contains(t) {
+                    Some(Kind::Uid)
+                } else if t.len() >= 8 && self.dates.contains(&t[..8]) && !t.contains('.') {
+                    Some(Kind::Date)
+                } else {
+                    None
+                }
+            })
     }
 
     /// The first ID or name found in `hay`: short needles as whole words only.
@@ -137,7 +233,11 @@ impl Needles {
 
     /// Sweeps an anonymized data set; `skip_top` names top-level tags checked elsewhere.
     pub fn sweep(&self, ds: &DataSet<'_>, skip_top: &dyn Fn(Tag) -> bool, out: &mut Vec<Ranked>) {
-        if self.text.is_empty() && self.birth_dates.is_empty() {
+        if self.text.is_empty()
+            && self.birth_dates.is_empty()
+            && self.uids.is_empty()
+            && self.dates.is_empty()
+        {
             return;
         }
         self.sweep_in(ds, None, skip_top, out);
@@ -193,7 +293,10 @@ impl Needles {
                     .then_some(Kind::BirthDate)
             }
             b"AE" | b"CS" | b"LO" | b"LT" | b"PN" | b"SH" | b"ST" | b"UC" | b"UR" | b"UT"
-            | b"UN" => self.find_text(&parse::text(v)),
+            | b"UN" => {
+                let t = parse::text(v);
+                self.find_text(&t).or_else(|| self.find_token(&t))
+            }
             _ => None,
         }
     }
@@ -279,7 +382,7 @@ mod tests {
         let b = bytes(o);
         let mut s = Vec::new();
         let f = parse::read(&b, &mut s).unwrap();
-        Needles::from_raw(&f.root, id, exclude)
+        Needles::from_raw(&f.root, id, exclude, false)
     }
 
     /// The findings of a sweep over an object.
@@ -409,5 +512,45 @@ mod tests {
         o.put(DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Red^Acted"));
         let n = needles(o, None, &[]);
         assert_eq!(n.redact("red/x"), "[redacted]/x");
+    }
+
+    #[test]
+    fn extended_needles_find_uids_dates_and_site_identity_in_free_text() {
+        let mut o = raw();
+        o.put(DataElement::new(Tag(0x0008, 0x0020), VR::DA, "20131024"));
+        o.put(DataElement::new(Tag(0x0008, 0x1010), VR::SH, "MRC35162"));
+        o.put(DataElement::new(
+            Tag(0x0008, 0x1070),
+            VR::PN,
+            "Smythe^Operator",
+        ));
+        o.put(DataElement::new(
+            Tag(0x0020, 0x000D),
+            VR::UI,
+            "1.3.12.2.1107.5.2.32.35162.30000013102413",
+        ));
+        o.put(DataElement::new(
+            Tag(0x0008, 0x0016),
+            VR::UI,
+            "1.2.840.10008.5.1.4.1.1.4",
+        ));
+        let b = bytes(o);
+        let mut sc = Vec::new();
+        let f = parse::read(&b, &mut sc).unwrap();
+        let lab = Needles::from_raw(&f.root, None, &[], false);
+        let ext = Needles::from_raw(&f.root, None, &[], true);
+        let uid = "see 1.3.12.2.1107.5.2.32.35162.30000013102413.";
+        assert_eq!(lab.find(uid), None, "lab keeps today's needles");
+        assert_eq!(ext.find(uid), Some(Kind::Uid));
+        assert_eq!(ext.find("1.3.12.2.1107.5.2.32.35162.300000131024139"), None);
+        assert_eq!(ext.find("scanned 20131024 at 10:00"), Some(Kind::Date));
+        assert_eq!(ext.find("station mrc35162"), Some(Kind::Identity));
+        assert_eq!(ext.find("op SMYTHE"), Some(Kind::Name));
+        assert_eq!(lab.find("op SMYTHE"), None, "lab: patient names only");
+        assert_eq!(
+            ext.find("1.2.840.10008.5.1.4.1.1.4"),
+            None,
+            "well-known UIDs"
+        );
     }
 }

@@ -681,3 +681,32 @@ fn log_lines_carry_no_colour_codes_when_not_on_a_terminal() {
     );
     assert!(!err.contains('\u{1b}'), "colour codes in {err:?}");
 }
+
+/// The needles are the participant's, not each file's: a name one raw file holds as PatientName
+/// is a leak in another file that holds it only as OtherPatientNames (which the lab's list
+/// leaves) or in free text, although that file's own PatientName is someone else's.
+#[test]
+fn a_name_held_by_another_file_or_another_pn_element_is_caught() {
+    let s = Study::new(EXPLICIT, false);
+    for (i, tag, vr) in [
+        (2, Tag(0x0010, 0x1001), VR::PN),
+        (3, Tag(0x0020, 0x4000), VR::LT),
+    ] {
+        let raw = s.raw.join(format!("T1_P4321/IM-000{i}.dcm"));
+        for path in [&raw, &s.anon_file(i)] {
+            edit(path, |o| {
+                o.put(DataElement::new(tag, vr, "Doe^Jane"));
+            });
+        }
+        edit(&raw, |o| {
+            o.put(DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Roe^Ann"));
+        });
+    }
+    assert_eq!(
+        s.findings(&[]),
+        [
+            "(0010,1001) OtherPatientNames holds the patient's name [T1_sub-01/IM-0002.dcm]",
+            "(0020,4000) ImageComments holds the patient's name [T1_sub-01/IM-0003.dcm]",
+        ]
+    );
+}
