@@ -26,6 +26,7 @@
 
 pub mod aggregate;
 pub mod compare;
+pub mod keyed;
 pub mod parse;
 pub mod sweep;
 pub mod tree;
