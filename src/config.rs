@@ -56,8 +56,15 @@ pub struct Config {
     pub raw_dir: String,
     /// Anonymized folder template, relative to the workbook's folder.
     pub anon_dir: String,
-    /// Profile name (`lab`) or path to a profile TOML.
+    /// Profile name (`lab`, `basic`, `neuro`) or path to a profile TOML.
     pub profile: String,
+    /// Options of the standard profiles (`retain-uids`, ...), added to `basic` or `neuro`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// The study key for `basic` and `neuro`, relative to the workbook's folder
+    /// (default `.anontrack/study.key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
     pub columns: ColumnNames,
 }
 
@@ -67,6 +74,8 @@ impl Default for Config {
             raw_dir: "sourcedata/{original_id}".into(),
             anon_dir: "AnonDcm/{id}".into(),
             profile: "lab".into(),
+            options: Vec::new(),
+            key_file: None,
             columns: ColumnNames::default(),
         }
     }

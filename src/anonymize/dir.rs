@@ -7,7 +7,7 @@
 
 use super::file::{self, Probe, Scratch, TMP_PREFIX};
 use super::idcheck::{self, IdCheck};
-use super::{Anonymizer, FileError, patch};
+use super::{Anonymizer, FileError};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, TagRef};
 use indicatif::ProgressBar;
@@ -320,7 +320,7 @@ impl Anonymizer<'_> {
             std::fs::create_dir_all(&d).map_err(|e| Error::write(&d, e))?;
         }
         drop(dirs);
-        let rules = patch::resolve(self.profile, self.date);
+        let rules = self.job()?;
         progress.set_position(0);
         let acc = files
             .par_iter()

@@ -6,8 +6,9 @@
 
 use super::deflate;
 use super::idcheck::IdCheck;
-use super::locate::{self, Element, Encoding, LocateError};
+use super::locate::{self, Element, Encoding, LocateError, Node};
 use super::patch::{self, Edit, Resolved};
+use super::standard;
 use super::{FileError, FileOutcome};
 use crate::finding::TagRef;
 use std::fs::File;
@@ -36,6 +37,7 @@ pub struct Scratch {
     elements: Vec<Element>,
     edits: Vec<Edit>,
     values: Vec<u8>,
+    nodes: Vec<Node>,
     /// How much of the previous file the writer had to read: files of a series are alike, so
     /// the next one starts with that much (one read instead of two).
     head_hint: usize,
@@ -136,6 +138,14 @@ fn probe_buf(
     )))
 }
 
+/// What one run applies to each file: the lab's top-level rules, or a standard profile with
+/// the participant's context.
+#[derive(Debug, Clone)]
+pub enum Job {
+    Lab(Vec<Resolved>),
+    Standard(Box<standard::Context>),
+}
+
 /// Anonymizes `src` into `dst` (whose folder exists) via a temp file and a rename.
 ///
 /// Reads the file's first bytes, walks its elements (jumping over values it has not read) and
@@ -145,20 +155,34 @@ fn probe_buf(
 pub fn anonymize(
     src: &Path,
     dst: &Path,
-    rules: &[Resolved],
+    job: &Job,
     s: &mut Scratch,
 ) -> Result<FileOutcome, FileError> {
     let read_err = |e: std::io::Error| FileError::Read(e.to_string());
     let mut head = Head::open(src, s.head_hint.max(HEAD_BYTES), &mut s.buf).map_err(read_err)?;
+    let no_rules: Vec<Resolved> = Vec::new();
+    let rules: &[Resolved] = match job {
+        Job::Lab(r) => r,
+        Job::Standard(_) => &no_rules,
+    };
     let (enc, patched) = loop {
-        match plan_head(
-            &s.buf,
-            head.len,
-            rules,
-            &mut s.elements,
-            &mut s.edits,
-            &mut s.values,
-        ) {
+        let planned = match job {
+            Job::Lab(rules) => plan_head(
+                &s.buf,
+                head.len,
+                rules,
+                &mut s.elements,
+                &mut s.edits,
+                &mut s.values,
+            ),
+            Job::Standard(ctx) => plan_standard(
+                &s.buf,
+                head.len,
+                ctx,
+                (&mut s.elements, &mut s.nodes, &mut s.edits, &mut s.values),
+            ),
+        };
+        match planned {
             Ok(planned) => break planned,
             Err(FileError::Locate(
                 LocateError::Truncated { at } | LocateError::NeedMore { at },
@@ -208,9 +232,11 @@ pub fn anonymize(
                     ));
                 }
             }
+            let lab = matches!(job, Job::Lab(_));
             let private_creators = p
                 .changed
                 .iter()
+                .filter(|_| lab)
                 .filter(|t| t.0 % 2 == 1 && t.1 >= 0x1000)
                 .map(|t| (*t, creator(buf, &s.elements, *t)))
                 .collect();
@@ -267,6 +293,76 @@ fn plan_head(
         return Err(FileError::Locate(LocateError::NeedMore { at: needed }));
     }
     let p = patch::plan(buf, enc, els, rules, edits, values).map_err(FileError::Patch)?;
+    Ok((Some(enc), p))
+}
+
+/// The buffers [`plan_standard`] fills: meta elements, tree nodes, edits, replacement bytes.
+type StandardScratch<'a> = (
+    &'a mut Vec<Element>,
+    &'a mut Vec<Node>,
+    &'a mut Vec<Edit>,
+    &'a mut Vec<u8>,
+);
+
+/// [`plan_head`] for a standard profile: the whole tree is walked and every element other
+/// than the pixel data must be in memory.
+fn plan_standard(
+    buf: &[u8],
+    file_len: usize,
+    ctx: &standard::Context,
+    scratch: StandardScratch<'_>,
+) -> Result<(Option<Encoding>, patch::Patched), FileError> {
+    let (meta_els, nodes, edits, values) = scratch;
+    let meta = locate::meta(buf).map_err(|e| match e {
+        LocateError::NotDicom => FileError::NotDicom,
+        e => FileError::Locate(e),
+    })?;
+    if meta.sop_class == locate::SOP_CLASS_DICOMDIR {
+        return Err(FileError::Dicomdir);
+    }
+    if meta.transfer_syntax == locate::TS_DEFLATED {
+        return Err(FileError::Deflated(
+            "deflated files are not yet supported by the standard profiles".into(),
+        ));
+    }
+    let enc = Encoding::of(meta.transfer_syntax);
+    meta_els.clear();
+    // The meta group alone: its elements end where the data set starts.
+    let meta_bytes = buf.get(..meta.dataset_start).unwrap_or(buf);
+    locate::top_level(meta_bytes, 132, Encoding::ExplicitLe, None, meta_els)
+        .map_err(FileError::Locate)?;
+    let meta_nodes: Vec<Node> = meta_els
+        .iter()
+        .filter(|e| e.group() == 0x0002)
+        .map(|e| Node {
+            kind: locate::Kind::Element,
+            tag: e.tag,
+            vr: e.vr,
+            start: e.start,
+            value_start: e.value_start,
+            end: e.end,
+            undefined: e.undefined,
+            len_field: e.len_field,
+            parent: None,
+            big: false,
+            implicit: false,
+            walked: false,
+        })
+        .collect();
+    locate::tree_within(buf, file_len, meta.dataset_start, enc, nodes)
+        .map_err(FileError::Locate)?;
+    let needed = nodes
+        .iter()
+        .filter(|n| n.parent.is_none() && n.tag != 0x7FE0_0010)
+        .map(|n| n.end)
+        .chain(meta_nodes.iter().map(|n| n.end))
+        .max()
+        .unwrap_or(0);
+    if needed > buf.len() {
+        return Err(FileError::Locate(LocateError::NeedMore { at: needed }));
+    }
+    let p =
+        standard::plan(buf, &meta_nodes, nodes, ctx, edits, values).map_err(FileError::Standard)?;
     Ok((Some(enc), p))
 }
 
@@ -414,7 +510,7 @@ mod tests {
                 t.path().join(format!("out{i}")),
             );
             std::fs::write(&src, &input).unwrap();
-            let o = anonymize(&src, &dst, &rules, &mut s).unwrap();
+            let o = anonymize(&src, &dst, &Job::Lab(rules.clone()), &mut s).unwrap();
             assert_eq!(
                 o.changed,
                 vec![TagRef(0x0008, 0x0020), TagRef(0x0010, 0x0010)]
@@ -436,8 +532,13 @@ mod tests {
         let input = file(100, 200_000);
         let src = t.path().join("in");
         std::fs::write(&src, &input[..input.len() - 1]).unwrap();
-        let e =
-            anonymize(&src, &t.path().join("out"), &rules, &mut Scratch::default()).unwrap_err();
+        let e = anonymize(
+            &src,
+            &t.path().join("out"),
+            &Job::Lab(rules),
+            &mut Scratch::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("truncated"), "{e}");
         assert_eq!(
             std::fs::read_dir(t.path()).unwrap().count(),

@@ -258,6 +258,232 @@ pub fn top_level_within(
     Ok(Walked::Complete)
 }
 
+/// What a node of the tree is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A data element (a sequence, or a leaf whose value is not walked).
+    Element,
+    /// A sequence item `(FFFE,E000)`.
+    Item,
+    /// An item or sequence delimiter, or a stray top-level delimiter.
+    Delimiter,
+}
+
+/// One node of the whole data set: an element, an item or a delimiter, at any depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub kind: Kind,
+    /// `(group << 16) | element`.
+    pub tag: u32,
+    /// The VR bytes of an explicit VR element; `None` in implicit VR, for items and delimiters.
+    pub vr: Option<[u8; 2]>,
+    pub start: usize,
+    pub value_start: usize,
+    /// After the node, including the items and delimiter of an undefined length.
+    pub end: usize,
+    pub undefined: bool,
+    pub len_field: LenField,
+    /// The enclosing item (for an element) or sequence element (for an item); `None` at the
+    /// top level.
+    pub parent: Option<u32>,
+    /// The node's header is big endian (explicit VR big endian outside any `UN` sequence).
+    pub big: bool,
+    /// The node's header is implicit VR (an implicit VR file, or inside an undefined-length UN).
+    pub implicit: bool,
+    /// The walk went into this element's items (a sequence).
+    pub walked: bool,
+}
+
+impl Node {
+    /// The group number.
+    pub fn group(&self) -> u16 {
+        (self.tag >> 16) as u16
+    }
+
+    /// Where the length field is: `(offset, 2 or 4 bytes)`.
+    pub fn len_at(&self) -> (usize, usize) {
+        match (self.kind, self.len_field) {
+            (Kind::Element, LenField::U16) => (self.start + 6, 2),
+            (Kind::Element, LenField::U32) => (self.value_start - 4, 4),
+            _ => (self.start + 4, 4),
+        }
+    }
+}
+
+/// Walks the whole data set from `start` (every element, item and delimiter, at every depth,
+/// in file order) into `out`, without recursion: nesting deeper than 64 sequences is an error.
+///
+/// Sequences are walked: VR `SQ`, any undefined length except encapsulated pixel data and
+/// other undefined-length binary values (whose fragments are skipped), and, in implicit VR, a
+/// defined-length value that opens with an item tag. An undefined-length `UN` is walked as
+/// implicit VR little endian (PS3.5 6.2.2). Values of leaf elements are jumped over, so they
+/// may lie past the prefix `buf` of a file of `file_len` bytes; a header past it is `NeedMore`.
+/// Every node costs at least 8 bytes of input, so the output is bounded by the bytes present.
+pub fn tree_within(
+    buf: &[u8],
+    file_len: usize,
+    start: usize,
+    enc: Encoding,
+    out: &mut Vec<Node>,
+) -> Result<(), LocateError> {
+    let b = Bytes {
+        buf,
+        len: file_len.max(buf.len()),
+    };
+    out.clear();
+    // Open containers: (node index, defined end, encoding inside, is a sequence).
+    let mut stack: Vec<(u32, Option<usize>, Encoding, bool)> = Vec::new();
+    let mut pos = start;
+    loop {
+        let (parent, end, inner, in_seq) = match stack.last() {
+            None => (None, Some(b.len), enc, false),
+            Some(&(i, end, e, s)) => (Some(i), end, e, s),
+        };
+        if let Some(end) = end {
+            if pos == end {
+                match stack.pop() {
+                    None => return Ok(()),
+                    Some(_) => continue,
+                }
+            }
+            if pos > end {
+                return Err(LocateError::Malformed {
+                    at: pos,
+                    what: "an element runs past the end of its item or sequence",
+                });
+            }
+        }
+        let h = header(b, pos, inner)?;
+        let node = |kind, end, undefined| Node {
+            kind,
+            tag: h.tag,
+            vr: h.vr,
+            start: pos,
+            value_start: h.value_start,
+            end,
+            undefined,
+            len_field: h.len_field,
+            parent,
+            big: inner.big(),
+            implicit: inner == Encoding::ImplicitLe,
+            walked: false,
+        };
+        let undefined = h.len == UNDEFINED;
+        let idx = u32::try_from(out.len()).map_err(|_| LocateError::Malformed {
+            at: pos,
+            what: "too many elements",
+        })?;
+        if in_seq {
+            match h.tag {
+                SEQUENCE_END if end.is_none() => {
+                    out.push(node(Kind::Delimiter, h.value_start, false));
+                    pos = h.value_start;
+                    close(out, &mut stack, pos);
+                }
+                ITEM => {
+                    let item_end = if undefined {
+                        None
+                    } else {
+                        Some(b.end(h.value_start, h.len)?)
+                    };
+                    out.push(node(
+                        Kind::Item,
+                        item_end.unwrap_or(h.value_start),
+                        undefined,
+                    ));
+                    push(&mut stack, idx, item_end, inner, false, pos)?;
+                    pos = h.value_start;
+                }
+                _ => {
+                    return Err(LocateError::Malformed {
+                        at: pos,
+                        what: "an element where a sequence item was expected",
+                    });
+                }
+            }
+            continue;
+        }
+        if h.tag >> 16 == 0xFFFE {
+            if h.tag == ITEM_END && parent.is_some() && end.is_none() {
+                out.push(node(Kind::Delimiter, h.value_start, false));
+                pos = h.value_start;
+                close(out, &mut stack, pos);
+                continue;
+            }
+            if parent.is_none() && h.tag != ITEM && h.len == 0 {
+                out.push(node(Kind::Delimiter, h.value_start, false));
+                pos = h.value_start;
+                continue;
+            }
+            return Err(LocateError::Malformed {
+                at: pos,
+                what: "an item or delimiter out of place",
+            });
+        }
+        let walk = if undefined {
+            h.tag != 0x7FE0_0010 && (h.vr.is_none() || h.vr == Some(*b"SQ") || h.vr == Some(*b"UN"))
+        } else {
+            h.vr == Some(*b"SQ")
+                || (h.vr.is_none() && h.len >= 8 && item_tag_at(b, h.value_start, inner.big()))
+        };
+        if walk {
+            let seq_inner = if h.vr == Some(*b"UN") {
+                Encoding::ImplicitLe
+            } else {
+                inner
+            };
+            let seq_end = if undefined {
+                None
+            } else {
+                Some(b.end(h.value_start, h.len)?)
+            };
+            let mut n = node(Kind::Element, seq_end.unwrap_or(h.value_start), undefined);
+            n.walked = true;
+            out.push(n);
+            push(&mut stack, idx, seq_end, seq_inner, true, pos)?;
+            pos = h.value_start;
+        } else {
+            let e = skip_value(b, &h, inner, 0)?;
+            out.push(node(Kind::Element, e, undefined));
+            pos = e;
+        }
+    }
+}
+
+/// True when the bytes at `pos` (if read) are an item tag.
+fn item_tag_at(b: Bytes<'_>, pos: usize, big: bool) -> bool {
+    let (Ok(g), Ok(e)) = (b.u16(pos, big), b.u16(pos + 2, big)) else {
+        return false;
+    };
+    (u32::from(g) << 16 | u32::from(e)) == ITEM
+}
+
+/// Opens a container, refusing nesting deeper than [`MAX_DEPTH`] sequences.
+fn push(
+    stack: &mut Vec<(u32, Option<usize>, Encoding, bool)>,
+    idx: u32,
+    end: Option<usize>,
+    enc: Encoding,
+    is_seq: bool,
+    at: usize,
+) -> Result<(), LocateError> {
+    if stack.len() >= 2 * MAX_DEPTH as usize {
+        return Err(LocateError::Malformed {
+            at,
+            what: "sequences nested too deeply",
+        });
+    }
+    stack.push((idx, end, enc, is_seq));
+    Ok(())
+}
+
+/// Closes the undefined-length container on top of the stack at its delimiter's end.
+fn close(out: &mut [Node], stack: &mut Vec<(u32, Option<usize>, Encoding, bool)>, end: usize) {
+    if let Some((i, _, _, _)) = stack.pop() {
+        out[i as usize].end = end;
+    }
+}
+
 /// The bytes read so far of a file of `len` bytes (`buf` is a prefix of it, or all of it).
 #[derive(Clone, Copy)]
 struct Bytes<'a> {

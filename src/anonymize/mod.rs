@@ -26,6 +26,7 @@ pub mod idcheck;
 pub mod locate;
 pub mod patch;
 pub mod profile;
+pub mod standard;
 
 pub use dir::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 pub use profile::Profile;
@@ -44,6 +45,8 @@ pub struct Anonymizer<'p> {
     original_id: Option<String>,
     study_id: Option<String>,
     jobs: usize,
+    key: Option<crate::deid::StudyKey>,
+    date_offset: Option<i64>,
 }
 
 impl<'p> Anonymizer<'p> {
@@ -55,7 +58,50 @@ impl<'p> Anonymizer<'p> {
             original_id: None,
             study_id: None,
             jobs: 0,
+            key: None,
+            date_offset: None,
         }
+    }
+
+    /// The study key, for the standard profiles' keyed UIDs and date offset (required by them).
+    pub fn key(mut self, key: crate::deid::StudyKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Days every date moves under `retain-long-modified-dates`; by default the participant's
+    /// keyed offset (from the key and the original ID).
+    pub fn date_offset(mut self, days: i64) -> Self {
+        self.date_offset = Some(days);
+        self
+    }
+
+    /// What each file of this run undergoes: the lab's rules, or a standard profile with this
+    /// participant's context. Errors when a standard profile lacks its key.
+    pub fn job(&self) -> crate::error::Result<file::Job> {
+        let Some(rules) = &self.profile.standard else {
+            return Ok(file::Job::Lab(patch::resolve(self.profile, self.date)));
+        };
+        let key = self
+            .key
+            .clone()
+            .ok_or_else(|| crate::error::Error::Profile {
+                name: self.profile.name.clone(),
+                reason: "a standard profile needs the study key (hint: `--key-file`, or run from \
+                     the workbook's folder so `.anontrack/study.key` is used)"
+                    .into(),
+            })?;
+        let original_id = self.original_id.clone().unwrap_or_default();
+        let offset_days = self
+            .date_offset
+            .unwrap_or_else(|| key.date_offset(&original_id));
+        Ok(file::Job::Standard(Box::new(standard::Context {
+            rules: rules.clone(),
+            key,
+            study_id: self.study_id.clone().unwrap_or_default(),
+            original_id,
+            offset_days,
+        })))
     }
 
     /// The date `run_date` rules write (as `YYYYMMDD`); defaults to today.
@@ -108,8 +154,8 @@ impl<'p> Anonymizer<'p> {
         if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| FileError::Write(e.to_string()))?;
         }
-        let rules = patch::resolve(self.profile, self.date);
-        file::anonymize(src, dst, &rules, &mut file::Scratch::default())
+        let job = self.job().map_err(|e| FileError::Write(e.to_string()))?;
+        file::anonymize(src, dst, &job, &mut file::Scratch::default())
     }
 }
 
@@ -145,6 +191,8 @@ pub enum FileError {
     Locate(locate::LocateError),
     #[error("{0}")]
     Patch(patch::PatchError),
+    #[error("{0}")]
+    Standard(standard::StandardError),
     #[error("unreadable deflated file: {0}")]
     Deflated(String),
     #[error("cannot read: {0}")]

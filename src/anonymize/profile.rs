@@ -5,6 +5,7 @@
 //! anontrack.toml loads another. Loading validates everything up front: a bad profile is an error
 //! before any file is touched.
 
+use crate::deid::{Act, Base, DeidOption, Rules};
 use crate::error::{Error, Result};
 use crate::finding::TagRef;
 use serde::{Deserialize, Serialize};
@@ -41,8 +42,15 @@ pub struct Rule {
 pub struct Profile {
     pub name: String,
     pub description: String,
-    /// In file order; at most one rule per tag.
+    /// In file order; at most one rule per tag. Empty for a standard profile.
     pub rules: Vec<Rule>,
+    /// For `basic`, `neuro` and profile files with `base = ...`: the standard's rules, applied
+    /// at every depth instead of `rules`.
+    #[serde(skip)]
+    pub standard: Option<Rules>,
+    /// The study key a standard profile uses (see [`Profile::with_key`]); never serialized.
+    #[serde(skip)]
+    pub key: Option<crate::deid::StudyKey>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +61,10 @@ struct RawProfile {
     description: String,
     #[serde(default, rename = "rule")]
     rules: Vec<RawRule>,
+    /// `basic` or `neuro`: a standard profile this one builds on.
+    base: Option<String>,
+    #[serde(default)]
+    options: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -70,8 +82,74 @@ impl Profile {
         Self::from_toml("lab", BUILT_IN[0].1).expect("the built-in lab profile is valid")
     }
 
+    /// A standard profile (`basic`, `neuro`): PS3.15 Table E.1-1 at every depth.
+    pub fn standard(base: Base) -> Self {
+        Self {
+            name: base.name().to_string(),
+            description: match base {
+                Base::Basic => "PS3.15 Basic Application Level Confidentiality Profile".into(),
+                Base::Neuro => "basic + retain-safe-private, retain-long-modified-dates, \
+                                retain-patient-characteristics, retain-device-identity, \
+                                clean-descriptors"
+                    .into(),
+            },
+            rules: Vec::new(),
+            standard: Some(Rules::resolve(base, &[])),
+            key: None,
+        }
+    }
+
+    /// Gives a standard profile its study key, so every run with this profile (`sync` included)
+    /// uses it without an `Anonymizer::key` call.
+    pub fn with_key(mut self, key: crate::deid::StudyKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Adds the options named in `anontrack.toml` (`options = [...]`), refusing unknown ones.
+    pub fn with_option_names(self, names: &[String]) -> Result<Self> {
+        let name = self.name.clone();
+        let options = names
+            .iter()
+            .map(|o| DeidOption::parse(o))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|reason| Error::Profile { name, reason })?;
+        self.with_options(&options)
+    }
+
+    /// Adds options (`--option`, `options = [...]`) to a standard profile; the lab profile
+    /// takes none.
+    pub fn with_options(mut self, options: &[DeidOption]) -> Result<Self> {
+        if options.is_empty() {
+            return Ok(self);
+        }
+        let Some(rules) = &self.standard else {
+            return Err(Error::Profile {
+                name: self.name.clone(),
+                reason: "options apply to the standard profiles only (hint: `--profile basic` \
+                         or `--profile neuro`)"
+                    .into(),
+            });
+        };
+        let mut all = rules.options();
+        all.extend_from_slice(options);
+        crate::deid::check_options(&all).map_err(|reason| Error::Profile {
+            name: self.name.clone(),
+            reason,
+        })?;
+        let mut new = Rules::resolve(rules.base(), &all).named(rules.name());
+        for (t, a) in rules.overrides() {
+            new = new.with_override(*t, *a);
+        }
+        self.standard = Some(new);
+        Ok(self)
+    }
+
     /// Loads a built-in profile by name, or a profile file by path (relative to `base`).
     pub fn load(name_or_path: &str, base: &Path) -> Result<Self> {
+        if let Some(b) = Base::parse(name_or_path) {
+            return Ok(Self::standard(b));
+        }
         if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
             return Self::from_toml(name, text);
         }
@@ -81,7 +159,7 @@ impl Profile {
             return Err(Error::Profile {
                 name: name_or_path.to_string(),
                 reason: format!(
-                    "no built-in profile has this name (known: {}) and no such file exists",
+                    "no built-in profile has this name (known: {}, basic, neuro) and no such file exists",
                     known.join(", ")
                 ),
             });
@@ -97,6 +175,20 @@ impl Profile {
             reason,
         };
         let raw: RawProfile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if let Some(b) = &raw.base {
+            return Self::standard_from_raw(
+                raw.name.clone(),
+                raw.description.clone(),
+                b,
+                &raw,
+                bad,
+            );
+        }
+        if !raw.options.is_empty() {
+            return Err(bad(
+                "`options` need `base = \"basic\"` or `base = \"neuro\"`".into(),
+            ));
+        }
         let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
         for r in raw.rules {
             let tag = parse_tag(&r.tag).ok_or_else(|| {
@@ -144,6 +236,72 @@ impl Profile {
             name: raw.name,
             description: raw.description,
             rules,
+            standard: None,
+            key: None,
+        })
+    }
+
+    /// A profile file built on a standard profile: its options, then its rules as overrides.
+    fn standard_from_raw(
+        name: String,
+        description: String,
+        base: &str,
+        raw: &RawProfile,
+        bad: impl Fn(String) -> Error,
+    ) -> Result<Self> {
+        let b = Base::parse(base)
+            .ok_or_else(|| bad(format!("`base = \"{base}\"`: use `basic` or `neuro`")))?;
+        let options = raw
+            .options
+            .iter()
+            .map(|o| DeidOption::parse(o))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(&bad)?;
+        let mut all = b.options().to_vec();
+        all.extend_from_slice(&options);
+        crate::deid::check_options(&all).map_err(&bad)?;
+        let mut rules = Rules::resolve(b, &options).named(&name);
+        for r in &raw.rules {
+            let tag = parse_tag(&r.tag).ok_or_else(|| {
+                bad(format!(
+                    "rule `{}` has tag `{}`; write it as `0010,0010`",
+                    r.keyword, r.tag
+                ))
+            })?;
+            if tag.0 == 0x0002 || tag.0 == 0x7FE0 || tag.1 == 0x0000 {
+                return Err(bad(format!(
+                    "rule `{}` targets {tag}, which a profile may not change (file meta, pixel data or group length)",
+                    r.keyword
+                )));
+            }
+            if r.value.is_some() {
+                return Err(bad(format!(
+                    "rule {tag}: a profile built on `{base}` takes actions without `value`"
+                )));
+            }
+            let act = match r.action.as_str() {
+                "keep" => Act::Keep,
+                "remove" => Act::Remove,
+                "empty" => Act::Empty,
+                "dummy" => Act::Dummy,
+                "clean" => Act::Clean,
+                "replace_uid" => Act::ReplaceUid,
+                "shift_date" => Act::ShiftDate,
+                other => {
+                    return Err(bad(format!(
+                        "rule {tag} has action `{other}`; use keep, remove, empty, dummy, clean, \
+                         replace_uid or shift_date"
+                    )));
+                }
+            };
+            rules = rules.with_override(tag, act);
+        }
+        Ok(Self {
+            name,
+            description,
+            rules: Vec::new(),
+            standard: Some(rules),
+            key: None,
         })
     }
 
@@ -224,5 +382,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("known: lab"), "{e}");
+    }
+
+    #[test]
+    fn standard_profiles_and_files_built_on_them() {
+        let p = Profile::load("neuro", Path::new(".")).unwrap();
+        assert!(
+            p.standard
+                .as_ref()
+                .unwrap()
+                .has(DeidOption::RetainSafePrivate)
+        );
+        let p = Profile::from_toml(
+            "x",
+            "name='share'\nbase='basic'\noptions=['retain-uids']\n[[rule]]\ntag='0008,1030'\nkeyword='StudyDescription'\naction='keep'\n",
+        )
+        .unwrap();
+        let r = p.standard.unwrap();
+        assert!(r.has(DeidOption::RetainUids));
+        assert_eq!(r.name(), "share");
+        assert_eq!(
+            r.action(TagRef(0x0008, 0x1030), dicom_core::VR::LO),
+            Act::Keep
+        );
+        let e = Profile::lab()
+            .with_options(&[DeidOption::RetainUids])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("standard profiles only"), "{e}");
+        let e = Profile::standard(Base::Neuro)
+            .with_options(&[DeidOption::RetainLongFullDates])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exclude"), "{e}");
+        let e = Profile::from_toml(
+            "x",
+            "name='x'\nbase='basic'\noptions=['clean-pixel-data']\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("pixel"), "{e}");
     }
 }

@@ -29,9 +29,21 @@ pub struct AnonymizeArgs {
     #[arg(long, value_name = "YYYYMMDD", value_parser = super::parse_date)]
     pub date: Option<NaiveDate>,
 
-    /// The anonymization profile: a built-in name (`lab`) or a path to a profile .toml file.
+    /// The anonymization profile: `lab` (the lab's procedure), `basic` (the DICOM standard's
+    /// Basic Profile), `neuro` (basic keeping what MRI conversion needs), or a profile .toml file.
     #[arg(long, value_name = "NAME|PATH", default_value = "lab")]
     pub profile: String,
+
+    /// An option of the standard's profile, added to `basic` or `neuro` (repeatable), e.g.
+    /// `--option retain-uids`. See docs/profiles.md for the list.
+    #[arg(long = "option", value_name = "NAME", value_parser = parse_option)]
+    pub options: Vec<crate::deid::DeidOption>,
+
+    /// The study key for `basic` and `neuro` (keyed UIDs and dates); created if missing.
+    /// Default: `.anontrack/study.key` in the current folder. Keep it: another key gives other
+    /// UIDs and dates.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 
     /// How many files to process at once (default: one per core).
     #[arg(
@@ -53,6 +65,8 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
         study_id,
         date,
         profile,
+        options,
+        key_file,
         jobs,
     } = args;
     if original_id.trim().is_empty() || study_id.trim().is_empty() {
@@ -61,11 +75,15 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
         ));
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    let profile = Profile::load(&profile, &cwd)?;
+    let profile = Profile::load(&profile, &cwd)?.with_options(&options)?;
     let mut anonymizer = Anonymizer::new(&profile)
         .original_id(&original_id)
         .study_id(&study_id)
         .jobs(jobs);
+    if profile.standard.is_some() {
+        let path = key_file.unwrap_or_else(|| cwd.join(crate::deid::keyed::DEFAULT_KEY_FILE));
+        anonymizer = anonymizer.key(load_key(&path, ui)?);
+    }
     if let Some(d) = date {
         anonymizer = anonymizer.date(d);
     }
@@ -77,6 +95,26 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
         print_summary(&run, ui);
     }
     Ok(Outcome::from_problems(run.findings.len()))
+}
+
+/// Parses an `--option` name (the standard's option names, kebab case).
+pub fn parse_option(s: &str) -> std::result::Result<crate::deid::DeidOption, String> {
+    crate::deid::DeidOption::parse(s)
+}
+
+/// Loads the study key, creating it (and saying where, once) if missing. Never prints the key.
+pub fn load_key(path: &std::path::Path, ui: &Ui) -> Result<crate::deid::StudyKey> {
+    let (key, created) =
+        crate::deid::StudyKey::load_or_create(path).map_err(|e| Error::Usage(e.to_string()))?;
+    if created {
+        ui.note(format!(
+            "note: created the study key `{}` (fingerprint {}); keep it and back it up: without it a \
+             re-run gives other UIDs and dates",
+            path.display(),
+            key.fingerprint()
+        ));
+    }
+    Ok(key)
 }
 
 /// The human summary: counts, then notes, then problems (no values from the files).

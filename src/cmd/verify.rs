@@ -40,6 +40,15 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
 
+    /// An option of the standard's profile, added to `basic` or `neuro` (repeatable); give the
+    /// same options as to `anonymize`.
+    #[arg(long = "option", value_name = "NAME", value_parser = super::anonymize::parse_option)]
+    pub options: Vec<crate::deid::DeidOption>,
+
+    /// The study key `anonymize` used (default: `.anontrack/study.key` in the current folder).
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+
     /// With a workbook: the settings file to use instead of the anontrack.toml beside it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -62,6 +71,8 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
         original_id,
         study_id,
         profile,
+        options,
+        key_file,
         config,
         date,
         id,
@@ -100,7 +111,16 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
             "missing `--original-id` (hint: the participant's ID in the raw files, as in the sheet's Original ID column)".into(),
         ));
     };
-    let profile = Profile::load(profile_override.as_deref().unwrap_or("lab"), Path::new("."))?;
+    let profile = Profile::load(profile_override.as_deref().unwrap_or("lab"), Path::new("."))?
+        .with_options(&options)?;
+    // The key the verifier recomputes keyed values with (the verifier's builder takes it).
+    let _key = match (&profile.standard, key_file) {
+        (Some(_), k) => Some(super::anonymize::load_key(
+            &k.unwrap_or_else(|| PathBuf::from(crate::deid::keyed::DEFAULT_KEY_FILE)),
+            ui,
+        )?),
+        (None, _) => None,
+    };
 
     let mut verifier = Verifier::new(&profile)
         .original_id(&original_id)

@@ -46,6 +46,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod keyed;
+pub mod rules;
+pub mod table;
+
+pub use keyed::StudyKey;
+pub use rules::{Base, Rules, check_options};
+
 /// One option of the standard's profile (PS3.15 Table E.1-1 columns), named in kebab case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

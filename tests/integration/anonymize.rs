@@ -714,6 +714,8 @@ fn random_profiles_change_exactly_their_elements() {
                         action,
                     })
                     .collect(),
+                standard: None,
+                key: None,
             };
             let input = &inputs[fi];
             let result = Anonymizer::new(&profile)

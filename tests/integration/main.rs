@@ -14,6 +14,7 @@ mod anonymize;
 mod demo;
 mod gen_study;
 mod init;
+mod profiles;
 mod status;
 mod sync;
 mod sync_crash;

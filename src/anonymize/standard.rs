@@ -1,0 +1,847 @@
+//! The standard profiles (`basic`, `neuro`, profile files built on them) applied to one located
+//! file, at every depth: each element's action from [`crate::deid::Rules`], keyed UIDs and
+//! dates from the study key, the sheet's ID as pseudonym, the de-identification attributes
+//! added, and every enclosing length recomputed.
+//!
+//! Like the lab path ([`super::patch`]), the output is a list of edits of the input bytes:
+//! everything outside the changed elements is copied as it was. Defined lengths of enclosing
+//! items and sequences, and group lengths, follow the size changes; undefined lengths stay
+//! undefined. The file meta changes only when MediaStorageSOPInstanceUID does. This module
+//! does not read or write files ([`super::file`]) and does not decide what the verifier checks.
+
+use super::locate::{Kind, LenField, Node};
+use super::patch::{Edit, Patched};
+use crate::deid::keyed::{StudyKey, shift_date, shift_datetime};
+use crate::deid::rules::is_binary;
+use crate::deid::{Act, DeidOption, Rules};
+use crate::finding::TagRef;
+use dicom_core::VR;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_dictionary_std::StandardDataDictionary;
+use std::collections::HashMap;
+
+/// One participant's context for the standard profiles.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub rules: Rules,
+    pub key: StudyKey,
+    /// The sheet's ID: PatientID and PatientName in the output.
+    pub study_id: String,
+    /// The sheet's Original ID (also an identifier to look for in text and blobs).
+    pub original_id: String,
+    /// Days every date moves under `retain-long-modified-dates`.
+    pub offset_days: i64,
+}
+
+/// Why a file cannot be patched under a standard profile. Messages carry tags, never values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StandardError {
+    #[error("{0} has the binary VR {1}: text is never written into it (not written)")]
+    BinaryText(TagRef, String),
+    #[error("{0} value is too long for its VR's 2-byte length")]
+    TooLong(TagRef),
+}
+
+const PATIENT_NAME: u32 = 0x0010_0010;
+const PATIENT_ID: u32 = 0x0010_0020;
+const OTHER_PATIENT_IDS: u32 = 0x0010_1000;
+const BIRTH_DATE: u32 = 0x0010_0030;
+const SOP_INSTANCE_UID: u32 = 0x0008_0018;
+const DEVICE_SERIAL: u32 = 0x0018_1000;
+const MEDIA_SOP_INSTANCE: u32 = 0x0002_0003;
+
+/// The participant's identifiers found in the file, to look for in text and private blobs.
+#[derive(Debug, Default)]
+struct Identity {
+    /// Name parts, IDs, device serial: replaced by `X`s in blobs, and what `clean` looks for.
+    texts: Vec<Vec<u8>>,
+    /// Original dates (`YYYYMMDD`) seen in DA values.
+    dates: Vec<Vec<u8>>,
+    /// Original UIDs that are replaced.
+    uids: Vec<Vec<u8>>,
+}
+
+fn value<'a>(buf: &'a [u8], n: &Node) -> &'a [u8] {
+    buf.get(n.value_start..n.end).unwrap_or_default()
+}
+
+fn trimmed(v: &[u8]) -> &[u8] {
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | 0))
+        .map_or(0, |i| i + 1);
+    let start = v[..end].iter().position(|b| *b != b' ').unwrap_or(end);
+    &v[start..end]
+}
+
+/// The VR of a node: from the file, or from the dictionary in implicit VR (`UN` if unknown).
+fn vr_of(n: &Node) -> VR {
+    if let Some(v) = n.vr {
+        return VR::from_binary(v).unwrap_or(VR::UN);
+    }
+    if n.walked {
+        return VR::SQ;
+    }
+    if n.group() % 2 == 1 {
+        return VR::UN;
+    }
+    StandardDataDictionary
+        .by_tag(dicom_core::Tag(n.group(), n.tag as u16))
+        .map(|e| e.vr().relaxed())
+        .unwrap_or(VR::UN)
+}
+
+/// The private creator reserving `n`'s block: the `(gggg,00xx)` element in the same container.
+fn creator_of<'a>(buf: &'a [u8], nodes: &[Node], i: usize) -> Option<&'a str> {
+    let n = &nodes[i];
+    let ctag = if (0x0010..=0x00FF).contains(&(n.tag & 0xFFFF)) {
+        n.tag
+    } else {
+        (n.tag & 0xFFFF_0000) | ((n.tag & 0xFF00) >> 8)
+    };
+    nodes[..=i]
+        .iter()
+        .rev()
+        .find(|m| m.kind == Kind::Element && m.tag == ctag && m.parent == n.parent)
+        .and_then(|m| std::str::from_utf8(trimmed(value(buf, m))).ok())
+}
+
+/// Plans the edits for `nodes` (the data set) and `meta` (the file meta elements) of `buf`.
+pub fn plan(
+    buf: &[u8],
+    meta: &[Node],
+    nodes: &[Node],
+    ctx: &Context,
+    edits: &mut Vec<Edit>,
+    scratch: &mut Vec<u8>,
+) -> Result<Patched, StandardError> {
+    edits.clear();
+    scratch.clear();
+    let rules = &ctx.rules;
+    let mut patched = Patched::default();
+    let id = identity(buf, nodes, ctx);
+    // Size change of each node's content, to propagate to enclosing defined lengths.
+    let mut grow: HashMap<u32, i64> = HashMap::new();
+    // Size change per (container, group), for group lengths.
+    let mut group_delta: HashMap<(Option<u32>, u16), i64> = HashMap::new();
+    let mut sop_uid: Option<String> = None;
+    let mut skip_until = 0usize;
+    let mut replaced_whole: Vec<u32> = Vec::new();
+    let mut existing: HashMap<u32, usize> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        if n.kind != Kind::Element || n.start < skip_until {
+            continue;
+        }
+        if n.parent.is_none() {
+            existing.insert(n.tag, i);
+        }
+        let tag = TagRef(n.group(), n.tag as u16);
+        let vr = vr_of(n);
+        let act = if n.group() % 2 == 1 {
+            rules.private_action(tag, creator_of(buf, nodes, i))
+        } else {
+            rules.action(tag, vr)
+        };
+        if n.tag == SOP_INSTANCE_UID && n.parent.is_none() {
+            let v = String::from_utf8_lossy(trimmed(value(buf, n))).into_owned();
+            sop_uid = Some(if act == Act::ReplaceUid {
+                ctx.key.uid(&v)
+            } else {
+                v
+            });
+        }
+        let new: Option<Vec<u8>> = match act {
+            Act::Keep => {
+                if n.group() % 2 == 1 && !n.walked && rules.has(DeidOption::RetainSafePrivate) {
+                    scrub_blob(buf, n, &id, ctx, edits, scratch);
+                }
+                continue;
+            }
+            Act::Remove => {
+                edits.push(Edit {
+                    input: n.start..n.end,
+                    output: scratch.len()..scratch.len(),
+                });
+                let d = -((n.end - n.start) as i64);
+                add_up(nodes, n.parent, d, &mut grow);
+                *group_delta.entry((n.parent, n.group())).or_default() += d;
+                skip_until = n.end;
+                patched.changed.push(tag);
+                continue;
+            }
+            Act::Clean if n.walked => continue,
+            Act::Clean if is_binary(vr) => continue,
+            Act::Clean => {
+                let v = value(buf, n);
+                if id.texts.iter().any(|t| contains_word_ci(v, t)) {
+                    Some(Vec::new())
+                } else {
+                    continue;
+                }
+            }
+            Act::Empty => Some(Vec::new()),
+            Act::Dummy => Some(dummy(vr, &ctx.study_id).into_bytes()),
+            Act::Pseudonym => Some(ctx.study_id.as_bytes().to_vec()),
+            Act::ReplaceUid => {
+                let v = String::from_utf8_lossy(value(buf, n)).into_owned();
+                let parts: Vec<String> = v
+                    .trim_end_matches(['\0', ' '])
+                    .split('\\')
+                    .map(|u| {
+                        let u = u.trim();
+                        if u.is_empty() {
+                            String::new()
+                        } else {
+                            ctx.key.uid(u)
+                        }
+                    })
+                    .collect();
+                Some(parts.join("\\").into_bytes())
+            }
+            Act::ShiftDate => {
+                let v = String::from_utf8_lossy(value(buf, n)).into_owned();
+                let v = v.trim_end_matches(['\0', ' ']);
+                let shifted: Option<Vec<String>> = v
+                    .split('\\')
+                    .map(|d| {
+                        let d = d.trim();
+                        if d.is_empty() {
+                            Some(String::new())
+                        } else if vr == VR::DT {
+                            shift_datetime(d, ctx.offset_days)
+                        } else {
+                            shift_date(d, ctx.offset_days)
+                        }
+                    })
+                    .collect();
+                // A value that is not a date cannot be shifted: it is emptied, never kept.
+                Some(
+                    shifted
+                        .map(|s| s.join("\\"))
+                        .unwrap_or_default()
+                        .into_bytes(),
+                )
+            }
+        };
+        let Some(new) = new else { continue };
+        if n.walked {
+            // Only an empty value reaches a sequence: zero items.
+            let from = scratch.len();
+            let mut header = buf[n.start..n.value_start].to_vec();
+            if n.undefined {
+                header.extend_from_slice(&delimiter(0xFFFE_E0DD, n.big));
+            } else {
+                set_len(&mut header, n, 0);
+            }
+            scratch.extend_from_slice(&header);
+            push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+            replaced_whole.push(i as u32);
+            skip_until = n.end;
+            patched.changed.push(tag);
+            continue;
+        }
+        if !new.is_empty() && is_binary(vr) && vr != VR::UN {
+            return Err(StandardError::BinaryText(tag, vr.to_string().to_string()));
+        }
+        let mut v = new;
+        if v.len() % 2 == 1 {
+            v.push(if vr == VR::UI { 0 } else { b' ' });
+        }
+        if v.as_slice() == value(buf, n) {
+            continue;
+        }
+        if n.len_field == LenField::U16 && v.len() > 0xFFFF {
+            return Err(StandardError::TooLong(tag));
+        }
+        let from = scratch.len();
+        let mut header = buf[n.start..n.value_start].to_vec();
+        set_len(&mut header, n, v.len() as u32);
+        scratch.extend_from_slice(&header);
+        scratch.extend_from_slice(&v);
+        push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+        patched.changed.push(tag);
+    }
+    // Added attributes, in tag order at the top level.
+    let top_enc = nodes
+        .iter()
+        .find(|n| n.parent.is_none())
+        .map(|n| (n.big, n.implicit))
+        .unwrap_or((false, false));
+    for (tag, vr, text) in added(rules) {
+        let bytes = element_bytes(tag, vr, &text, top_enc.0, top_enc.1, rules);
+        if let Some(&i) = existing.get(&tag) {
+            let n = &nodes[i];
+            if n.start < skip_until && edits.iter().any(|e| e.input == (n.start..n.end)) {
+                continue;
+            }
+            let from = scratch.len();
+            scratch.extend_from_slice(&bytes);
+            push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+        } else {
+            let at = nodes
+                .iter()
+                .find(|n| n.parent.is_none() && n.kind == Kind::Element && n.tag > tag)
+                .map_or_else(
+                    || {
+                        nodes
+                            .iter()
+                            .rfind(|n| n.parent.is_none())
+                            .map_or(0, |n| n.end)
+                    },
+                    |n| n.start,
+                );
+            let from = scratch.len();
+            scratch.extend_from_slice(&bytes);
+            edits.push(Edit {
+                input: at..at,
+                output: from..scratch.len(),
+            });
+            *group_delta.entry((None, (tag >> 16) as u16)).or_default() += bytes.len() as i64;
+        }
+        patched.changed.push(TagRef((tag >> 16) as u16, tag as u16));
+    }
+    // Enclosing defined lengths.
+    for (&i, &d) in &grow {
+        let n = &nodes[i as usize];
+        if d == 0 || n.undefined || replaced_whole.contains(&i) {
+            continue;
+        }
+        let (at, width) = n.len_at();
+        let old = read_len(buf, at, width, n.big);
+        let new = (old as i64 + d).max(0) as u32;
+        let from = scratch.len();
+        write_len(scratch, new, width, n.big);
+        edits.push(Edit {
+            input: at..at + width,
+            output: from..scratch.len(),
+        });
+    }
+    // Group lengths.
+    for n in nodes {
+        if n.kind != Kind::Element || n.tag & 0xFFFF != 0 || n.end - n.value_start != 4 {
+            continue;
+        }
+        let Some(&d) = group_delta.get(&(n.parent, n.group())) else {
+            continue;
+        };
+        if d == 0
+            || edits
+                .iter()
+                .any(|e| e.input.start <= n.start && n.end <= e.input.end)
+        {
+            continue;
+        }
+        let old = read_len(buf, n.value_start, 4, n.big);
+        let Ok(new) = u32::try_from(i64::from(old) + d) else {
+            continue;
+        };
+        let from = scratch.len();
+        write_len(scratch, new, 4, n.big);
+        edits.push(Edit {
+            input: n.value_start..n.end,
+            output: from..scratch.len(),
+        });
+    }
+    // The file meta follows SOPInstanceUID.
+    if let Some(new_uid) = sop_uid
+        && rules.action(TagRef(0x0002, 0x0003), VR::UI) == Act::ReplaceUid
+        && let Some(m) = meta.iter().find(|m| m.tag == MEDIA_SOP_INSTANCE)
+    {
+        let mut v = new_uid.into_bytes();
+        if v.len() % 2 == 1 {
+            v.push(0);
+        }
+        if v.as_slice() != value(buf, m) {
+            let d = v.len() as i64 - (m.end - m.value_start) as i64;
+            let from = scratch.len();
+            let mut header = buf[m.start..m.value_start].to_vec();
+            set_len(&mut header, m, v.len() as u32);
+            scratch.extend_from_slice(&header);
+            scratch.extend_from_slice(&v);
+            edits.push(Edit {
+                input: m.start..m.end,
+                output: from..scratch.len(),
+            });
+            if let Some(gl) = meta.iter().find(|m| m.tag == 0x0002_0000)
+                && gl.end - gl.value_start == 4
+            {
+                let old = read_len(buf, gl.value_start, 4, false);
+                let from = scratch.len();
+                write_len(scratch, (i64::from(old) + d).max(0) as u32, 4, false);
+                edits.push(Edit {
+                    input: gl.value_start..gl.end,
+                    output: from..scratch.len(),
+                });
+            }
+            patched.changed.push(TagRef(0x0002, 0x0003));
+        }
+    }
+    edits.sort_by_key(|e| (e.input.start, e.input.end));
+    Ok(patched)
+}
+
+/// Records an edit replacing node `n` whole by `scratch[from..]`, and its size change.
+fn push_whole(
+    n: &Node,
+    from: usize,
+    scratch: &[u8],
+    edits: &mut Vec<Edit>,
+    nodes: &[Node],
+    grow: &mut HashMap<u32, i64>,
+    group_delta: &mut HashMap<(Option<u32>, u16), i64>,
+) {
+    let d = (scratch.len() - from) as i64 - (n.end - n.start) as i64;
+    edits.push(Edit {
+        input: n.start..n.end,
+        output: from..scratch.len(),
+    });
+    if d != 0 {
+        add_up(nodes, n.parent, d, grow);
+        *group_delta.entry((n.parent, n.group())).or_default() += d;
+    }
+}
+
+/// Adds `d` to the content size of `parent` and of every node enclosing it.
+fn add_up(nodes: &[Node], mut parent: Option<u32>, d: i64, grow: &mut HashMap<u32, i64>) {
+    while let Some(p) = parent {
+        *grow.entry(p).or_default() += d;
+        parent = nodes[p as usize].parent;
+    }
+}
+
+fn read_len(buf: &[u8], at: usize, width: usize, big: bool) -> u32 {
+    let b = &buf[at..at + width];
+    match (width, big) {
+        (2, false) => u32::from(u16::from_le_bytes([b[0], b[1]])),
+        (2, true) => u32::from(u16::from_be_bytes([b[0], b[1]])),
+        (_, false) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        (_, true) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+    }
+}
+
+fn write_len(out: &mut Vec<u8>, n: u32, width: usize, big: bool) {
+    match (width, big) {
+        (2, false) => out.extend_from_slice(&(n as u16).to_le_bytes()),
+        (2, true) => out.extend_from_slice(&(n as u16).to_be_bytes()),
+        (_, false) => out.extend_from_slice(&n.to_le_bytes()),
+        (_, true) => out.extend_from_slice(&n.to_be_bytes()),
+    }
+}
+
+/// Sets the length field of a copied element header.
+fn set_len(header: &mut [u8], n: &Node, len: u32) {
+    let (at, width) = n.len_at();
+    let at = at - n.start;
+    let mut b = Vec::with_capacity(4);
+    write_len(&mut b, len, width, n.big);
+    header[at..at + width].copy_from_slice(&b);
+}
+
+fn delimiter(tag: u32, big: bool) -> [u8; 8] {
+    let mut d = [0u8; 8];
+    let (g, e) = ((tag >> 16) as u16, tag as u16);
+    if big {
+        d[..2].copy_from_slice(&g.to_be_bytes());
+        d[2..4].copy_from_slice(&e.to_be_bytes());
+    } else {
+        d[..2].copy_from_slice(&g.to_le_bytes());
+        d[2..4].copy_from_slice(&e.to_le_bytes());
+    }
+    d
+}
+
+/// A VR-valid dummy value.
+fn dummy(vr: VR, study_id: &str) -> String {
+    match vr {
+        VR::DA => "19000101".into(),
+        VR::TM => "000000".into(),
+        VR::DT => "19000101000000".into(),
+        VR::DS | VR::IS => "0".into(),
+        VR::AS => "000Y".into(),
+        VR::PN | VR::LO => study_id.into(),
+        VR::CS => "ANONYMIZED".into(),
+        _ => "ANONYMIZED".into(),
+    }
+}
+
+/// The attributes every standard-profile output holds: (tag, VR, value).
+fn added(rules: &Rules) -> Vec<(u32, [u8; 2], String)> {
+    let mut v = vec![
+        (0x0012_0062, *b"CS", "YES".to_string()),
+        (0x0012_0063, *b"LO", rules.method_text()),
+        (0x0012_0064, *b"SQ", String::new()),
+    ];
+    if rules.has(DeidOption::RetainLongModifiedDates) {
+        v.push((0x0028_0303, *b"CS", "MODIFIED".to_string()));
+    }
+    v
+}
+
+/// One element's bytes in the file's encoding; the code sequence is built from the rules.
+fn element_bytes(
+    tag: u32,
+    vr: [u8; 2],
+    text: &str,
+    big: bool,
+    implicit: bool,
+    rules: &Rules,
+) -> Vec<u8> {
+    let value: Vec<u8> = if &vr == b"SQ" {
+        let mut items = Vec::new();
+        for (code, meaning) in rules.method_codes() {
+            let mut item = Vec::new();
+            item.extend(element_bytes(
+                0x0008_0100,
+                *b"SH",
+                code,
+                big,
+                implicit,
+                rules,
+            ));
+            item.extend(element_bytes(
+                0x0008_0102,
+                *b"SH",
+                "DCM",
+                big,
+                implicit,
+                rules,
+            ));
+            item.extend(element_bytes(
+                0x0008_0104,
+                *b"LO",
+                meaning,
+                big,
+                implicit,
+                rules,
+            ));
+            let mut h = delimiter(0xFFFE_E000, big);
+            let len = item.len() as u32;
+            h[4..].copy_from_slice(&if big {
+                len.to_be_bytes()
+            } else {
+                len.to_le_bytes()
+            });
+            items.extend_from_slice(&h);
+            items.extend(item);
+        }
+        items
+    } else {
+        let mut v = text.as_bytes().to_vec();
+        if v.len() % 2 == 1 {
+            v.push(b' ');
+        }
+        v
+    };
+    let (g, e) = ((tag >> 16) as u16, tag as u16);
+    let mut out = Vec::with_capacity(value.len() + 12);
+    let u16b = |x: u16| {
+        if big {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        }
+    };
+    let u32b = |x: u32| {
+        if big {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        }
+    };
+    out.extend_from_slice(&u16b(g));
+    out.extend_from_slice(&u16b(e));
+    if implicit {
+        out.extend_from_slice(&u32b(value.len() as u32));
+    } else if &vr == b"SQ" {
+        out.extend_from_slice(&vr);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&u32b(value.len() as u32));
+    } else {
+        out.extend_from_slice(&vr);
+        out.extend_from_slice(&u16b(value.len() as u16));
+    }
+    out.extend(value);
+    out
+}
+
+/// Case-insensitive (ASCII) search for `needle` standing alone (not inside a longer word).
+fn contains_word_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    !needle.is_empty()
+        && hay.windows(needle.len()).enumerate().any(|(i, w)| {
+            w.eq_ignore_ascii_case(needle)
+                && !alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
+                && !alnum(hay.get(i + needle.len()))
+        })
+}
+
+/// The participant's identifiers in this file (and the sheet's Original ID).
+fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
+    let mut id = Identity::default();
+    let mut text = |v: &[u8]| {
+        let v = trimmed(v);
+        if v.len() >= 3 && !id.texts.iter().any(|t| t.eq_ignore_ascii_case(v)) {
+            id.texts.push(v.to_vec());
+        }
+    };
+    text(ctx.original_id.as_bytes());
+    for n in nodes
+        .iter()
+        .filter(|n| n.kind == Kind::Element && !n.walked)
+    {
+        match n.tag {
+            PATIENT_NAME => {
+                for part in value(buf, n).split(|b| matches!(b, b'^' | b'=' | b' ')) {
+                    text(part);
+                }
+            }
+            PATIENT_ID | OTHER_PATIENT_IDS => {
+                for part in value(buf, n).split(|b| *b == b'\\') {
+                    text(part);
+                }
+            }
+            DEVICE_SERIAL if ctx.rules.action(TagRef(0x0018, 0x1000), VR::LO) != Act::Keep => {
+                text(value(buf, n))
+            }
+            _ => {}
+        }
+    }
+    for n in nodes
+        .iter()
+        .filter(|n| n.kind == Kind::Element && !n.walked)
+    {
+        let vr = vr_of(n);
+        let v = trimmed(value(buf, n));
+        if (vr == VR::DA || n.tag == BIRTH_DATE) && v.len() == 8 {
+            if !id.dates.iter().any(|d| d == v) {
+                id.dates.push(v.to_vec());
+            }
+        } else if vr == VR::UI
+            && n.group() % 2 == 0
+            && ctx.rules.action(TagRef(n.group(), n.tag as u16), VR::UI) == Act::ReplaceUid
+        {
+            for u in v.split(|b| *b == b'\\') {
+                let u = trimmed(u);
+                if u.len() >= 8 && !id.uids.iter().any(|x| x == u) {
+                    id.uids.push(u.to_vec());
+                }
+            }
+        }
+    }
+    // Longest first, so a UID's prefix never replaces part of a longer one.
+    id.uids.sort_by_key(|u| std::cmp::Reverse(u.len()));
+    id
+}
+
+/// Same-length substitutes for the participant's identifiers inside a kept private value:
+/// every UID-shaped token (digits and dots, at least 16 characters and 4 dots: the file's own
+/// UIDs and the others Siemens writes, which carry the device serial and the scan time) becomes
+/// its keyed same-length substitute; every original date (8 digits standing alone) the shifted
+/// date; every name part, ID or serial (standing alone, same case) `X`s. Substrings of longer
+/// words are left alone, so field names such as `ImagePositionPatient` keep their bytes.
+fn scrub_blob(
+    buf: &[u8],
+    n: &Node,
+    id: &Identity,
+    ctx: &Context,
+    edits: &mut Vec<Edit>,
+    scratch: &mut Vec<u8>,
+) {
+    let v = value(buf, n);
+    if v.is_empty() {
+        return;
+    }
+    let mut out: Option<Vec<u8>> = None;
+    let uidish = |b: u8| b.is_ascii_digit() || b == b'.';
+    // UID-shaped tokens.
+    let mut i = 0;
+    while i < v.len() {
+        if !v[i].is_ascii_digit() || (i > 0 && uidish(v[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < v.len() && uidish(v[j]) {
+            j += 1;
+        }
+        let tok = &v[i..j];
+        let tok = &tok[..tok.len() - tok.iter().rev().take_while(|b| **b == b'.').count()];
+        if tok.len() >= 16 && tok.iter().filter(|b| **b == b'.').count() >= 4 {
+            let s = String::from_utf8_lossy(tok);
+            let sub = ctx.key.blob_uid(&s);
+            let o = out.get_or_insert_with(|| v.to_vec());
+            o[i..i + tok.len()].copy_from_slice(sub.as_bytes());
+        }
+        i = j;
+    }
+    let mut replace = |needle: &[u8], sub: &[u8], boundary: fn(u8) -> bool| {
+        let cur = out.as_deref().unwrap_or(v);
+        let mut hits = Vec::new();
+        let mut i = 0;
+        while i + needle.len() <= cur.len() {
+            if &cur[i..i + needle.len()] == needle
+                && (i == 0 || boundary(cur[i - 1]))
+                && cur.get(i + needle.len()).is_none_or(|b| boundary(*b))
+            {
+                hits.push(i);
+                i += needle.len();
+            } else {
+                i += 1;
+            }
+        }
+        if !hits.is_empty() {
+            let o = out.get_or_insert_with(|| v.to_vec());
+            for h in hits {
+                o[h..h + needle.len()].copy_from_slice(sub);
+            }
+        }
+    };
+    if !ctx.rules.has(DeidOption::RetainLongFullDates) {
+        for d in &id.dates {
+            let s = String::from_utf8_lossy(d);
+            let sub = shift_date(&s, ctx.offset_days).unwrap_or_else(|| "19000101".into());
+            if sub.len() == d.len() {
+                replace(d, sub.as_bytes(), |b| !b.is_ascii_digit());
+            }
+        }
+    }
+    for t in &id.texts {
+        replace(t, &vec![b'X'; t.len()], |b| !b.is_ascii_alphanumeric());
+    }
+    if let Some(o) = out {
+        let from = scratch.len();
+        scratch.extend_from_slice(&o);
+        edits.push(Edit {
+            input: n.value_start..n.end,
+            output: from..scratch.len(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::anonymize::{Anonymizer, Profile};
+    use crate::deid::{Base, StudyKey};
+    use dicom_core::Tag;
+    use dicom_object::OpenFileOptions;
+
+    fn el(out: &mut Vec<u8>, g: u16, e: u16, vr: &[u8; 2], value: &[u8]) {
+        out.extend_from_slice(&g.to_le_bytes());
+        out.extend_from_slice(&e.to_le_bytes());
+        out.extend_from_slice(vr);
+        if vr == b"SQ" || vr == b"OB" {
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        out.extend_from_slice(value);
+    }
+
+    /// A made-up file with a defined-length sequence whose defined-length item holds a
+    /// reference UID and an element the Basic Profile removes.
+    fn file() -> Vec<u8> {
+        let mut meta = Vec::new();
+        el(&mut meta, 0x0002, 0x0003, b"UI", b"1.2.3.4.5.6.7.8.9.10");
+        el(&mut meta, 0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0");
+        let mut v = vec![0u8; 128];
+        v.extend_from_slice(b"DICM");
+        el(
+            &mut v,
+            0x0002,
+            0x0000,
+            b"UL",
+            &(meta.len() as u32).to_le_bytes(),
+        );
+        v.extend(meta);
+        el(&mut v, 0x0008, 0x0018, b"UI", b"1.2.3.4.5.6.7.8.9.10");
+        let mut item = Vec::new();
+        el(
+            &mut item,
+            0x0008,
+            0x1150,
+            b"UI",
+            b"1.2.840.10008.5.1.4.1.1.4\0",
+        );
+        el(&mut item, 0x0008, 0x1155, b"UI", b"1.2.3.4.5.6.7.8.9.11");
+        el(&mut item, 0x0010, 0x1000, b"LO", b"OTHER-ID");
+        let mut seq = vec![0xFE, 0xFF, 0x00, 0xE0];
+        seq.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        seq.extend(item);
+        el(&mut v, 0x0008, 0x1140, b"SQ", &seq);
+        el(&mut v, 0x0010, 0x0010, b"PN", b"Doe^Jane");
+        el(&mut v, 0x0010, 0x0020, b"LO", b"P101");
+        el(&mut v, 0x0029, 0x0010, b"LO", b"SIEMENS CSA HEADER");
+        el(
+            &mut v,
+            0x0029,
+            0x1010,
+            b"OB",
+            b"x 1.2.3.4.5.6.7.8.9.11 Doe y",
+        );
+        el(&mut v, 0x7FE0, 0x0010, b"OB", &[1, 2, 3, 4]);
+        v
+    }
+
+    fn run(base: Base) -> (Vec<u8>, StudyKey) {
+        let t = tempfile::tempdir().unwrap();
+        let (src, dst) = (t.path().join("in.dcm"), t.path().join("out.dcm"));
+        std::fs::write(&src, file()).unwrap();
+        let key = StudyKey::from_bytes([5; 32]);
+        Anonymizer::new(&Profile::standard(base))
+            .key(key.clone())
+            .original_id("P101")
+            .study_id("sub-01")
+            .anonymize_file(&src, &dst)
+            .unwrap();
+        (std::fs::read(&dst).unwrap(), key)
+    }
+
+    #[test]
+    fn nested_defined_lengths_follow_the_edits_inside() {
+        let (out, key) = run(Base::Basic);
+        let path = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(path.path(), &out).unwrap();
+        let obj = OpenFileOptions::new().open_file(path.path()).unwrap();
+        let text = |e: &dicom_object::mem::InMemElement| e.to_str().unwrap().to_string();
+        let sop = text(obj.element(Tag(0x0008, 0x0018)).unwrap());
+        assert_eq!(sop.trim_end_matches('\0'), key.uid("1.2.3.4.5.6.7.8.9.10"));
+        assert_eq!(
+            obj.meta().media_storage_sop_instance_uid(),
+            key.uid("1.2.3.4.5.6.7.8.9.10")
+        );
+        let items = obj.element(Tag(0x0008, 0x1140)).unwrap().items().unwrap();
+        assert_eq!(items.len(), 1);
+        let r = text(items[0].element(Tag(0x0008, 0x1155)).unwrap());
+        assert_eq!(r.trim_end_matches('\0'), key.uid("1.2.3.4.5.6.7.8.9.11"));
+        assert!(
+            items[0].element(Tag(0x0010, 0x1000)).is_err(),
+            "nested X kept"
+        );
+        assert!(
+            obj.element(Tag(0x0029, 0x1010)).is_err(),
+            "private kept under basic"
+        );
+        assert_eq!(
+            text(obj.element(Tag(0x0012, 0x0062)).unwrap()).trim(),
+            "YES"
+        );
+        assert_eq!(
+            text(obj.element(Tag(0x0010, 0x0020)).unwrap()).trim(),
+            "sub-01"
+        );
+        assert!(out.ends_with(&[
+            0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 4, 0, 0, 0, 1, 2, 3, 4
+        ]));
+    }
+
+    #[test]
+    fn neuro_keeps_the_csa_blob_with_same_length_substitutes() {
+        let (out, key) = run(Base::Neuro);
+        let blob = b"x 1.2.3.4.5.6.7.8.9.11 Doe y";
+        let want = format!("x {} XXX y", key.blob_uid("1.2.3.4.5.6.7.8.9.11"));
+        assert_eq!(want.len(), blob.len());
+        assert!(out.windows(want.len()).any(|w| w == want.as_bytes()));
+        assert!(!out.windows(4).any(|w| w == b"Jane"));
+    }
+}

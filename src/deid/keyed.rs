@@ -1,0 +1,299 @@
+//! The study key and the keyed values of the contract in [`crate::deid`]: new UIDs, the
+//! participant's date offset, same-length substitutes inside retained private blobs.
+//!
+//! The key is 32 bytes from the operating system's random source, kept in
+//! `.anontrack/study.key` beside the workbook (or where `key_file` / `--key-file` says), mode
+//! 0600. It is never printed: [`StudyKey`]'s `Debug` shows only its fingerprint (the first 16
+//! hex digits of the key's SHA-256), which plans and reports may quote. Losing the key means a
+//! re-run gives other UIDs and other dates.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where the key lives by default, relative to the workbook's folder.
+pub const DEFAULT_KEY_FILE: &str = ".anontrack/study.key";
+
+/// The key file of a study: `key_file` from anontrack.toml (relative to the workbook's folder
+/// `base`) or `.anontrack/study.key` there.
+pub fn key_path(base: &Path, key_file: Option<&str>) -> PathBuf {
+    base.join(key_file.unwrap_or(DEFAULT_KEY_FILE))
+}
+
+/// The default range of date offsets, in days before the original date.
+pub const DEFAULT_OFFSET_DAYS: (u32, u32) = (30, 365);
+
+/// The study's secret key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StudyKey([u8; 32]);
+
+impl fmt::Debug for StudyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StudyKey({})", self.fingerprint())
+    }
+}
+
+/// Why the key could not be read or created. Messages name the path, never the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read the study key `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the study key `{path}` holds {len} bytes, not 32 (hint: it was changed or truncated; \
+         restore it from a backup, because a new key gives other UIDs and dates)"
+    )]
+    Length { path: PathBuf, len: usize },
+    #[error("cannot create the study key `{path}`: {reason}")]
+    Create { path: PathBuf, reason: String },
+}
+
+impl StudyKey {
+    /// A key from its 32 bytes (tests and the verifier's own loading).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A new key from the operating system's random source.
+    pub fn generate() -> Result<Self, String> {
+        let mut b = [0u8; 32];
+        getrandom::fill(&mut b).map_err(|e| e.to_string())?;
+        Ok(Self(b))
+    }
+
+    /// Reads the key at `path`: exactly 32 raw bytes.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::Length {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+        })?;
+        Ok(Self(arr))
+    }
+
+    /// Reads the key at `path`, or creates it there (mode 0600, its folder created) if no file
+    /// exists; the flag says whether it was created now. Creation writes a temp file and links
+    /// it into place, so two runs starting at once end up with one key.
+    pub fn load_or_create(path: &Path) -> Result<(Self, bool), KeyError> {
+        if path.exists() {
+            return Self::load(path).map(|k| (k, false));
+        }
+        let create = |reason: String| KeyError::Create {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| create(e.to_string()))?;
+        }
+        let key = Self::generate().map_err(create)?;
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let written = (|| -> std::io::Result<()> {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp)?;
+            f.write_all(&key.0)?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(create(e.to_string()));
+        }
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok((key, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Self::load(path).map(|k| (k, false))
+            }
+            Err(e) => Err(create(e.to_string())),
+        }
+    }
+
+    /// The first 16 hex digits of the key's SHA-256: names the key in plans and reports.
+    pub fn fingerprint(&self) -> String {
+        let d = Sha256::digest(self.0);
+        d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `H(label, text)` = HMAC-SHA256(key, label ‖ text).
+    fn h(&self, label: &str, text: &str) -> [u8; 32] {
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        m.update(label.as_bytes());
+        m.update(text.as_bytes());
+        m.finalize().into_bytes().into()
+    }
+
+    /// The new UID for an original UID (action U): `2.25.` and the decimal of the first 16
+    /// bytes of `H("anontrack-uid:", u)`, `u` without trailing NUL and space padding.
+    pub fn uid(&self, original: &str) -> String {
+        let u = original.trim_end_matches(['\0', ' ']);
+        let h = self.h("anontrack-uid:", u);
+        let n = u128::from_be_bytes(h[..16].try_into().expect("16 bytes"));
+        format!("2.25.{n}")
+    }
+
+    /// The participant's date offset in days (negative), in the default range.
+    pub fn date_offset(&self, original_id: &str) -> i64 {
+        self.date_offset_in(original_id, DEFAULT_OFFSET_DAYS.0, DEFAULT_OFFSET_DAYS.1)
+    }
+
+    /// The participant's date offset in days: `-(min + v % (max - min + 1))`, `v` the first 8
+    /// bytes of `H("anontrack-date:", original_id.trim())`. `max < min` is read as `max = min`.
+    pub fn date_offset_in(&self, original_id: &str, min: u32, max: u32) -> i64 {
+        let max = max.max(min);
+        let h = self.h("anontrack-date:", original_id.trim());
+        let v = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
+        -(i64::from(min) + (v % (u64::from(max - min) + 1)) as i64)
+    }
+
+    /// The same-length substitute for a UID found inside a retained private blob.
+    pub fn blob_uid(&self, found: &str) -> String {
+        let h = self.h("anontrack-blob-uid:", found);
+        let chars: Vec<char> = found.chars().collect();
+        let mut out = String::with_capacity(found.len());
+        for (i, c) in chars.iter().enumerate() {
+            if *c == '.' {
+                out.push('.');
+                continue;
+            }
+            let mut d = char::from(b'0' + h[i % 32] % 10);
+            let starts_component = i == 0 || chars[i - 1] == '.';
+            let component_longer_than_one = chars.get(i + 1).is_some_and(|n| *n != '.');
+            if d == '0' && starts_component && component_longer_than_one {
+                d = '1';
+            }
+            out.push(d);
+        }
+        out
+    }
+}
+
+/// A DA value (`YYYYMMDD`) moved by `days`; `None` when it is not a valid date.
+pub fn shift_date(value: &str, days: i64) -> Option<String> {
+    let v = value.trim_end_matches(['\0', ' ']);
+    if v.len() != 8 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let d = chrono::NaiveDate::parse_from_str(v, "%Y%m%d").ok()?;
+    let moved = d.checked_add_signed(chrono::TimeDelta::try_days(days)?)?;
+    Some(moved.format("%Y%m%d").to_string())
+}
+
+/// A DT value with its date part (the first 8 characters) moved by `days`; the time part and
+/// any UTC offset stay as they were. `None` when it does not start with a valid date.
+pub fn shift_datetime(value: &str, days: i64) -> Option<String> {
+    let v = value.trim_end_matches(['\0', ' ']);
+    if v.len() < 8 || !v.is_char_boundary(8) {
+        return None;
+    }
+    Some(format!("{}{}", shift_date(&v[..8], days)?, &v[8..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_key() -> StudyKey {
+        let mut b = [0u8; 32];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = i as u8;
+        }
+        StudyKey::from_bytes(b)
+    }
+
+    #[test]
+    fn the_contracts_test_vectors() {
+        let k = test_key();
+        assert_eq!(
+            k.uid("1.2.840.113619.2.1.1.1"),
+            "2.25.25695716793682185042020248520443766625"
+        );
+        assert_eq!(
+            k.uid("1.2.840.113619.2.1.1.1\0"),
+            k.uid("1.2.840.113619.2.1.1.1")
+        );
+        assert_eq!(k.date_offset("60784"), -164);
+        assert_eq!(k.date_offset(" 60784 "), -164);
+        assert_eq!(
+            k.blob_uid("1.3.12.2.1107.5.2.32.35162.2013102415040717859311017"),
+            "0.5.27.8.3863.7.6.11.83641.9994602522778538638766411"
+        );
+    }
+
+    #[test]
+    fn another_key_gives_other_values() {
+        let a = test_key();
+        let b = StudyKey::from_bytes([7; 32]);
+        assert_ne!(a.uid("1.2.3"), b.uid("1.2.3"));
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 16);
+        assert!(!format!("{a:?}").contains("000102"), "{a:?}");
+    }
+
+    #[test]
+    fn offsets_stay_in_range_and_uids_are_valid() {
+        let k = test_key();
+        for id in ["1", "60784", "abc", "999999"] {
+            let o = k.date_offset(id);
+            assert!((-365..=-30).contains(&o), "{o}");
+            assert_eq!(k.date_offset_in(id, 7, 7), -7);
+            let u = k.uid(id);
+            assert!(u.len() <= 64 && u.starts_with("2.25."), "{u}");
+        }
+        let s = k.blob_uid("1.20.300.4000");
+        assert_eq!(s.len(), 13);
+        for comp in s.split('.') {
+            assert!(comp.len() == 1 || !comp.starts_with('0'), "{s}");
+        }
+    }
+
+    #[test]
+    fn dates_shift_and_times_stay() {
+        assert_eq!(shift_date("20131024", -164).as_deref(), Some("20130513"));
+        assert_eq!(shift_date("20240301", -1).as_deref(), Some("20240229"));
+        assert_eq!(shift_date("2013102", -1), None);
+        assert_eq!(shift_date("Anonymous", -1), None);
+        assert_eq!(
+            shift_datetime("20131024150407.178000+0100", -164).as_deref(),
+            Some("20130513150407.178000+0100")
+        );
+        assert_eq!(shift_datetime("2013", -1), None);
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".anontrack/study.key");
+        let (k1, created) = StudyKey::load_or_create(&path).unwrap();
+        assert!(created);
+        let (k2, created) = StudyKey::load_or_create(&path).unwrap();
+        assert!(!created);
+        assert_eq!(k1, k2);
+        assert_eq!(std::fs::read(&path).unwrap().len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, b"short").unwrap();
+        let e = StudyKey::load(&path).unwrap_err().to_string();
+        assert!(e.contains("5 bytes, not 32"), "{e}");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".anontrack"))
+                .unwrap()
+                .count(),
+            1
+        );
+    }
+}
