@@ -28,6 +28,7 @@ pub mod aggregate;
 pub mod compare;
 pub mod keyed;
 pub mod parse;
+pub mod standard;
 pub mod sweep;
 pub mod tree;
 
@@ -96,6 +97,8 @@ pub struct Verifier<'p> {
     dates: DateRule,
     /// The profile's replacement values, lowercase: never PHI needles.
     exclude: Vec<String>,
+    /// The study key, for recomputing keyed UIDs and the date offset (standard profiles).
+    key: Option<keyed::Key>,
 }
 
 /// The running result of a participant's files, folded in one by one.
@@ -182,7 +185,16 @@ impl<'p> Verifier<'p> {
                 today: chrono::Local::now().date_naive(),
             },
             exclude,
+            key: None,
         }
+    }
+
+    /// The study key (`.anontrack/study.key`): with it, a standard profile's UIDs and shifted
+    /// dates must equal what the verifier recomputes from it; without it, UIDs need only be
+    /// valid and new, and dates only moved.
+    pub fn key(mut self, key: keyed::Key) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// The participant's original ID (the sheet's): searched for everywhere, and replaced by the
@@ -475,9 +487,29 @@ impl<'p> Verifier<'p> {
         };
         warn_charset(&anon_file.root);
         let mut out = Vec::new();
-        compare::compare_meta(&raw_file.meta, &anon_file.meta, &mut out);
-        compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
-        compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
+        if let Some(rules) = &self.profile.standard {
+            if raw_file.meta.sop_class != anon_file.meta.sop_class {
+                out.push(Ranked {
+                    rank: Rank::Changed,
+                    finding: Finding::new("MediaStorageSOPClassUID changed").tag(0x0002, 0x0002),
+                });
+            }
+            let ctx = standard::Ctx {
+                rules,
+                key: self.key.as_ref(),
+                offset: self
+                    .key
+                    .as_ref()
+                    .zip(self.original_id.as_deref())
+                    .map(|(k, id)| k.date_offset(id, keyed::OFFSET_DAYS)),
+                study_id: self.study_id.as_deref(),
+            };
+            standard::check(&ctx, &raw_file, &anon_file, &mut out);
+        } else {
+            compare::compare_meta(&raw_file.meta, &anon_file.meta, &mut out);
+            compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
+            compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
+        }
         let skip = |t: Tag| self.profile.rule(TagRef(t.0, t.1)).is_some();
         needles.sweep(&anon_file.root, &skip, &mut out);
         for r in &mut out {

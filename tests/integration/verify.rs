@@ -31,6 +31,7 @@ fn fixture(path: &Path, instance: u32, ts: &str, name_in_mitra: bool) {
     put(0x0008, 0x0021, VR::DA, "20200101");
     put(0x0008, 0x0022, VR::DA, "20200101");
     put(0x0008, 0x0023, VR::DA, "20200101");
+    put(0x0008, 0x0030, VR::TM, "101500");
     put(0x0008, 0x0060, VR::CS, "MR");
     put(0x0008, 0x0090, VR::PN, "Roe^Rick");
     put(0x0010, 0x0010, VR::PN, "Doe^Jane");
@@ -709,4 +710,253 @@ fn a_name_held_by_another_file_or_another_pn_element_is_caught() {
             "(0020,4000) ImageComments holds the patient's name [T1_sub-01/IM-0003.dcm]",
         ]
     );
+}
+
+/// The standard profiles: the writer's output of the made-up study, checked by the verifier with
+/// the same key, passes; seeded faults are each caught; a wrong key makes every UID a finding.
+mod standard {
+    use super::*;
+    use anontrack::anonymize::Anonymizer;
+    use anontrack::deid::{Base, StudyKey};
+    use anontrack::verify::keyed::Key;
+
+    const KEY: [u8; 32] = [0x5a; 32];
+
+    fn profile(base: Base) -> Profile {
+        Profile::standard(base).with_key(StudyKey::from_bytes(KEY))
+    }
+
+    /// The made-up study anonymized by the writer into `out/`.
+    fn written(base: Base) -> (Study, PathBuf) {
+        let s = Study::new(EXPLICIT, false);
+        let out = s.w.join(base.name());
+        Anonymizer::new(&profile(base))
+            .key(StudyKey::from_bytes(KEY))
+            .original_id("P4321")
+            .study_id("sub-01")
+            .anonymize_dir(&s.raw, &out, &indicatif::ProgressBar::hidden())
+            .expect("anonymize");
+        (s, out)
+    }
+
+    pub(super) fn check(base: Base, s: &Study, out: &Path, key: [u8; 32]) -> Vec<String> {
+        let p = profile(base);
+        Verifier::new(&p)
+            .original_id("P4321")
+            .study_id("sub-01")
+            .key(Key::new(key))
+            .verify_dir(&s.raw, out, &indicatif::ProgressBar::hidden())
+            .unwrap()
+            .findings
+            .iter()
+            .map(|f| f.detailed())
+            .collect()
+    }
+
+    #[test]
+    fn the_writers_output_passes() {
+        for base in [Base::Basic, Base::Neuro] {
+            let (s, out) = written(base);
+            assert_eq!(check(base, &s, &out, KEY), Vec::<String>::new(), "{base:?}");
+        }
+    }
+
+    /// One anonymized file's element set or removed, nested or not.
+    fn put_in(path: &Path, seq: Option<Tag>, el: DataElement<InMemDicomObject>) {
+        edit(path, |o| match seq {
+            None => {
+                o.put(el);
+            }
+            Some(sq) => {
+                let mut s = o.take_element(sq).unwrap();
+                s.items_mut().unwrap()[0].put(el);
+                o.put(s);
+            }
+        });
+    }
+
+    fn ui(g: u16, e: u16, v: &str) -> DataElement<InMemDicomObject> {
+        DataElement::new(Tag(g, e), VR::UI, PrimitiveValue::from(v))
+    }
+
+    const REFS: Option<Tag> = Some(Tag(0x0008, 0x1140));
+
+    #[test]
+    fn seeded_faults_are_each_caught_with_the_right_finding() {
+        type Fault = (Base, u32, &'static str, fn(&Path));
+        let faults: Vec<Fault> = vec![
+            (
+                Base::Basic,
+                1,
+                "(0009,1001) private element not removed inside (0008,1140)",
+                |p| {
+                    put_in(
+                        p,
+                        REFS,
+                        DataElement::new(Tag(0x0009, 0x1001), VR::LO, "private note"),
+                    )
+                },
+            ),
+            (
+                Base::Basic,
+                1,
+                "(0033,1013) private element not removed",
+                |p| {
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(
+                            Tag(0x0033, 0x0010),
+                            VR::LO,
+                            "MITRA OBJECT UTF8 ATTRIBUTES 1.0",
+                        ),
+                    );
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(Tag(0x0033, 0x1013), VR::LO, "none"),
+                    );
+                },
+            ),
+            (
+                Base::Basic,
+                1,
+                "(0020,000D) StudyInstanceUID left original",
+                |p| {
+                    put_in(
+                        p,
+                        None,
+                        ui(0x0020, 0x000D, "1.2.826.0.1.3680043.10.999.1000"),
+                    )
+                },
+            ),
+            (
+                Base::Basic,
+                2,
+                "(0020,000D) StudyInstanceUID not the UID the study key gives",
+                |p| put_in(p, None, ui(0x0020, 0x000D, "2.25.1234")),
+            ),
+            (
+                Base::Basic,
+                1,
+                "(0008,1155) ReferencedSOPInstanceUID left original inside (0008,1140)",
+                |p| put_in(p, REFS, ui(0x0008, 0x1155, "1.2.826.0.1.3680043.10.999.7")),
+            ),
+            (
+                Base::Basic,
+                1,
+                "(0010,0010) PatientName not the study ID",
+                |p| {
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Doe^Jane"),
+                    )
+                },
+            ),
+            (
+                Base::Basic,
+                1,
+                "(0020,4000) ImageComments holds an original UID",
+                |p| {
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(
+                            Tag(0x0020, 0x4000),
+                            VR::LT,
+                            "was 1.2.826.0.1.3680043.10.999.1",
+                        ),
+                    )
+                },
+            ),
+            (Base::Basic, 1, "(0008,0060) Modality changed", |p| {
+                put_in(
+                    p,
+                    None,
+                    DataElement::new(Tag(0x0008, 0x0060), VR::CS, PrimitiveValue::Empty),
+                )
+            }),
+            (Base::Basic, 1, "(7FE0,0010) PixelData changed", |p| {
+                let mut b = std::fs::read(p).unwrap();
+                let last = b.len() - 1;
+                b[last] ^= 1;
+                std::fs::write(p, b).unwrap();
+            }),
+            (
+                Base::Neuro,
+                1,
+                "(0008,0020) StudyDate not shifted by the participant's offset",
+                |p| {
+                    let o = OpenFileOptions::new().open_file(p).unwrap();
+                    let d = o
+                        .get(Tag(0x0008, 0x0020))
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_string();
+                    let d = NaiveDate::parse_from_str(d.trim(), "%Y%m%d").unwrap()
+                        - chrono::Duration::days(1);
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(
+                            Tag(0x0008, 0x0020),
+                            VR::DA,
+                            d.format("%Y%m%d").to_string(),
+                        ),
+                    )
+                },
+            ),
+            (Base::Neuro, 1, "(0008,0030) StudyTime changed", |p| {
+                put_in(
+                    p,
+                    None,
+                    DataElement::new(Tag(0x0008, 0x0030), VR::TM, "101501"),
+                )
+            }),
+            (Base::Neuro, 1, "(0029,1010) private element changed", |p| {
+                put_in(
+                    p,
+                    None,
+                    DataElement::new(
+                        Tag(0x0029, 0x1010),
+                        VR::OB,
+                        PrimitiveValue::U8(
+                            b"SV1Q\x04\x03\x02\x01 Doe made-up binary".as_slice().into(),
+                        ),
+                    ),
+                )
+            }),
+        ];
+        for (base, file, want, seed) in faults {
+            let (s, out) = written(base);
+            let target = out.join(format!("T1_sub-01/IM-000{file}.dcm"));
+            seed(&target);
+            let got = check(base, &s, &out, KEY);
+            let want = format!("{want} [T1_sub-01/IM-000{file}.dcm]");
+            assert!(got.contains(&want), "{base:?}: want {want}, got {got:?}");
+            // No false alarm elsewhere: every finding is about the seeded file.
+            assert!(
+                got.iter().all(|f| f.contains(&format!("IM-000{file}"))),
+                "{base:?}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_key_makes_every_uid_a_finding() {
+        let (s, out) = written(Base::Basic);
+        let got = check(Base::Basic, &s, &out, [0x11; 32]);
+        for uid in [
+            "(0008,0018) SOPInstanceUID not the UID the study key gives in 3 files",
+            "(0020,000D) StudyInstanceUID not the UID the study key gives in 3 files",
+            "(0008,1155) ReferencedSOPInstanceUID not the UID the study key gives inside (0008,1140) in 3 files",
+        ] {
+            assert!(
+                got.iter().any(|f| f.starts_with(uid)),
+                "want {uid}, got {got:?}"
+            );
+        }
+    }
 }
