@@ -27,6 +27,7 @@
 pub mod aggregate;
 pub mod compare;
 pub mod keyed;
+pub mod leftovers;
 pub mod parse;
 pub mod standard;
 pub mod sweep;
@@ -86,6 +87,9 @@ pub struct VerifyReport {
     pub run_date: Option<NaiveDate>,
     /// Most serious first, in a fixed order; repeats across files merged (see [`aggregate`]).
     pub findings: Vec<Finding>,
+    /// What the profile leaves behind, when asked for (see [`Verifier::leftovers`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leftovers: Option<leftovers::Leftovers>,
 }
 
 /// The verifier, configured like dicom-object's `OpenFileOptions`.
@@ -99,6 +103,8 @@ pub struct Verifier<'p> {
     exclude: Vec<String>,
     /// The study key, for recomputing keyed UIDs and the date offset (standard profiles).
     key: Option<keyed::Key>,
+    /// The Basic profile's rules, when leftovers are counted.
+    basic: Option<crate::deid::Rules>,
 }
 
 /// The running result of a participant's files, folded in one by one.
@@ -111,6 +117,7 @@ struct VerifyAcc {
     needles: Needles,
     /// (index, fingerprint) of each compared file's needles, to sweep again with the union.
     swept: Vec<(usize, u64)>,
+    tally: leftovers::Tally,
     findings: Vec<Ranked>,
 }
 
@@ -123,6 +130,7 @@ impl VerifyAcc {
             not_dicom: Vec::new(),
             needles: Needles::from_raw(&[], original_id, exclude, false),
             swept: Vec::new(),
+            tally: leftovers::Tally::default(),
             findings: Vec::new(),
         }
     }
@@ -139,6 +147,9 @@ impl VerifyAcc {
         if let Some(fp) = r.swept_with {
             self.swept.push((i, fp));
         }
+        if let Some(t) = r.tally {
+            self.tally.merge(t);
+        }
         self.findings.extend(r.findings);
     }
 
@@ -148,6 +159,7 @@ impl VerifyAcc {
         self.not_dicom.extend(other.not_dicom);
         self.needles.extend(other.needles);
         self.swept.extend(other.swept);
+        self.tally.merge(other.tally);
         self.findings.extend(other.findings);
         self
     }
@@ -160,6 +172,8 @@ struct Checked {
     needles: Option<Needles>,
     /// The needles' fingerprint the anonymized file was swept with (compared files only).
     swept_with: Option<u64>,
+    /// What the file leaves behind, when counted.
+    tally: Option<leftovers::Tally>,
     compared: bool,
     missing: bool,
     not_dicom: bool,
@@ -186,7 +200,14 @@ impl<'p> Verifier<'p> {
             },
             exclude,
             key: None,
+            basic: None,
         }
+    }
+
+    /// Counts what the profile leaves behind (see [`leftovers`]) into the report.
+    pub fn leftovers(mut self, yes: bool) -> Self {
+        self.basic = yes.then(leftovers::basic);
+        self
     }
 
     /// The study key (`.anontrack/study.key`): with it, a standard profile's UIDs and shifted
@@ -320,7 +341,10 @@ impl<'p> Verifier<'p> {
             files_not_dicom: acc.not_dicom.len(),
             run_date: self.dates.run_date,
             findings: Vec::new(),
+            leftovers: None,
         };
+        let tally = acc.tally;
+        report.leftovers = self.basic.as_ref().map(|_| tally.finish());
         let needles = acc.needles;
         let mut findings = acc.findings;
         // A name or ID one raw file holds (as PatientName, say) must be absent from every
@@ -515,8 +539,14 @@ impl<'p> Verifier<'p> {
         for r in &mut out {
             r.finding.file = Some(rel.to_string());
         }
+        let tally = self.basic.as_ref().map(|basic| {
+            let mut t = leftovers::Tally::default();
+            t.add(basic, &self.exclude, &raw_file.root, &anon_file.root);
+            t
+        });
         Checked {
             findings: out,
+            tally,
             swept_with: Some(needles.fingerprint()),
             needles: Some(needles),
             compared: true,

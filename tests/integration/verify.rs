@@ -960,3 +960,74 @@ mod standard {
         }
     }
 }
+
+/// `--leftovers` lists what the lab profile leaves that the Basic profile would not, counted
+/// across files, without values; it changes no finding.
+#[test]
+fn leftovers_list_what_the_profile_leaves_behind() {
+    let s = Study::new(EXPLICIT, false);
+    let run = s.run(&["--leftovers"]);
+    run.expect_code(0);
+    let out = run.stdout();
+    println!("{out}");
+    assert!(
+        out.contains("leftovers (attributes the Basic profile would remove or replace):"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  (0020,000D) StudyInstanceUID in 3 file(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  (0008,0030) StudyTime in 3 file(s)"),
+        "{out}"
+    );
+    assert!(out.contains("  private group 0033 in 3 file(s)"), "{out}");
+    assert!(
+        !out.contains("PatientName") && !out.contains("P4321"),
+        "{out}"
+    );
+    let run = s.run(&["--leftovers", "--json"]);
+    let j = &run.json_lines()[0];
+    assert_eq!(j["passed"], true);
+    assert!(
+        j["leftovers"]["attributes"].as_array().unwrap().len() >= 3,
+        "{j}"
+    );
+    // Without the flag, no summary.
+    assert!(!s.run(&[]).stdout().contains("leftovers"));
+}
+
+/// On a real Siemens file, `--leftovers` finds the scan date and the scanner's serial number
+/// inside the UIDs and the CSA header (numbers only, never the values).
+#[test]
+fn leftovers_find_the_scan_date_and_serial_hidden_in_uids_and_csa() {
+    let Some(dicom) = shared_path("dicom") else {
+        return;
+    };
+    let w = Workdir::new();
+    for dir in ["raw", "anon"] {
+        std::fs::create_dir_all(w.join(dir)).unwrap();
+        std::fs::copy(
+            dicom.join("nibabel/siemens_dwi_1000.dcm"),
+            w.join(dir).join("x.dcm"),
+        )
+        .unwrap();
+    }
+    let run = w.run([
+        "verify",
+        "raw",
+        "anon",
+        "--original-id",
+        "NOSUCH-0",
+        "--leftovers",
+    ]);
+    let out = run.stdout();
+    for line in [
+        "  1 file(s) hold the scan date inside a UID",
+        "  1 file(s) hold the device serial number inside a UID",
+        "  (0018,1000) DeviceSerialNumber in 1 file(s)",
+    ] {
+        assert!(out.lines().any(|l| l == line), "want {line:?} in {out}");
+    }
+}
