@@ -213,8 +213,10 @@ enum Frame<'a> {
 
 /// Walks a whole data set, iteratively.
 fn dataset(b: &[u8], enc: Enc) -> Result<DataSet<'_>, Unfit> {
+    // Room for a typical MR header's top level without regrowing (bounded by the data's size:
+    // every element takes at least 8 bytes).
     let mut stack: Vec<Frame<'_>> = vec![Frame::Set {
-        elems: Vec::new(),
+        elems: Vec::with_capacity((b.len() / 8).min(256)),
         end: Some(b.len()),
     }];
     let mut pos = 0usize;
