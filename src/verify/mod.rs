@@ -120,6 +120,8 @@ struct VerifyAcc {
     /// (index, fingerprint) of each compared file's needles, to sweep again with the union.
     swept: Vec<(usize, u64)>,
     tally: leftovers::Tally,
+    /// (file index, tag, original, new) UID pairs, as hashes.
+    uid_pairs: Vec<(usize, Tag, u64, u64)>,
     findings: Vec<Ranked>,
 }
 
@@ -133,6 +135,7 @@ impl VerifyAcc {
             needles: Needles::from_raw(&[], original_id, exclude, false),
             swept: Vec::new(),
             tally: leftovers::Tally::default(),
+            uid_pairs: Vec::new(),
             findings: Vec::new(),
         }
     }
@@ -152,6 +155,8 @@ impl VerifyAcc {
         if let Some(t) = r.tally {
             self.tally.merge(t);
         }
+        self.uid_pairs
+            .extend(r.uid_pairs.into_iter().map(|(t, o, n)| (i, t, o, n)));
         self.findings.extend(r.findings);
     }
 
@@ -162,6 +167,7 @@ impl VerifyAcc {
         self.needles.extend(other.needles);
         self.swept.extend(other.swept);
         self.tally.merge(other.tally);
+        self.uid_pairs.extend(other.uid_pairs);
         self.findings.extend(other.findings);
         self
     }
@@ -176,6 +182,8 @@ struct Checked {
     swept_with: Option<u64>,
     /// What the file leaves behind, when counted.
     tally: Option<leftovers::Tally>,
+    /// The file's (tag, original, new) UID pairs, as hashes (standard profiles).
+    uid_pairs: Vec<(Tag, u64, u64)>,
     compared: bool,
     missing: bool,
     not_dicom: bool,
@@ -353,9 +361,17 @@ impl<'p> Verifier<'p> {
             leftovers: None,
         };
         let tally = acc.tally;
+        let mut findings = acc.findings;
+        for (i, tag, msg) in standard::inconsistent(acc.uid_pairs) {
+            findings.push(Ranked {
+                rank: Rank::Profile,
+                finding: Finding::new(format!("{} {msg}", keyword(tag)))
+                    .tag(tag.0, tag.1)
+                    .file(tree::map_rel(&raw_list.files[i], original, study)),
+            });
+        }
         report.leftovers = self.basic.as_ref().map(|_| tally.finish());
         let needles = acc.needles;
-        let mut findings = acc.findings;
         // A name or ID one raw file holds (as PatientName, say) must be absent from every
         // anonymized file, also where that file's own raw copy holds it elsewhere (only as
         // OtherPatientNames, say). Files swept with fewer needles than the participant's union
@@ -520,6 +536,7 @@ impl<'p> Verifier<'p> {
         };
         warn_charset(&anon_file.root);
         let mut out = Vec::new();
+        let mut uid_pairs = Vec::new();
         if let Some(rules) = &self.profile.standard {
             if raw_file.meta.sop_class != anon_file.meta.sop_class {
                 out.push(Ranked {
@@ -536,8 +553,10 @@ impl<'p> Verifier<'p> {
                     .zip(self.original_id.as_deref())
                     .map(|(k, id)| k.date_offset(id, keyed::OFFSET_DAYS)),
                 study_id: self.study_id.as_deref(),
+                pairs: Default::default(),
             };
             standard::check(&ctx, &raw_file, &anon_file, &mut out);
+            uid_pairs = ctx.pairs.into_inner();
         } else {
             compare::compare_meta(&raw_file.meta, &anon_file.meta, &mut out);
             compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
@@ -555,6 +574,7 @@ impl<'p> Verifier<'p> {
         });
         Checked {
             findings: out,
+            uid_pairs,
             tally,
             swept_with: Some(needles.fingerprint()),
             needles: Some(needles),

@@ -31,6 +31,9 @@ pub struct Ctx<'c> {
     /// The participant's date offset in days, when a key and the original ID are known.
     pub offset: Option<i64>,
     pub study_id: Option<&'c str>,
+    /// Every (tag, original, new) UID pair seen, as hashes: checked one-to-one across the
+    /// participant by [`inconsistent`].
+    pub pairs: std::cell::RefCell<Vec<(Tag, u64, u64)>>,
 }
 
 fn push(out: &mut Vec<Ranked>, rank: Rank, tag: Tag, message: String) {
@@ -213,6 +216,7 @@ fn uid_problem(ctx: &Ctx<'_>, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str
         if o == n {
             return Some("left original");
         }
+        ctx.pairs.borrow_mut().push((x.tag, hash(o), hash(n)));
         if let Some(k) = ctx.key
             && k.uid(o) != n
         {
@@ -220,6 +224,36 @@ fn uid_problem(ctx: &Ctx<'_>, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str
         }
     }
     None
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// UID pairs of a whole participant, `(file, tag, original, new)`: each original UID must map
+/// to one new UID and each new UID come from one original. Returns `(file, tag, message)` for
+/// the files whose mapping disagrees with the first one seen (in file order).
+pub fn inconsistent(mut pairs: Vec<(usize, Tag, u64, u64)>) -> Vec<(usize, Tag, &'static str)> {
+    let mut out = Vec::new();
+    // Each group (same original, or same new UID) is judged against its first member.
+    pairs.sort_unstable_by_key(|p| (p.2, p.0));
+    for g in pairs.chunk_by(|a, b| a.2 == b.2) {
+        for p in g.iter().filter(|p| p.3 != g[0].3) {
+            out.push((p.0, p.1, "remapped inconsistently across files"));
+        }
+    }
+    pairs.sort_unstable_by_key(|p| (p.3, p.0));
+    for g in pairs.chunk_by(|a, b| a.3 == b.3) {
+        for p in g.iter().filter(|p| p.2 != g[0].2) {
+            out.push((p.0, p.1, "one new UID for two original UIDs"));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Digits and dots, at most 64 characters, no empty component, no leading zero.
@@ -310,6 +344,20 @@ fn identity(ctx: &Ctx<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uid_mappings_must_be_one_to_one() {
+        let t = Tag(0x0020, 0x000D);
+        assert!(inconsistent(vec![(0, t, 1, 2), (1, t, 1, 2), (2, t, 3, 4)]).is_empty());
+        assert_eq!(
+            inconsistent(vec![(0, t, 1, 2), (1, t, 1, 5)]),
+            [(1, t, "remapped inconsistently across files")]
+        );
+        assert_eq!(
+            inconsistent(vec![(0, t, 1, 2), (3, t, 7, 2)]),
+            [(3, t, "one new UID for two original UIDs")]
+        );
+    }
 
     #[test]
     fn uids_are_digits_and_dots_up_to_64() {

@@ -944,6 +944,34 @@ mod standard {
         }
     }
 
+    /// Without the key, a UID remapped differently in two files is still caught: one original
+    /// UID maps to one new UID across the participant.
+    #[test]
+    fn without_the_key_inconsistent_remapping_is_caught() {
+        let (s, out) = written(Base::Basic);
+        put_in(
+            &out.join("T1_sub-01/IM-0002.dcm"),
+            None,
+            ui(0x0020, 0x000D, "2.25.1234"),
+        );
+        let p = profile(Base::Basic);
+        let got: Vec<String> = Verifier::new(&p)
+            .original_id("P4321")
+            .study_id("sub-01")
+            .verify_dir(&s.raw, &out, &indicatif::ProgressBar::hidden())
+            .unwrap()
+            .findings
+            .iter()
+            .map(|f| f.detailed())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "(0020,000D) StudyInstanceUID remapped inconsistently across files [T1_sub-01/IM-0002.dcm]"
+            ]
+        );
+    }
+
     #[test]
     fn a_wrong_key_makes_every_uid_a_finding() {
         let (s, out) = written(Base::Basic);
