@@ -1059,3 +1059,50 @@ fn leftovers_find_the_scan_date_and_serial_hidden_in_uids_and_csa() {
         assert!(out.lines().any(|l| l == line), "want {line:?} in {out}");
     }
 }
+
+/// Hostile deflated files (issue 11): 5,000 nested sequences, and an element declaring 3.7 GB,
+/// each in a few hundred bytes. Each is a finding for its file; nothing aborts, the other file
+/// is still checked.
+#[test]
+fn hostile_deflated_files_are_findings_not_crashes() {
+    let deflated = |body: &[u8]| {
+        let ts = b"1.2.840.10008.1.2.1.99\0";
+        let mut b = vec![0u8; 128];
+        b.extend_from_slice(b"DICM");
+        b.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+        b.extend_from_slice(&(ts.len() as u16).to_le_bytes());
+        b.extend_from_slice(ts);
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut z, body).unwrap();
+        b.extend(z.finish().unwrap());
+        b
+    };
+    let mut nested = Vec::new();
+    for _ in 0..5000 {
+        nested.extend_from_slice(&[
+            0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        nested.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+    let mut huge = vec![0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0];
+    huge.extend_from_slice(&0xE000_0000u32.to_le_bytes());
+    huge.extend_from_slice(&[0; 64]);
+    let w = Workdir::new();
+    for dir in ["raw", "anon"] {
+        std::fs::create_dir_all(w.join(dir)).unwrap();
+        std::fs::write(w.join(dir).join("deep.dcm"), deflated(&nested)).unwrap();
+        std::fs::write(w.join(dir).join("huge.dcm"), deflated(&huge)).unwrap();
+    }
+    assert!(std::fs::metadata(w.join("raw/deep.dcm")).unwrap().len() < 2000);
+    let run = w.run(["verify", "raw", "anon", "--original-id", "5551234"]);
+    run.expect_code(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("deep.dcm raw file unreadable (sequences nested too deeply)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("huge.dcm raw file unreadable (element length beyond end of file)"),
+        "{out}"
+    );
+}
