@@ -74,13 +74,18 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
     // The verifier runs after a clean anonymization, and alone for a pending check.
     if folders_ok && findings.is_empty() {
         let expected_date = (item.action == Stage::Anonymize).then_some(study.date());
-        match Verifier::new(study.profile())
+        let mut verifier = Verifier::new(study.profile())
             .original_id(original_id)
             .study_id(&item.id)
             .run_date(expected_date)
-            .today(study.today())
-            .verify_dir(&item.raw_dir, &item.anon_dir, progress)
+            .today(study.today());
+        // The verifier reads the key's bytes itself and recomputes every keyed value.
+        if study.needs_key()
+            && let Some(key) = crate::verify::keyed::Key::read(&study.key_path())
         {
+            verifier = verifier.key(key);
+        }
+        match verifier.verify_dir(&item.raw_dir, &item.anon_dir, progress) {
             Ok(report) => {
                 files_checked = report.files_checked;
                 findings.extend(report.findings.iter().cloned());

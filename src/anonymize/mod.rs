@@ -61,7 +61,7 @@ impl<'p> Anonymizer<'p> {
             original_id: None,
             study_id: None,
             jobs: 0,
-            key: None,
+            key: profile.key.clone(),
             date_offset: None,
         }
     }

@@ -61,6 +61,12 @@ pub struct VerifyArgs {
     /// With a workbook: check only this participant (study ID).
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
+
+    /// Also list what the profile leaves behind: attributes the DICOM Basic profile would remove
+    /// or replace that still hold a value, and files where the scan date or the scanner's serial
+    /// number hides inside UIDs or the Siemens CSA header.
+    #[arg(long)]
+    pub leftovers: bool,
 }
 
 /// Runs `anontrack verify`.
@@ -76,12 +82,18 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
         config,
         date,
         id,
+        leftovers,
     } = args;
     let profile_override = profile;
     let is_sheet = source
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
     if is_sheet {
+        if leftovers {
+            return Err(Error::Usage(
+                "`--leftovers` goes with folders: `anontrack verify RAW_DIR ANON_DIR --original-id ID --leftovers`".into(),
+            ));
+        }
         if anon.is_some() || original_id.is_some() || study_id.is_some() {
             return Err(Error::Usage(
                 "with a workbook, give only `--id` (the folders and IDs come from the sheet and anontrack.toml)".into(),
@@ -114,18 +126,23 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
     let profile = Profile::load(profile_override.as_deref().unwrap_or("lab"), Path::new("."))?
         .with_options(&options)?;
     // The key the verifier recomputes keyed values with (the verifier's builder takes it).
-    // Read only: verifying never creates a key (a new one could not match the output).
-    let _key = match (&profile.standard, key_file) {
+    // The verifier reads the key's bytes itself, after the shared loader has vetted the file.
+    let key = match (&profile.standard, key_file) {
         (Some(_), k) => {
             let path = k.unwrap_or_else(|| PathBuf::from(crate::deid::keyed::DEFAULT_KEY_FILE));
-            Some(crate::deid::StudyKey::load(&path).map_err(|e| Error::Usage(e.to_string()))?)
+            crate::deid::StudyKey::load(&path).map_err(|e| Error::Usage(e.to_string()))?;
+            crate::verify::keyed::Key::read(&path)
         }
         (None, _) => None,
     };
 
     let mut verifier = Verifier::new(&profile)
         .original_id(&original_id)
-        .run_date(date);
+        .run_date(date)
+        .leftovers(leftovers);
+    if let Some(k) = key {
+        verifier = verifier.key(k);
+    }
     if let Some(s) = &study_id {
         verifier = verifier.study_id(s);
     }
@@ -137,6 +154,9 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
     } else {
         for f in &report.findings {
             ui.line(f.detailed());
+        }
+        for line in report.leftovers.iter().flat_map(|l| l.lines()) {
+            ui.line(line);
         }
         let n = report.files_checked;
         let files = format!("{n} file{}", if n == 1 { "" } else { "s" });
@@ -269,6 +289,11 @@ fn check_row(
         .today(study.today());
     if let Some(original) = &row.original_id {
         verifier = verifier.original_id(original);
+    }
+    if study.needs_key()
+        && let Some(key) = crate::verify::keyed::Key::read(&study.key_path())
+    {
+        verifier = verifier.key(key);
     }
     let progress = ui.progress(0, &format!("row {} ({})", row.row, row.id));
     let report = verifier.verify_dir(&raw, &anon, &progress)?;

@@ -9,16 +9,12 @@
 //! class and instance UIDs must match (a re-encoding tool legitimately writes its own
 //! implementation UID and may change the transfer syntax).
 
-use super::sweep::value_text;
+use super::parse::{self, DataSet, Elem, Enc, File, Val};
 use super::{Rank, Ranked, keyword, tag_ref};
 use crate::anonymize::profile::{Action, Profile};
 use crate::finding::Finding;
 use chrono::NaiveDate;
 use dicom_core::Tag;
-use dicom_core::header::Header;
-use dicom_core::value::{PrimitiveValue, Value};
-use dicom_object::mem::InMemElement;
-use dicom_object::{FileMetaTable, InMemDicomObject};
 use std::cmp::Ordering;
 
 /// When an AcquisitionDate (`run_date` rule) passes.
@@ -38,9 +34,8 @@ fn push(out: &mut Vec<Ranked>, rank: Rank, tag: Tag, message: String) {
 }
 
 /// The file meta group: the SOP class and instance UIDs must be unchanged.
-pub fn compare_meta(raw: &FileMetaTable, anon: &FileMetaTable, out: &mut Vec<Ranked>) {
-    let trim = |s: &str| s.trim_end_matches(['\0', ' ']).to_string();
-    if trim(&raw.media_storage_sop_class_uid) != trim(&anon.media_storage_sop_class_uid) {
+pub fn compare_meta(raw: &parse::Meta, anon: &parse::Meta, out: &mut Vec<Ranked>) {
+    if raw.sop_class != anon.sop_class {
         push(
             out,
             Rank::Changed,
@@ -48,7 +43,7 @@ pub fn compare_meta(raw: &FileMetaTable, anon: &FileMetaTable, out: &mut Vec<Ran
             "MediaStorageSOPClassUID changed".into(),
         );
     }
-    if trim(&raw.media_storage_sop_instance_uid) != trim(&anon.media_storage_sop_instance_uid) {
+    if raw.sop_instance != anon.sop_instance {
         push(
             out,
             Rank::Changed,
@@ -63,8 +58,8 @@ pub fn compare_meta(raw: &FileMetaTable, anon: &FileMetaTable, out: &mut Vec<Ran
 pub fn check_profile(
     profile: &Profile,
     dates: DateRule,
-    raw: &InMemDicomObject,
-    anon: &InMemDicomObject,
+    raw: &File<'_>,
+    anon: &File<'_>,
     out: &mut Vec<Ranked>,
 ) {
     for rule in &profile.rules {
@@ -77,10 +72,7 @@ pub fn check_profile(
             }
             continue;
         };
-        let anon_text = anon_el.and_then(|e| match e.value() {
-            Value::Primitive(v) => Some(value_text(v)),
-            _ => None,
-        });
+        let anon_text = anon_el.and_then(elem_text);
         let problem = match (&rule.action, anon_el, anon_text) {
             (Action::Remove, None, _) => None,
             (Action::Remove, Some(_), _) => Some("not removed"),
@@ -90,16 +82,21 @@ pub fn check_profile(
             (Action::Empty, Some(_), Some(t)) if t.is_empty() => None,
             (Action::Empty, ..) => Some("not empty"),
             (Action::RunDate, Some(_), text) => {
-                let raw_text = match raw_el.value() {
-                    Value::Primitive(v) => Some(value_text(v)),
-                    _ => None,
-                };
+                let raw_text = elem_text(raw_el);
                 check_date(text.as_deref(), raw_text.as_deref(), dates)
             }
         };
         if let Some(p) = problem {
             push(out, Rank::Profile, tag, format!("{kw} {p}"));
         }
+    }
+}
+
+/// A non-sequence element's value as trimmed text.
+pub fn elem_text<'a>(e: &Elem<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    match e.value {
+        Val::Bytes(b) => Some(parse::text(b)),
+        _ => None,
     }
 }
 
@@ -126,20 +123,25 @@ fn check_date(anon: Option<&str>, raw: Option<&str>, dates: DateRule) -> Option<
 }
 
 /// Every element outside the profile, recursively: present on both sides with equal values.
-pub fn compare_elements(
-    profile: &Profile,
-    raw: &InMemDicomObject,
-    anon: &InMemDicomObject,
-    out: &mut Vec<Ranked>,
-) {
-    let skip = |t: Tag| profile.rule(crate::finding::TagRef(t.0, t.1)).is_some();
-    compare_in(raw, anon, None, &skip, out);
+pub fn compare_elements(profile: &Profile, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
+    let mut tags: Vec<Tag> = profile
+        .rules
+        .iter()
+        .map(|r| Tag(r.tag.0, r.tag.1))
+        .collect();
+    tags.sort_unstable();
+    let skip = |t: Tag| tags.binary_search(&t).is_ok();
+    let encs = (raw.enc, anon.enc);
+    compare_in(&raw.root, &anon.root, None, encs, &skip, out);
 }
 
+/// Compares two data sets side by side (both in tag order). Recursion is bounded by the
+/// parser's depth limit.
 fn compare_in(
-    raw: &InMemDicomObject,
-    anon: &InMemDicomObject,
+    raw: &DataSet<'_>,
+    anon: &DataSet<'_>,
     outer: Option<Tag>,
+    encs: (Enc, Enc),
     skip: &dyn Fn(Tag) -> bool,
     out: &mut Vec<Ranked>,
 ) {
@@ -148,37 +150,34 @@ fn compare_in(
             .map(|o| format!(" inside {}", tag_ref(o)))
             .unwrap_or_default()
     };
-    // Both objects iterate in tag order: walk them side by side.
     let (mut a, mut b) = (raw.iter().peekable(), anon.iter().peekable());
     loop {
         let order = match (a.peek(), b.peek()) {
             (None, None) => break,
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (Some(x), Some(y)) => x.tag().cmp(&y.tag()),
+            (Some(x), Some(y)) => x.tag.cmp(&y.tag),
         };
         let (ra, an) = match order {
             Ordering::Less => (a.next(), None),
             Ordering::Greater => (None, b.next()),
             Ordering::Equal => (a.next(), b.next()),
         };
-        let tag = ra.or(an).map(|e| e.tag()).unwrap_or(Tag(0, 0));
+        let tag = ra.or(an).map(|e| e.tag).unwrap_or(Tag(0, 0));
         if tag.1 == 0x0000 || (outer.is_none() && skip(tag)) {
             continue;
         }
         let message = match (ra, an) {
             (Some(_), None) => format!("{} missing{}", keyword(tag), inside()),
             (None, Some(_)) => format!("{} added{}", keyword(tag), inside()),
-            (Some(x), Some(y)) => match (x.value(), y.value()) {
-                (Value::Sequence(sx), Value::Sequence(sy))
-                    if sx.items().len() == sy.items().len() =>
-                {
-                    for (ix, iy) in sx.items().iter().zip(sy.items()) {
-                        compare_in(ix, iy, outer.or(Some(tag)), skip, out);
+            (Some(x), Some(y)) => match (&x.value, &y.value) {
+                (Val::Seq(sx), Val::Seq(sy)) if sx.len() == sy.len() => {
+                    for (ix, iy) in sx.iter().zip(sy) {
+                        compare_in(ix, iy, outer.or(Some(tag)), encs, skip, out);
                     }
                     continue;
                 }
-                _ if same_value(x, y) => continue,
+                _ if same_value(x, y, encs) => continue,
                 _ => format!("{} changed{}", keyword(tag), inside()),
             },
             (None, None) => continue,
@@ -188,15 +187,27 @@ fn compare_in(
 }
 
 /// Two non-sequence elements hold the same value (pixel data: the same bytes, not decoded).
-fn same_value(x: &InMemElement, y: &InMemElement) -> bool {
-    match (x.value(), y.value()) {
-        (Value::Primitive(p), Value::Primitive(q)) => p == q || same_bytes(p, q),
-        (Value::PixelSequence(p), Value::PixelSequence(q)) => {
-            let (fp, fq) = (p.fragments(), q.fragments());
+pub fn same_value(x: &Elem<'_>, y: &Elem<'_>, encs: (Enc, Enc)) -> bool {
+    match (&x.value, &y.value) {
+        (Val::Bytes(p), Val::Bytes(q)) => {
+            if p == q {
+                return true;
+            }
+            let w = parse::word(x.vr).max(parse::word(y.vr));
+            if encs.0.big != encs.1.big && w > 1 {
+                return swapped_eq(p, q, w);
+            }
+            // Text, `UN` bytes against text, or odd lengths padded by a re-encoder; binary
+            // values of the same VR must match exactly (a last pixel byte 0 -> space is a change).
+            let binary = x.vr == y.vr && !parse::is_text(x.vr) && &x.vr != b"UN";
+            !binary && trim(p) == trim(q)
+        }
+        (Val::Frags(p), Val::Frags(q)) => {
+            let (tp, tq) = (p.first().copied(), q.first().copied());
+            let (fp, fq) = (p.get(1..).unwrap_or(&[]), q.get(1..).unwrap_or(&[]));
             // A re-encoder may rebuild or drop the offset table; the fragments are the data.
-            let tables_ok = p.offset_table() == q.offset_table()
-                || p.offset_table().is_empty()
-                || q.offset_table().is_empty();
+            let tables_ok =
+                tp == tq || tp.is_none_or(<[u8]>::is_empty) || tq.is_none_or(<[u8]>::is_empty);
             tables_ok
                 && (fp == fq
                     || fp
@@ -208,16 +219,21 @@ fn same_value(x: &InMemElement, y: &InMemElement) -> bool {
     }
 }
 
-/// The slow path: the values' bytes equal once trailing space and NUL padding is trimmed
-/// (`UN` bytes against decoded text or numbers, odd lengths padded by a re-encoder).
-fn same_bytes(p: &PrimitiveValue, q: &PrimitiveValue) -> bool {
-    let trim = |b: &[u8]| {
-        b.iter()
-            .rposition(|c| *c != b' ' && *c != 0)
-            .map_or(0, |i| i + 1)
-    };
-    let (bp, bq) = (p.to_bytes(), q.to_bytes());
-    bp[..trim(&bp)] == bq[..trim(&bq)]
+/// Equal numbers of `w` bytes each, one side in the other byte order.
+fn swapped_eq(p: &[u8], q: &[u8], w: usize) -> bool {
+    p.len() == q.len()
+        && p.len().is_multiple_of(w)
+        && p.chunks_exact(w)
+            .zip(q.chunks_exact(w))
+            .all(|(a, b)| a.iter().eq(b.iter().rev()))
+}
+
+/// Bytes without trailing space and NUL padding.
+fn trim(b: &[u8]) -> &[u8] {
+    &b[..b
+        .iter()
+        .rposition(|c| *c != b' ' && *c != 0)
+        .map_or(0, |i| i + 1)]
 }
 
 #[cfg(test)]
@@ -264,15 +280,40 @@ mod tests {
     }
 
     #[test]
-    fn bytes_compare_through_padding_and_vr() {
-        let text = PrimitiveValue::from("ABC");
-        let un = PrimitiveValue::U8(b"ABC ".as_slice().into());
-        assert!(same_bytes(&text, &un));
-        assert!(!same_bytes(&text, &PrimitiveValue::from("ABD")));
-        let num = PrimitiveValue::U16([0x4241u16].as_slice().into());
-        assert!(same_bytes(
-            &num,
-            &PrimitiveValue::U8(b"AB".as_slice().into())
+    fn bytes_compare_through_padding_vr_and_byte_order() {
+        let le = Enc {
+            explicit: true,
+            big: false,
+        };
+        let be = Enc {
+            explicit: true,
+            big: true,
+        };
+        let el = |vr: &[u8; 2], b: &'static [u8]| Elem {
+            tag: Tag(0x0009, 0x1001),
+            vr: *vr,
+            value: Val::Bytes(b),
+        };
+        assert!(same_value(
+            &el(b"LO", b"ABC"),
+            &el(b"UN", b"ABC "),
+            (le, le)
+        ));
+        assert!(!same_value(
+            &el(b"LO", b"ABC"),
+            &el(b"LO", b"ABD"),
+            (le, le)
+        ));
+        assert!(!same_value(&el(b"OB", b"A\0"), &el(b"OB", b"A "), (le, le)));
+        assert!(same_value(
+            &el(b"US", b"\x01\x02"),
+            &el(b"US", b"\x02\x01"),
+            (le, be)
+        ));
+        assert!(!same_value(
+            &el(b"US", b"\x01\x02"),
+            &el(b"US", b"\x01\x02\x00\x00"),
+            (le, be)
         ));
     }
 }

@@ -2,11 +2,13 @@
 //! level, independently of the writer, and sweeps for residual PHI.
 //!
 //! This module shares nothing with [`crate::anonymize`] but the profile (the list of what should
-//! change), so a mistake in the writer cannot hide itself here. It parses both files with
-//! dicom-object and compares values, so folders anonymized by hand in DicomBrowser or by other
-//! tools that re-encode are checked too. It never writes: not to the raw tree, not to the
-//! anonymized one. Submodules: [`guard`] (declared lengths checked against the file's size before
-//! parsing), [`tree`] (listing and pairing files), [`compare`] (profile and
+//! change), so a mistake in the writer cannot hide itself here. Each raw and anonymized file is
+//! read once and parsed once by [`parse`], the verifier's own reader (values borrowed from the
+//! file's bytes, pixel data compared as bytes, never decoded; allocations bounded by the bytes
+//! present; nesting walked iteratively with a depth limit), and compared value by value, so
+//! folders anonymized by hand in DicomBrowser or by other tools that re-encode are checked too.
+//! It never writes: not to the raw tree, not to the anonymized one. Submodules: [`parse`]
+//! (reading a file), [`tree`] (listing and pairing files), [`compare`] (profile and
 //! element-by-element checks), [`sweep`] (residual PHI), [`aggregate`] (ordering and merging the
 //! findings of many files).
 //!
@@ -24,7 +26,10 @@
 
 pub mod aggregate;
 pub mod compare;
-pub mod guard;
+pub mod keyed;
+pub mod leftovers;
+pub mod parse;
+pub mod standard;
 pub mod sweep;
 pub mod tree;
 
@@ -37,8 +42,6 @@ use compare::DateRule;
 use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
-use dicom_object::file::ReadPreamble;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -84,6 +87,9 @@ pub struct VerifyReport {
     pub run_date: Option<NaiveDate>,
     /// Most serious first, in a fixed order; repeats across files merged (see [`aggregate`]).
     pub findings: Vec<Finding>,
+    /// What the profile leaves behind, when asked for (see [`Verifier::leftovers`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leftovers: Option<leftovers::Leftovers>,
 }
 
 /// The verifier, configured like dicom-object's `OpenFileOptions`.
@@ -95,6 +101,12 @@ pub struct Verifier<'p> {
     dates: DateRule,
     /// The profile's replacement values, lowercase: never PHI needles.
     exclude: Vec<String>,
+    /// The study key, for recomputing keyed UIDs and the date offset (standard profiles).
+    key: Option<keyed::Key>,
+    /// The Basic profile's rules, when leftovers are counted.
+    basic: Option<crate::deid::Rules>,
+    /// The lab-style profile's tags, sorted (checked by their rule, skipped elsewhere).
+    rule_tags: Vec<Tag>,
 }
 
 /// The running result of a participant's files, folded in one by one.
@@ -105,6 +117,11 @@ struct VerifyAcc {
     not_dicom: Vec<usize>,
     /// The union of every raw file's needles (a folder's files normally share them).
     needles: Needles,
+    /// (index, fingerprint) of each compared file's needles, to sweep again with the union.
+    swept: Vec<(usize, u64)>,
+    tally: leftovers::Tally,
+    /// (file index, tag, original, new) UID pairs, as hashes.
+    uid_pairs: Vec<(usize, Tag, u64, u64)>,
     findings: Vec<Ranked>,
 }
 
@@ -115,11 +132,10 @@ impl VerifyAcc {
             checked: 0,
             missing: 0,
             not_dicom: Vec::new(),
-            needles: Needles::from_raw(
-                &dicom_object::InMemDicomObject::new_empty(),
-                original_id,
-                exclude,
-            ),
+            needles: Needles::from_raw(&[], original_id, exclude, None),
+            swept: Vec::new(),
+            tally: leftovers::Tally::default(),
+            uid_pairs: Vec::new(),
             findings: Vec::new(),
         }
     }
@@ -133,6 +149,14 @@ impl VerifyAcc {
         if let Some(n) = r.needles {
             self.needles.extend(n);
         }
+        if let Some(fp) = r.swept_with {
+            self.swept.push((i, fp));
+        }
+        if let Some(t) = r.tally {
+            self.tally.merge(t);
+        }
+        self.uid_pairs
+            .extend(r.uid_pairs.into_iter().map(|(t, o, n)| (i, t, o, n)));
         self.findings.extend(r.findings);
     }
 
@@ -141,6 +165,9 @@ impl VerifyAcc {
         self.missing += other.missing;
         self.not_dicom.extend(other.not_dicom);
         self.needles.extend(other.needles);
+        self.swept.extend(other.swept);
+        self.tally.merge(other.tally);
+        self.uid_pairs.extend(other.uid_pairs);
         self.findings.extend(other.findings);
         self
     }
@@ -151,6 +178,12 @@ impl VerifyAcc {
 struct Checked {
     findings: Vec<Ranked>,
     needles: Option<Needles>,
+    /// The needles' fingerprint the anonymized file was swept with (compared files only).
+    swept_with: Option<u64>,
+    /// What the file leaves behind, when counted.
+    tally: Option<leftovers::Tally>,
+    /// The file's (tag, original, new) UID pairs, as hashes (standard profiles).
+    uid_pairs: Vec<(Tag, u64, u64)>,
     compared: bool,
     missing: bool,
     not_dicom: bool,
@@ -159,6 +192,12 @@ struct Checked {
 impl<'p> Verifier<'p> {
     /// A verifier for `profile`, with today's local date and no run date.
     pub fn new(profile: &'p Profile) -> Self {
+        let mut rule_tags: Vec<Tag> = profile
+            .rules
+            .iter()
+            .map(|r| Tag(r.tag.0, r.tag.1))
+            .collect();
+        rule_tags.sort_unstable();
         let exclude = profile
             .rules
             .iter()
@@ -176,7 +215,24 @@ impl<'p> Verifier<'p> {
                 today: chrono::Local::now().date_naive(),
             },
             exclude,
+            key: None,
+            basic: None,
+            rule_tags,
         }
+    }
+
+    /// Counts what the profile leaves behind (see [`leftovers`]) into the report.
+    pub fn leftovers(mut self, yes: bool) -> Self {
+        self.basic = yes.then(leftovers::basic);
+        self
+    }
+
+    /// The study key (`.anontrack/study.key`): with it, a standard profile's UIDs and shifted
+    /// dates must equal what the verifier recomputes from it; without it, UIDs need only be
+    /// valid and new, and dates only moved.
+    pub fn key(mut self, key: keyed::Key) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// The participant's original ID (the sheet's): searched for everywhere, and replaced by the
@@ -262,7 +318,8 @@ impl<'p> Verifier<'p> {
                         not_dicom()
                     } else if let Some(unfit) = std::fs::read(&raw_path)
                         .ok()
-                        .and_then(|b| guard::check(&b).err())
+                        .and_then(|b| parse::read(&b, &mut Vec::new()).err())
+                        .filter(|u| *u != parse::Unfit::Broken)
                     {
                         // No copy because the raw file itself is broken (the anonymizer refuses
                         // it): say that, rather than blame the anonymized folder.
@@ -303,8 +360,9 @@ impl<'p> Verifier<'p> {
             files_not_dicom: acc.not_dicom.len(),
             run_date: self.dates.run_date,
             findings: Vec::new(),
+            leftovers: None,
         };
-        let needles = acc.needles;
+        let tally = acc.tally;
         let mut findings = acc.findings;
         // Links the listing would not follow (the study's one rule, shared with the writer).
         for link in raw_list.refused.iter().chain(&anon_list.refused) {
@@ -312,6 +370,42 @@ impl<'p> Verifier<'p> {
                 rank: Rank::File,
                 finding: link.finding(),
             });
+        }
+        for (i, tag, msg) in standard::inconsistent(acc.uid_pairs) {
+            findings.push(Ranked {
+                rank: Rank::Profile,
+                finding: Finding::new(format!("{} {msg}", keyword(tag)))
+                    .tag(tag.0, tag.1)
+                    .file(tree::map_rel(&raw_list.files[i], original, study)),
+            });
+        }
+        report.leftovers = self.basic.as_ref().map(|_| tally.finish());
+        let needles = acc.needles;
+        // A name or ID one raw file holds (as PatientName, say) must be absent from every
+        // anonymized file, also where that file's own raw copy holds it elsewhere (only as
+        // OtherPatientNames, say). Files swept with fewer needles than the participant's union
+        // are swept again with all of them; their first sweep's PHI findings give way.
+        let union = needles.fingerprint();
+        let again: Vec<usize> = acc
+            .swept
+            .iter()
+            .filter(|(_, fp)| *fp != union)
+            .map(|(i, _)| *i)
+            .collect();
+        let resweep: Vec<(String, Vec<Ranked>)> = again
+            .par_iter()
+            .map(|&i| {
+                let rel = tree::map_rel(&raw_list.files[i], original, study);
+                let out = self.sweep_file(&tree::join(anon, &rel), &needles);
+                (rel, out)
+            })
+            .collect();
+        for (rel, out) in resweep {
+            findings.retain(|f| !(f.rank == Rank::Phi && f.finding.file.as_deref() == Some(&rel)));
+            findings.extend(out.into_iter().map(|mut r| {
+                r.finding.file = Some(rel.clone());
+                r
+            }));
         }
         // Anonymized files no raw DICOM file maps to: one flag per anonymized file.
         let mut expected = vec![false; anon_list.files.len()];
@@ -351,11 +445,7 @@ impl<'p> Verifier<'p> {
             }
         }
         for (kind, n) in leaks {
-            let what = match kind {
-                sweep::Kind::Id => "the patient's ID",
-                sweep::Kind::Name => "the patient's name",
-                sweep::Kind::BirthDate => "the birth date",
-            };
+            let what = kind.what();
             let names = if n == 1 { "name holds" } else { "names hold" };
             findings.push(Ranked {
                 rank: Rank::Phi,
@@ -397,11 +487,12 @@ impl<'p> Verifier<'p> {
     }
 
     /// [`check_pair`](Self::check_pair) with the raw file's bytes already read (`None`: the
-    /// read failed).
+    /// read failed). Each file is read once and parsed once by [`parse`], the verifier's own
+    /// reader; nothing is decoded or copied.
     fn check_read(
         &self,
         raw_bytes: Option<Vec<u8>>,
-        raw: &Path,
+        _raw: &Path,
         anon: &Path,
         rel: &str,
     ) -> Checked {
@@ -409,28 +500,57 @@ impl<'p> Verifier<'p> {
             rank: Rank::File,
             finding: Finding::new(msg).file(rel),
         };
-        let raw_obj = match raw_bytes.ok_or(None).and_then(|b| parse(&b)) {
-            Ok(o) => o,
+        let Some(raw_bytes) = raw_bytes else {
+            return Checked {
+                findings: vec![file_finding("raw file cannot be read")],
+                ..Checked::default()
+            };
+        };
+        let mut raw_scratch = Vec::new();
+        let raw_file = match parse::read(&raw_bytes, &mut raw_scratch) {
+            Ok(f) => f,
             Err(why) => {
-                let msg = match why {
-                    Some(unfit) => format!("raw file {}", unfit.reason()),
-                    None => "raw file cannot be read".to_string(),
-                };
                 return Checked {
-                    findings: vec![file_finding(&msg)],
+                    findings: vec![file_finding(&format!("raw file {}", why.reason()))],
                     ..Checked::default()
                 };
             }
         };
-        let needles = Needles::from_raw(&raw_obj, self.original_id.as_deref(), &self.exclude);
-        let anon_obj = match open(anon) {
-            Ok(o) => o,
+        // Under a standard profile the sweep also looks for staff names, identity attributes,
+        // original UIDs and dates, except those whose original value the profile keeps.
+        let kept = |tag: Tag, vr: &[u8]| {
+            let Some(rules) = &self.profile.standard else {
+                return false;
+            };
+            let vr = std::str::from_utf8(vr)
+                .ok()
+                .and_then(|v| v.parse::<dicom_core::VR>().ok())
+                .unwrap_or(dicom_core::VR::UN);
+            matches!(
+                rules.action(crate::finding::TagRef(tag.0, tag.1), vr),
+                crate::deid::Act::Keep | crate::deid::Act::Clean
+            )
+        };
+        let extended: Option<&sweep::Kept<'_>> = (self.profile.name != "lab").then_some(&kept);
+        let needles = Needles::from_raw(
+            &raw_file.root,
+            self.original_id.as_deref(),
+            &self.exclude,
+            extended,
+        );
+        let anon_bytes = std::fs::read(anon);
+        let mut anon_scratch = Vec::new();
+        let anon_file = match &anon_bytes {
+            Ok(b) => parse::read(b, &mut anon_scratch),
+            Err(_) => Err(parse::Unfit::Broken),
+        };
+        let anon_file = match anon_file {
+            Ok(f) => f,
             Err(why) => {
-                let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                let shorter = anon_bytes.as_ref().is_ok_and(|b| b.len() < raw_bytes.len());
                 let msg = match why {
-                    Some(unfit) => unfit.reason(),
-                    None if len(anon) < len(raw) => "truncated",
-                    None => "cannot be read",
+                    parse::Unfit::LengthBeyondEnd | parse::Unfit::Broken if shorter => "truncated",
+                    other => other.reason(),
                 };
                 return Checked {
                     findings: vec![file_finding(msg)],
@@ -439,17 +559,49 @@ impl<'p> Verifier<'p> {
                 };
             }
         };
+        warn_charset(&anon_file.root);
         let mut out = Vec::new();
-        compare::compare_meta(raw_obj.meta(), anon_obj.meta(), &mut out);
-        compare::check_profile(self.profile, self.dates, &raw_obj, &anon_obj, &mut out);
-        compare::compare_elements(self.profile, &raw_obj, &anon_obj, &mut out);
-        let skip = |t: Tag| self.profile.rule(TagRef(t.0, t.1)).is_some();
-        needles.sweep(&anon_obj, &skip, &mut out);
+        let mut uid_pairs = Vec::new();
+        if let Some(rules) = &self.profile.standard {
+            if raw_file.meta.sop_class != anon_file.meta.sop_class {
+                out.push(Ranked {
+                    rank: Rank::Changed,
+                    finding: Finding::new("MediaStorageSOPClassUID changed").tag(0x0002, 0x0002),
+                });
+            }
+            let ctx = standard::Ctx {
+                rules,
+                key: self.key.as_ref(),
+                offset: self
+                    .key
+                    .as_ref()
+                    .zip(self.original_id.as_deref())
+                    .map(|(k, id)| k.date_offset(id, keyed::OFFSET_DAYS)),
+                study_id: self.study_id.as_deref(),
+                pairs: Default::default(),
+            };
+            standard::check(&ctx, &raw_file, &anon_file, &mut out);
+            uid_pairs = ctx.pairs.into_inner();
+        } else {
+            compare::compare_meta(&raw_file.meta, &anon_file.meta, &mut out);
+            compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
+            compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
+        }
+        let skip = |t: Tag| self.rule_tags.binary_search(&t).is_ok();
+        needles.sweep(&anon_file.root, &skip, &mut out);
         for r in &mut out {
             r.finding.file = Some(rel.to_string());
         }
+        let tally = self.basic.as_ref().map(|basic| {
+            let mut t = leftovers::Tally::default();
+            t.add(basic, &self.exclude, &raw_file.root, &anon_file.root);
+            t
+        });
         Checked {
             findings: out,
+            uid_pairs,
+            tally,
+            swept_with: Some(needles.fingerprint()),
             needles: Some(needles),
             compared: true,
             ..Checked::default()
@@ -457,27 +609,44 @@ impl<'p> Verifier<'p> {
     }
 }
 
-/// Reads and parses one file, after [`guard::check`] let it through (read once, parsed from
-/// memory). `Err(Some(_))` is the guard's refusal; `Err(None)` any other failure.
-fn open(path: &Path) -> std::result::Result<DefaultDicomObject, Option<guard::Unfit>> {
-    let bytes = std::fs::read(path).map_err(|_| None)?;
-    parse(&bytes)
+impl Verifier<'_> {
+    /// The residual sweep alone over one anonymized file, with `needles`.
+    fn sweep_file(&self, anon: &Path, needles: &Needles) -> Vec<Ranked> {
+        let mut out = Vec::new();
+        let Ok(bytes) = std::fs::read(anon) else {
+            return out;
+        };
+        let mut scratch = Vec::new();
+        if let Ok(f) = parse::read(&bytes, &mut scratch) {
+            let skip = |t: Tag| self.rule_tags.binary_search(&t).is_ok();
+            needles.sweep(&f.root, &skip, &mut out);
+        }
+        out
+    }
 }
 
-/// Parses a file's bytes after [`guard::check`] let them through; errors as [`open`]'s.
-fn parse(bytes: &[u8]) -> std::result::Result<DefaultDicomObject, Option<guard::Unfit>> {
-    guard::check(bytes).map_err(Some)?;
-    // As `open_file` does: no preamble only when the file starts with `DICM`.
-    let signed_at_128 = bytes.get(128..132) == Some(b"DICM".as_slice());
-    let preamble = if !signed_at_128 && bytes.starts_with(b"DICM") {
-        ReadPreamble::Never
-    } else {
-        ReadPreamble::Always
+/// Logs (with `-v`) a file whose SpecificCharacterSet the sweep does not decode: its text is
+/// searched as UTF-8 or Latin-1, so a name written in another character set may be missed.
+fn warn_charset(root: &[parse::Elem<'_>]) {
+    let Some(cs) = sweep::element_text(root, Tag(0x0008, 0x0005)) else {
+        return;
     };
-    OpenFileOptions::new()
-        .read_preamble(preamble)
-        .from_reader(bytes)
-        .map_err(|_| None)
+    let known = [
+        "",
+        "ISO_IR 6",
+        "ISO_IR 100",
+        "ISO_IR 192",
+        "ISO 2022 IR 6",
+        "ISO 2022 IR 100",
+    ];
+    for term in cs.split('\\').map(str::trim) {
+        if !known.contains(&term) {
+            tracing::info!(
+                "a file declares the character set `{term}`, which verify reads as UTF-8 or \
+                 Latin-1: a name written in it may escape the sweep"
+            );
+        }
+    }
 }
 
 /// A tag in the lab's notation, for messages: `(0008,1140)`.

@@ -22,32 +22,36 @@
 //! Needles that occur in the profile's own replacement values (a raw name of `Anonymous`) are
 //! dropped, or every anonymized element would match.
 
+use super::parse::{self, DataSet, Elem, Val};
 use super::{Rank, Ranked, keyword};
 use crate::finding::Finding;
-use dicom_core::header::Header;
-use dicom_core::value::{PrimitiveValue, Value};
-use dicom_core::{Tag, VR};
-use dicom_object::InMemDicomObject;
-use std::borrow::Cow;
+use dicom_core::Tag;
 use std::collections::BTreeSet;
 
 /// Needles shorter than this (in characters) match only as whole words.
 const WHOLE_WORD_BELOW: usize = 6;
 
 /// What a needle is: decides the finding's wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Id,
     Name,
     BirthDate,
+    Identity,
+    Uid,
+    Date,
 }
 
 impl Kind {
-    fn what(self) -> &'static str {
+    /// The needle's kind in a finding's words: `holds the patient's name`.
+    pub fn what(self) -> &'static str {
         match self {
             Kind::Id => "the patient's ID",
             Kind::Name => "the patient's name",
             Kind::BirthDate => "the birth date",
+            Kind::Identity => "an institution, device or accession identifier",
+            Kind::Uid => "an original UID",
+            Kind::Date => "an original date",
         }
     }
 }
@@ -57,30 +61,50 @@ impl Kind {
 pub struct Needles {
     text: BTreeSet<(Kind, String)>,
     birth_dates: BTreeSet<String>,
+    /// Original UIDs and dates (extended needles only), searched as tokens in free text.
+    uids: BTreeSet<String>,
+    dates: BTreeSet<String>,
 }
 
+/// `kept(tag, vr)`: whether the profile keeps an element's original value (see
+/// [`Needles::from_raw`]).
+pub type Kept<'a> = dyn Fn(Tag, &[u8]) -> bool + 'a;
+
 impl Needles {
-    /// The needles of one raw file: `original_id`, its PatientID, PatientName and birth date.
-    pub fn from_raw(raw: &InMemDicomObject, original_id: Option<&str>, exclude: &[String]) -> Self {
+    /// The needles of one raw file: `original_id`, its PatientID, the names in its patient PN
+    /// elements (group 0010: PatientName, OtherPatientNames, ...) and its birth date. With
+    /// `extended` (every profile but `lab`): also every PN element at any depth (staff names),
+    /// InstitutionName, StationName, DeviceSerialNumber, AccessionNumber, and the file's
+    /// original UIDs and dates (searched for in free text, see [`Needles::sweep`]).
+    pub fn from_raw(
+        raw: &[Elem<'_>],
+        original_id: Option<&str>,
+        exclude: &[String],
+        extended: Option<&Kept<'_>>,
+    ) -> Self {
+        // `kept(tag, vr)`: the profile keeps this element's original value (an option such as
+        // retain-device-identity or retain-uids), so that value is no needle.
+        let kept = |tag: Tag, vr: &[u8]| extended.is_some_and(|k| k(tag, vr));
+        let extended_on = extended.is_some();
         let mut n = Needles::default();
-        let mut add = |kind: Kind, s: &str| {
+        let add = |n: &mut Needles, kind: Kind, s: &str| {
             let s = s.trim().to_lowercase();
             if !s.is_empty() && !exclude.iter().any(|x| x.contains(&s)) {
                 n.text.insert((kind, s));
             }
         };
-        if let Some(id) = original_id {
-            add(Kind::Id, id);
-        }
-        if let Some(id) = element_text(raw, Tag(0x0010, 0x0020)) {
-            add(Kind::Id, &id);
-        }
-        if let Some(name) = element_text(raw, Tag(0x0010, 0x0010)) {
+        let add_name = |n: &mut Needles, name: &str| {
             for part in name.split(['^', '=', '\\', ' ']) {
                 if part.trim().chars().count() >= 3 {
-                    add(Kind::Name, part);
+                    add(n, Kind::Name, part);
                 }
             }
+        };
+        if let Some(id) = original_id {
+            add(&mut n, Kind::Id, id);
+        }
+        if let Some(id) = element_text(raw, Tag(0x0010, 0x0020)) {
+            add(&mut n, Kind::Id, &id);
         }
         if let Some(bd) = element_text(raw, Tag(0x0010, 0x0030)) {
             let bd = bd.trim();
@@ -88,30 +112,113 @@ impl Needles {
                 n.birth_dates.insert(bd.to_string());
             }
         }
+        if extended_on {
+            for tag in [
+                Tag(0x0008, 0x0050),
+                Tag(0x0008, 0x0080),
+                Tag(0x0008, 0x1010),
+                Tag(0x0018, 0x1000),
+            ] {
+                if kept(tag, b"LO") {
+                    continue;
+                }
+                if let Some(v) = element_text(raw, tag) {
+                    add(&mut n, Kind::Identity, &v);
+                }
+            }
+        }
+        // Every data set, iteratively (the parser bounds the depth).
+        let mut stack: Vec<(&[Elem<'_>], bool)> = vec![(raw, true)];
+        while let Some((ds, top)) = stack.pop() {
+            for e in ds {
+                match &e.value {
+                    Val::Seq(items) => stack.extend(items.iter().map(|i| (i.as_slice(), false))),
+                    Val::Bytes(b) => match &e.vr {
+                        b"PN"
+                            if (extended_on && !kept(e.tag, b"PN"))
+                                || (top && e.tag.0 == 0x0010) =>
+                        {
+                            add_name(&mut n, &parse::text(b));
+                        }
+                        b"UI" if extended_on && !kept(e.tag, b"UI") => {
+                            for u in parse::text(b).split('\\') {
+                                // Well-known UIDs (SOP classes, transfer syntaxes) are no one's.
+                                if u.len() >= 8 && !u.starts_with("1.2.840.10008.") {
+                                    n.uids.insert(u.trim().to_string());
+                                }
+                            }
+                        }
+                        b"DA" | b"DT" if extended_on && !kept(e.tag, &e.vr) => {
+                            for d in parse::text(b).split('\\') {
+                                let d = d.trim().get(..8).unwrap_or("");
+                                if d.bytes().all(|c| c.is_ascii_digit()) && d.len() == 8 {
+                                    n.dates.insert(d.to_string());
+                                }
+                            }
+                        }
+                        _ => {}
+                    },
+                    Val::Frags(_) => {}
+                }
+            }
+        }
         n
+    }
+
+    /// A fingerprint of the names, IDs and birth dates (not the UIDs and dates, which differ
+    /// from file to file): files with equal fingerprints were swept with the same needles.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.text.hash(&mut h);
+        self.birth_dates.hash(&mut h);
+        h.finish()
     }
 
     /// Adds another file's needles (a folder's files normally share them).
     pub fn extend(&mut self, other: Needles) {
         self.text.extend(other.text);
         self.birth_dates.extend(other.birth_dates);
+        self.uids.extend(other.uids);
+        self.dates.extend(other.dates);
     }
 
     /// The first kind of needle found in `hay` (a name or a value).
     pub fn find(&self, hay: &str) -> Option<Kind> {
-        self.find_text(hay).or_else(|| {
-            self.birth_dates
-                .iter()
-                .any(|d| hay.contains(d.as_str()))
-                .then_some(Kind::BirthDate)
-        })
+        self.find_text(hay)
+            .or_else(|| {
+                self.birth_dates
+                    .iter()
+                    .any(|d| hay.contains(d.as_str()))
+                    .then_some(Kind::BirthDate)
+            })
+            .or_else(|| self.find_token(hay))
+    }
+
+    /// An original UID or date in `hay`, as a whole run of digits and dots (a UID) or a run of
+    /// 8+ digits starting with the date: one set lookup per run, whatever the number of needles.
+    fn find_token(&self, hay: &str) -> Option<Kind> {
+        if self.uids.is_empty() && self.dates.is_empty() {
+            return None;
+        }
+        hay.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map(|t| t.trim_matches('.'))
+            .find_map(|t| {
+                if self.uids.contains(t) {
+                    Some(Kind::Uid)
+                } else if t.len() >= 8 && self.dates.contains(&t[..8]) && !t.contains('.') {
+                    Some(Kind::Date)
+                } else {
+                    None
+                }
+            })
     }
 
     /// The first ID or name found in `hay`: short needles as whole words only.
     fn find_text(&self, hay: &str) -> Option<Kind> {
         self.text
             .iter()
-            .find(|(_, n)| contains_ci(hay, n, n.chars().count() < WHOLE_WORD_BELOW))
+            .find(|(_, n)| contains_ci(hay, n, is_short(n)))
             .map(|(k, _)| *k)
     }
 
@@ -138,41 +245,40 @@ impl Needles {
         out
     }
 
-    /// Sweeps an anonymized object; `skip_top` names top-level tags checked elsewhere.
-    pub fn sweep(
-        &self,
-        obj: &InMemDicomObject,
-        skip_top: &dyn Fn(Tag) -> bool,
-        out: &mut Vec<Ranked>,
-    ) {
-        if self.text.is_empty() && self.birth_dates.is_empty() {
+    /// Sweeps an anonymized data set; `skip_top` names top-level tags checked elsewhere.
+    pub fn sweep(&self, ds: &DataSet<'_>, skip_top: &dyn Fn(Tag) -> bool, out: &mut Vec<Ranked>) {
+        if self.text.is_empty()
+            && self.birth_dates.is_empty()
+            && self.uids.is_empty()
+            && self.dates.is_empty()
+        {
             return;
         }
-        self.sweep_in(obj, None, skip_top, out);
+        self.sweep_in(ds, None, skip_top, out);
     }
 
+    /// Recursion is bounded by the parser's depth limit.
     fn sweep_in(
         &self,
-        obj: &InMemDicomObject,
+        ds: &DataSet<'_>,
         outer: Option<Tag>,
         skip_top: &dyn Fn(Tag) -> bool,
         out: &mut Vec<Ranked>,
     ) {
-        for elem in obj.iter() {
-            let tag = elem.tag();
-            if tag == Tag(0x7FE0, 0x0010) || (outer.is_none() && skip_top(tag)) || is_csa(obj, tag)
-            {
+        for elem in ds {
+            let tag = elem.tag;
+            if tag == parse::PIXEL_DATA || (outer.is_none() && skip_top(tag)) || is_csa(ds, tag) {
                 continue;
             }
-            let found = match elem.value() {
-                Value::Sequence(seq) => {
-                    for item in seq.items() {
+            let found = match &elem.value {
+                Val::Seq(items) => {
+                    for item in items {
                         self.sweep_in(item, outer.or(Some(tag)), skip_top, out);
                     }
                     None
                 }
-                Value::PixelSequence(_) => None,
-                Value::Primitive(v) => self.find_in_value(elem.vr(), v),
+                Val::Frags(_) => None,
+                Val::Bytes(b) => self.find_in_value(elem.vr, b),
             };
             if let Some(kind) = found {
                 let inside = outer
@@ -191,64 +297,45 @@ impl Needles {
         }
     }
 
-    fn find_in_value(&self, vr: VR, v: &PrimitiveValue) -> Option<Kind> {
-        match vr {
-            VR::DA | VR::DT => {
-                let s = v.to_str();
+    fn find_in_value(&self, vr: [u8; 2], v: &[u8]) -> Option<Kind> {
+        match &vr {
+            b"DA" | b"DT" => {
+                let s = parse::text(v);
                 self.birth_dates
                     .iter()
                     .any(|d| s.contains(d.as_str()))
                     .then_some(Kind::BirthDate)
             }
-            VR::AE
-            | VR::CS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::UC
-            | VR::UR
-            | VR::UT => self.find_text(&v.to_str()),
-            VR::UN => self.find_text(&decode_bytes(&v.to_bytes())),
+            b"AE" | b"CS" | b"LO" | b"LT" | b"PN" | b"SH" | b"ST" | b"UC" | b"UR" | b"UT"
+            | b"UN" => {
+                let t = parse::text(v);
+                self.find_text(&t).or_else(|| self.find_token(&t))
+            }
             _ => None,
         }
     }
 }
 
 /// True for an element of a private block whose creator is `SIEMENS CSA HEADER`.
-fn is_csa(obj: &InMemDicomObject, tag: Tag) -> bool {
-    crate::private::creator_of(obj, (tag.0, tag.1)).is_some_and(|c| c == "SIEMENS CSA HEADER")
+/// The verifier's own creator lookup (on its own parser), independent of the writer's.
+pub fn is_csa(ds: &[Elem<'_>], tag: Tag) -> bool {
+    if tag.0.is_multiple_of(2) || tag.1 < 0x1000 {
+        return false;
+    }
+    element_text(ds, Tag(tag.0, tag.1 >> 8)).is_some_and(|c| c == "SIEMENS CSA HEADER")
 }
 
-/// An element's value as text, trimmed of padding; `UN` bytes decoded (UTF-8, else Latin-1).
-pub fn element_text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    match obj.get(tag)?.value() {
-        Value::Primitive(v) => Some(value_text(v).into_owned()),
+/// An element's value as text, trimmed of padding (UTF-8, else Latin-1).
+pub fn element_text(ds: &[Elem<'_>], tag: Tag) -> Option<String> {
+    match parse::get(ds, tag)?.value {
+        Val::Bytes(b) => Some(parse::text(b).into_owned()),
         _ => None,
     }
 }
 
-/// A primitive value as text, trimmed of space and NUL padding at both ends.
-pub fn value_text(v: &PrimitiveValue) -> Cow<'_, str> {
-    let s: Cow<'_, str> = match v {
-        PrimitiveValue::U8(b) => Cow::Owned(decode_bytes(b)),
-        other => other.to_str(),
-    };
-    let t = s.trim_matches([' ', '\0']);
-    if t.len() == s.len() {
-        s
-    } else {
-        Cow::Owned(t.to_string())
-    }
-}
-
-/// Bytes as text: UTF-8 when valid, else Latin-1 (the usual single-byte character set).
-fn decode_bytes(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.to_string(),
-        Err(_) => b.iter().map(|&c| c as char).collect(),
-    }
+/// A needle shorter than [`WHOLE_WORD_BELOW`] characters (counted only when it matters).
+fn is_short(n: &str) -> bool {
+    n.len() < WHOLE_WORD_BELOW || (!n.is_ascii() && n.chars().count() < WHOLE_WORD_BELOW)
 }
 
 /// Case-insensitive `needle` (already lowercase) in `hay`; `words`: not inside a longer word.
@@ -272,8 +359,10 @@ fn find_ci(hay: &str, needle: &str, words: bool) -> Option<usize> {
     if h.len() < n.len() {
         return None;
     }
+    let first = n[0].to_ascii_lowercase();
     (0..=h.len() - n.len()).find(|&i| {
-        h[i..i + n.len()].eq_ignore_ascii_case(n)
+        h[i].to_ascii_lowercase() == first
+            && h[i..i + n.len()].eq_ignore_ascii_case(n)
             && (!words
                 || ((i == 0 || !h[i - 1].is_ascii_alphanumeric())
                     && h.get(i + n.len())
@@ -284,7 +373,42 @@ fn find_ci(hay: &str, needle: &str, words: bool) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dicom_core::DataElement;
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, VR};
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+
+    /// An object as the bytes of an explicit VR little endian file.
+    fn bytes(o: InMemDicomObject) -> Vec<u8> {
+        let f = o
+            .with_meta(
+                FileMetaTableBuilder::new()
+                    .media_storage_sop_class_uid("1.2.3")
+                    .media_storage_sop_instance_uid("1.2.3.4")
+                    .transfer_syntax("1.2.840.10008.1.2.1"),
+            )
+            .unwrap();
+        let mut out = Vec::new();
+        f.write_all(&mut out).unwrap();
+        out
+    }
+
+    /// Needles from an object, through the verifier's own parser.
+    fn needles(o: InMemDicomObject, id: Option<&str>, exclude: &[String]) -> Needles {
+        let b = bytes(o);
+        let mut s = Vec::new();
+        let f = parse::read(&b, &mut s).unwrap();
+        Needles::from_raw(&f.root, id, exclude, None)
+    }
+
+    /// The findings of a sweep over an object.
+    fn swept(n: &Needles, o: InMemDicomObject, skip: &dyn Fn(Tag) -> bool) -> Vec<String> {
+        let b = bytes(o);
+        let mut s = Vec::new();
+        let f = parse::read(&b, &mut s).unwrap();
+        let mut out = Vec::new();
+        n.sweep(&f.root, skip, &mut out);
+        out.iter().map(|r| r.finding.to_string()).collect()
+    }
 
     fn raw() -> InMemDicomObject {
         let mut o = InMemDicomObject::new_empty();
@@ -296,7 +420,7 @@ mod tests {
 
     #[test]
     fn needles_are_the_ids_name_parts_and_birth_date() {
-        let n = Needles::from_raw(&raw(), Some("101"), &["anonymous".into()]);
+        let n = needles(raw(), Some("101"), &["anonymous".into()]);
         assert_eq!(n.find("x DOE^y"), Some(Kind::Name));
         assert_eq!(n.find("jane"), Some(Kind::Name));
         assert_eq!(
@@ -320,7 +444,7 @@ mod tests {
             VR::PN,
             "Johansson^Ann",
         ));
-        let n = Needles::from_raw(&o, None, &[]);
+        let n = needles(o, None, &[]);
         assert_eq!(n.find("channel"), None);
         assert_eq!(
             n.find("MrsJohanssonX"),
@@ -333,13 +457,13 @@ mod tests {
     fn needles_inside_the_profile_values_are_dropped() {
         let mut o = raw();
         o.put(DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Anon^Ymous"));
-        let n = Needles::from_raw(&o, None, &["anonymous".into()]);
+        let n = needles(o, None, &["anonymous".into()]);
         assert_eq!(n.find("anonymous"), None);
     }
 
     #[test]
     fn sweep_finds_names_in_private_and_nested_elements_but_not_in_binary() {
-        let n = Needles::from_raw(&raw(), Some("101"), &[]);
+        let n = needles(raw(), Some("101"), &[]);
         let mut item = InMemDicomObject::new_empty();
         item.put(DataElement::new(Tag(0x0033, 0x1013), VR::LO, "JANE DOE"));
         let mut o = InMemDicomObject::new_empty();
@@ -366,9 +490,7 @@ mod tests {
         ));
         o.put(DataElement::new(Tag(0x0008, 0x0020), VR::DA, "19800102"));
         o.put(DataElement::new(Tag(0x0020, 0x000D), VR::UI, "1.2.101"));
-        let mut out = Vec::new();
-        n.sweep(&o, &|t| t == Tag(0x0010, 0x0010), &mut out);
-        let got: Vec<String> = out.iter().map(|r| r.finding.to_string()).collect();
+        let got = swept(&n, o, &|t| t == Tag(0x0010, 0x0010));
         assert_eq!(
             got,
             [
@@ -381,7 +503,7 @@ mod tests {
 
     #[test]
     fn csa_headers_are_left_alone() {
-        let n = Needles::from_raw(&raw(), None, &[]);
+        let n = needles(raw(), None, &[]);
         let mut o = InMemDicomObject::new_empty();
         o.put(DataElement::new(
             Tag(0x0029, 0x0010),
@@ -393,19 +515,57 @@ mod tests {
             VR::UN,
             PrimitiveValue::U8(b" Doe ".as_slice().into()),
         ));
-        let mut out = Vec::new();
-        n.sweep(&o, &|_| false, &mut out);
-        assert!(out.is_empty());
+        assert!(swept(&n, o, &|_| false).is_empty());
     }
 
     #[test]
     fn redacts_paths() {
-        let n = Needles::from_raw(&raw(), Some("101"), &[]);
+        let n = needles(raw(), Some("101"), &[]);
         assert_eq!(n.redact("101_DOE/a.dcm"), "[redacted]_[redacted]/a.dcm");
         // A needle inside the mark itself must not loop forever.
         let mut o = InMemDicomObject::new_empty();
         o.put(DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Red^Acted"));
-        let n = Needles::from_raw(&o, None, &[]);
+        let n = needles(o, None, &[]);
         assert_eq!(n.redact("red/x"), "[redacted]/x");
+    }
+
+    #[test]
+    fn extended_needles_find_uids_dates_and_site_identity_in_free_text() {
+        let mut o = raw();
+        o.put(DataElement::new(Tag(0x0008, 0x0020), VR::DA, "20131024"));
+        o.put(DataElement::new(Tag(0x0008, 0x1010), VR::SH, "MRC35162"));
+        o.put(DataElement::new(
+            Tag(0x0008, 0x1070),
+            VR::PN,
+            "Smythe^Operator",
+        ));
+        o.put(DataElement::new(
+            Tag(0x0020, 0x000D),
+            VR::UI,
+            "1.3.12.2.1107.5.2.32.35162.30000013102413",
+        ));
+        o.put(DataElement::new(
+            Tag(0x0008, 0x0016),
+            VR::UI,
+            "1.2.840.10008.5.1.4.1.1.4",
+        ));
+        let b = bytes(o);
+        let mut sc = Vec::new();
+        let f = parse::read(&b, &mut sc).unwrap();
+        let lab = Needles::from_raw(&f.root, None, &[], None);
+        let ext = Needles::from_raw(&f.root, None, &[], Some(&|_, _| false));
+        let uid = "see 1.3.12.2.1107.5.2.32.35162.30000013102413.";
+        assert_eq!(lab.find(uid), None, "lab keeps today's needles");
+        assert_eq!(ext.find(uid), Some(Kind::Uid));
+        assert_eq!(ext.find("1.3.12.2.1107.5.2.32.35162.300000131024139"), None);
+        assert_eq!(ext.find("scanned 20131024 at 10:00"), Some(Kind::Date));
+        assert_eq!(ext.find("station mrc35162"), Some(Kind::Identity));
+        assert_eq!(ext.find("op SMYTHE"), Some(Kind::Name));
+        assert_eq!(lab.find("op SMYTHE"), None, "lab: patient names only");
+        assert_eq!(
+            ext.find("1.2.840.10008.5.1.4.1.1.4"),
+            None,
+            "well-known UIDs"
+        );
     }
 }

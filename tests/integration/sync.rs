@@ -908,3 +908,50 @@ fn a_closed_stdout_does_not_stop_the_work_or_the_save() {
         ]
     );
 }
+
+// ---------------------------------------------------------------- standard profiles
+
+#[test]
+fn sync_with_the_neuro_profile_anonymizes_verifies_and_keys_the_study() {
+    let s = Study::simple(&[("S01", "5860001", "KH", "")]);
+    s.participant(&ParticipantSpec::new("5860001", 61));
+    std::fs::write(s.w.join("anontrack.toml"), "profile = \"neuro\"\n").unwrap();
+
+    let run = s.sync(&[]);
+    run.expect_code(0);
+    assert_eq!(s.status(), ["3 S01 5860001 done(KH) not_started"]);
+    // The key was made on first use, private to its owner, and never printed.
+    let key_path = s.w.join(".anontrack/study.key");
+    let key = std::fs::read(&key_path).expect("the study key");
+    assert_eq!(key.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(run.stderr().contains("study key"), "{}", run.stderr());
+
+    // The sheet's ID is the pseudonym and the standard's markers are there.
+    let files = s.anon_files("S01");
+    assert!(!files.is_empty());
+    for rel in &files {
+        let obj = dicom_object::open_file(s.w.join("AnonDcm/S01").join(rel)).unwrap();
+        let text =
+            |t: dicom_core::Tag| obj.element(t).unwrap().to_str().unwrap().trim().to_string();
+        assert_eq!(text(dicom_core::Tag(0x0010, 0x0020)), "S01");
+        assert_eq!(text(dicom_core::Tag(0x0010, 0x0010)), "S01");
+        assert_eq!(text(dicom_core::Tag(0x0012, 0x0062)), "YES");
+        assert!(text(dicom_core::Tag(0x0008, 0x0018)).starts_with("2.25."));
+    }
+
+    // A second run of the same study with the same key gives the same bytes.
+    let first: Vec<_> = tree_hash(&s.w.join("AnonDcm"));
+    let again = Study::simple(&[("S01", "5860001", "KH", "")]);
+    again.participant(&ParticipantSpec::new("5860001", 61));
+    std::fs::write(again.w.join("anontrack.toml"), "profile = \"neuro\"\n").unwrap();
+    std::fs::create_dir_all(again.w.join(".anontrack")).unwrap();
+    std::fs::write(again.w.join(".anontrack/study.key"), &key).unwrap();
+    again.sync(&[]).expect_code(0);
+    assert_eq!(tree_hash(&again.w.join("AnonDcm")), first);
+}

@@ -1,0 +1,202 @@
+//! What a profile leaves behind: the attributes the Basic profile would remove or replace that
+//! still carry a value in the output, counted across files, and where the scan date or the
+//! device serial number hides inside UIDs or the Siemens CSA header.
+//!
+//! This is information for the lab, not a finding: a profile that keeps AccessionNumber or the
+//! original UIDs does so by choice, and the summary says what is shared with it.
+
+use super::parse::{self, DataSet, Elem, Val};
+use crate::deid::{Act, Base, Rules};
+use crate::finding::TagRef;
+use dicom_core::{Tag, VR};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One attribute left with a value, and in how many files.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Leftover {
+    pub tag: TagRef,
+    pub keyword: String,
+    pub files: usize,
+}
+
+/// The leftovers of a participant's output.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Attributes (public, by tag; private ones as one line per group) the Basic profile would
+    /// not keep as they are, with a value in the output: most files first, then by tag.
+    pub attributes: Vec<Leftover>,
+    /// Files with the scan date (StudyDate, SeriesDate, AcquisitionDate) inside a UID value.
+    pub scan_date_in_uids: usize,
+    /// Files with the device serial number inside a UID value.
+    pub serial_in_uids: usize,
+    /// Files with the scan date inside a Siemens CSA header.
+    pub scan_date_in_csa: usize,
+    /// Files with the device serial number inside a Siemens CSA header.
+    pub serial_in_csa: usize,
+}
+
+/// The running count, folded file by file.
+#[derive(Debug, Default)]
+pub struct Tally {
+    tags: BTreeMap<TagRef, usize>,
+    hides: [usize; 4],
+}
+
+impl Tally {
+    /// Adds one output file: `raw` gives the scan date and serial to look for. Values in
+    /// `exclude` (the profile's replacements, lowercase) and keyed UIDs (`2.25.`) are the
+    /// profile's own, not leftovers.
+    pub fn add(
+        &mut self,
+        basic: &Rules,
+        exclude: &[String],
+        raw: &DataSet<'_>,
+        anon: &DataSet<'_>,
+    ) {
+        let mut seen: BTreeSet<TagRef> = BTreeSet::new();
+        let mut stack: Vec<&[Elem<'_>]> = vec![anon];
+        let text = |t: Tag| super::sweep::element_text(raw, t).filter(|s| !s.is_empty());
+        let dates: Vec<String> = [
+            Tag(0x0008, 0x0020),
+            Tag(0x0008, 0x0021),
+            Tag(0x0008, 0x0022),
+        ]
+        .into_iter()
+        .filter_map(text)
+        .filter(|d| d.len() == 8)
+        .collect();
+        let serial = text(Tag(0x0018, 0x1000)).filter(|s| s.len() >= 4);
+        let mut hides = [false; 4];
+        while let Some(ds) = stack.pop() {
+            for e in ds {
+                let holds = |b: &[u8], n: &str| {
+                    !n.is_empty() && b.windows(n.len()).any(|w| w == n.as_bytes())
+                };
+                match &e.value {
+                    Val::Seq(items) => stack.extend(items.iter().map(Vec::as_slice)),
+                    Val::Bytes(b) => {
+                        if &e.vr == b"UI" {
+                            hides[0] |= dates.iter().any(|d| holds(b, d));
+                            hides[1] |= serial.as_deref().is_some_and(|s| holds(b, s));
+                        }
+                        if super::sweep::is_csa(ds, e.tag) {
+                            hides[2] |= dates.iter().any(|d| holds(b, d));
+                            hides[3] |= serial.as_deref().is_some_and(|s| holds(b, s));
+                        }
+                        let v = parse::text(b);
+                        let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
+                            || (&e.vr == b"UI" && v.starts_with("2.25."));
+                        if v.is_empty() || own || e.tag.1 == 0 {
+                            continue;
+                        }
+                        let t = TagRef(e.tag.0, e.tag.1);
+                        if !e.tag.0.is_multiple_of(2) {
+                            // Private: one line per group (creators and values alike).
+                            seen.insert(TagRef(e.tag.0, 0x0000));
+                        } else if basic.action(t, vr_of(e)) != Act::Keep {
+                            seen.insert(t);
+                        }
+                    }
+                    Val::Frags(_) => {}
+                }
+            }
+        }
+        for t in seen {
+            *self.tags.entry(t).or_default() += 1;
+        }
+        for (n, h) in self.hides.iter_mut().zip(hides) {
+            *n += usize::from(h);
+        }
+    }
+
+    /// Adds another tally (parallel folds).
+    pub fn merge(&mut self, other: Tally) {
+        for (t, n) in other.tags {
+            *self.tags.entry(t).or_default() += n;
+        }
+        for (a, b) in self.hides.iter_mut().zip(other.hides) {
+            *a += b;
+        }
+    }
+
+    /// The summary.
+    pub fn finish(self) -> Leftovers {
+        let mut attributes: Vec<Leftover> = self
+            .tags
+            .into_iter()
+            .map(|(tag, files)| Leftover {
+                tag,
+                keyword: if tag.0 % 2 == 1 {
+                    format!("private group {:04X}", tag.0)
+                } else {
+                    super::keyword(Tag(tag.0, tag.1)).into_owned()
+                },
+                files,
+            })
+            .collect();
+        attributes.sort_by(|a, b| b.files.cmp(&a.files).then(a.tag.cmp(&b.tag)));
+        let [
+            scan_date_in_uids,
+            serial_in_uids,
+            scan_date_in_csa,
+            serial_in_csa,
+        ] = self.hides;
+        Leftovers {
+            attributes,
+            scan_date_in_uids,
+            serial_in_uids,
+            scan_date_in_csa,
+            serial_in_csa,
+        }
+    }
+}
+
+/// The Basic profile's rules, against which leftovers are judged.
+pub fn basic() -> Rules {
+    Rules::resolve(Base::Basic, &[])
+}
+
+fn vr_of(e: &Elem<'_>) -> VR {
+    std::str::from_utf8(&e.vr)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(VR::UN)
+}
+
+impl Leftovers {
+    /// The summary as lines for a terminal, without values from the files.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.attributes.is_empty() {
+            out.push("leftovers: none (nothing the Basic profile would remove is left)".into());
+        } else {
+            out.push("leftovers (attributes the Basic profile would remove or replace):".into());
+            for a in &self.attributes {
+                let tag = if a.tag.0 % 2 == 1 {
+                    String::new()
+                } else {
+                    format!("{} ", a.tag)
+                };
+                out.push(format!("  {tag}{} in {} file(s)", a.keyword, a.files));
+            }
+        }
+        for (n, what) in [
+            (self.scan_date_in_uids, "the scan date inside a UID"),
+            (self.serial_in_uids, "the device serial number inside a UID"),
+            (
+                self.scan_date_in_csa,
+                "the scan date inside the Siemens CSA header",
+            ),
+            (
+                self.serial_in_csa,
+                "the device serial number inside the Siemens CSA header",
+            ),
+        ] {
+            if n > 0 {
+                out.push(format!("  {n} file(s) hold {what}"));
+            }
+        }
+        out
+    }
+}
