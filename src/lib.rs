@@ -11,12 +11,15 @@
 //! - [`finding`]: what went wrong for a participant, in the lab's own words;
 //! - [`report`]: per-participant JSON reports and the audit log under `.anontrack/`;
 //! - [`workflow`]: one planned row run to its end (anonymize, verify, report, the cell edit);
+//! - [`cluster`]: the plan file, work items and collect step of a sync split across a cluster,
+//!   and the SLURM submit script;
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
 //! - [`demo`]: the demo study of `anontrack demo` (one participant per state, synthetic scans);
 //! - [`cli`], [`cmd`], [`ui`]: argument parsing, one module per subcommand, and terminal output.
 
 pub mod anonymize;
 pub mod cli;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod deid;
