@@ -41,6 +41,9 @@ pub struct PlanFile {
     pub study_dir: PathBuf,
     /// The workbook's file name inside the study folder.
     pub workbook: String,
+    /// The settings file given with `--config` when planning (absolute); `None` for the
+    /// `anontrack.toml` beside the workbook (or the defaults).
+    pub config: Option<PathBuf>,
     /// The AcquisitionDate every task writes, `YYYYMMDD`: pinned once, so a run across midnight
     /// or across days of queueing writes one date.
     #[serde(with = "yyyymmdd")]
@@ -140,6 +143,7 @@ impl From<Stage> for Action {
 pub struct PlanSettings<'a> {
     pub study_dir: &'a Path,
     pub workbook: &'a Path,
+    pub config: Option<PathBuf>,
     pub run_date: NaiveDate,
     pub today: NaiveDate,
     pub profile: ProfileRef,
@@ -157,6 +161,7 @@ impl PlanFile {
         let PlanSettings {
             study_dir,
             workbook,
+            config,
             run_date,
             today,
             profile,
@@ -184,6 +189,7 @@ impl PlanFile {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            config,
             run_date,
             today,
             profile,
@@ -433,6 +439,7 @@ mod tests {
             PlanSettings {
                 study_dir: dir,
                 workbook: &dir.join("study.xlsx"),
+                config: None,
                 run_date: date,
                 today: date,
                 profile: ProfileRef {
