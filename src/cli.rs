@@ -51,6 +51,8 @@ pub enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Make a demo study with synthetic scans, run `sync` on it and show `status`.
     Demo(cmd::demo::DemoArgs),
+    /// Work one item of a plan made by `sync --plan-out` (one participant; a SLURM array task).
+    Work(cmd::work::WorkArgs),
     /// Print a bash script that submits a plan's work to SLURM as an array job, then the collect.
     SlurmScript(cmd::slurm_script::SlurmScriptArgs),
     /// Generate a synthetic study for benchmarks (made-up data only).
@@ -91,6 +93,7 @@ where
         Command::Anonymize(args) => cmd::anonymize::run(args, &ui),
         Command::Verify(args) => cmd::verify::run(args, &ui),
         Command::Demo(args) => cmd::demo::run(args, &ui),
+        Command::Work(args) => cmd::work::run(args, &ui),
         Command::SlurmScript(args) => cmd::slurm_script::run(args, &ui),
         Command::GenStudy(args) => cmd::gen_study::run(args, &ui),
     };

@@ -10,7 +10,7 @@ use super::idcheck::{self, IdCheck};
 use super::{Anonymizer, FileError, patch};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, TagRef};
-use indicatif::ProgressBar;
+use crate::progress::Progress;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,63 +46,6 @@ impl ParticipantRun {
     pub fn is_done(&self) -> bool {
         self.findings.is_empty()
     }
-
-    /// One short sentence for the user about VR-invalid values, or `None` if there were none.
-    ///
-    /// Names at most three fields; the full list stays in `vr_warnings` (the JSON report).
-    pub fn vr_warning_text(&self) -> Option<String> {
-        const SHOWN: usize = 3;
-        if self.vr_warnings.is_empty() {
-            return None;
-        }
-        let n = self.vr_warnings.len();
-        let mut names: Vec<&str> = self
-            .vr_warnings
-            .iter()
-            .take(SHOWN)
-            .map(|w| {
-                if w.keyword.is_empty() {
-                    w.tag.as_str()
-                } else {
-                    w.keyword.as_str()
-                }
-            })
-            .collect();
-        if n > SHOWN {
-            names.push("...");
-        }
-        let first = &self.vr_warnings[0].value;
-        let value = if self.vr_warnings.iter().all(|w| &w.value == first) {
-            format!("`{first}`")
-        } else {
-            "text".to_string()
-        };
-        let kinds: Vec<&str> = ["date", "number", "other"]
-            .into_iter()
-            .filter(|k| self.vr_warnings.iter().any(|w| vr_kind(&w.vr) == *k))
-            .collect();
-        let fields = if n == 1 { "field" } else { "fields" };
-        Some(format!(
-            "the {} profile writes {value} into {n} {} {fields} ({}), which is not valid DICOM; \
-             validators flag it and dcm2niix ignores those fields; the images are not affected",
-            if self.profile.is_empty() {
-                String::from("chosen")
-            } else {
-                format!("`{}`", self.profile)
-            },
-            kinds.join(" or "),
-            names.join(", ")
-        ))
-    }
-}
-
-/// How a VR reads to a lab user: `date` (DA, DT, TM), `number` (DS, IS, binary numbers), `other`.
-fn vr_kind(vr: &str) -> &'static str {
-    match vr {
-        "DA" | "DT" | "TM" => "date",
-        "DS" | "IS" | "US" | "SS" | "UL" | "SL" | "FL" | "FD" | "UV" | "SV" => "number",
-        _ => "other",
-    }
 }
 
 /// A file written: where it came from and where it went.
@@ -123,7 +66,7 @@ pub struct PrivateCreator {
 }
 
 /// An element given a value its VR does not allow, counted over the participant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VrWarning {
     /// `(0008,0020)`.
     pub tag: String,
@@ -188,7 +131,7 @@ impl Anonymizer<'_> {
         &self,
         raw: &Path,
         anon: &Path,
-        progress: &ProgressBar,
+        progress: &dyn Progress,
     ) -> Result<ParticipantRun> {
         let (original, study) = match (&self.original_id, &self.study_id) {
             (Some(o), Some(s)) if !o.is_empty() && !s.is_empty() => (o.as_str(), s.as_str()),
@@ -221,7 +164,7 @@ impl Anonymizer<'_> {
             date: self.date.format("%Y%m%d").to_string(),
             ..ParticipantRun::default()
         };
-        progress.set_length(files.len() as u64);
+        progress.start(files.len() as u64);
         self.in_pool(|| {
             // Step 5 first: nothing is written unless every DICOM file is this participant's.
             // Folded as the files are probed: per file only what is not the common case (a
@@ -240,7 +183,7 @@ impl Anonymizer<'_> {
                             Probe::Dicom(c) if c.passes() => acc.passing += 1,
                             Probe::Dicom(c) => acc.failing.push(c),
                         }
-                        progress.inc(1);
+                        progress.file_done();
                         (s, acc)
                     },
                 )
@@ -271,19 +214,19 @@ impl Anonymizer<'_> {
                 if let Some(f) = idcheck::mismatch_finding(&checks) {
                     run.findings.insert(0, f);
                 }
-                progress.finish_and_clear();
+                progress.finish();
                 return Ok(());
             }
             if run.dicom_files == 0 {
                 run.findings
                     .push(Finding::new("no DICOM files in the raw folder"));
-                progress.finish_and_clear();
+                progress.finish();
                 return Ok(());
             }
             let skip: Vec<usize> = skipped.iter().map(|(i, _)| *i).collect();
             self.write_all(raw, anon, files, &skip, original, study, progress, &mut run)
         })?;
-        progress.finish_and_clear();
+        progress.finish();
         Ok(run)
     }
 
@@ -300,7 +243,7 @@ impl Anonymizer<'_> {
         skip: &[usize],
         original: &str,
         study: &str,
-        progress: &ProgressBar,
+        progress: &dyn Progress,
         run: &mut ParticipantRun,
     ) -> Result<()> {
         std::fs::create_dir_all(anon).map_err(|e| Error::write(anon, e))?;
@@ -321,7 +264,7 @@ impl Anonymizer<'_> {
         }
         drop(dirs);
         let rules = patch::resolve(self.profile, self.date);
-        progress.set_position(0);
+        progress.start((files.len() - skip.len()) as u64);
         let acc = files
             .par_iter()
             .enumerate()
@@ -347,7 +290,7 @@ impl Anonymizer<'_> {
                         }
                         Err(e) => acc.failed.push((i, Some(file_finding(rel, &e)))),
                     }
-                    progress.inc(1);
+                    progress.file_done();
                     (s, acc)
                 },
             )
@@ -540,43 +483,6 @@ fn remove_stale_temps(anon: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn warning(tag: &str, keyword: &str, vr: &str) -> VrWarning {
-        VrWarning {
-            tag: tag.into(),
-            keyword: keyword.into(),
-            vr: vr.into(),
-            value: "Anonymous".into(),
-            files: 2,
-        }
-    }
-
-    #[test]
-    fn the_vr_warning_is_one_short_sentence() {
-        let mut run = ParticipantRun {
-            profile: "lab".into(),
-            ..ParticipantRun::default()
-        };
-        assert_eq!(run.vr_warning_text(), None);
-        run.vr_warnings = vec![
-            warning("(0008,0020)", "StudyDate", "DA"),
-            warning("(0008,0021)", "SeriesDate", "DA"),
-            warning("(0010,0030)", "PatientBirthDate", "DA"),
-            warning("(0010,1020)", "PatientSize", "DS"),
-        ];
-        assert_eq!(
-            run.vr_warning_text().unwrap(),
-            "the `lab` profile writes `Anonymous` into 4 date or number fields \
-             (StudyDate, SeriesDate, PatientBirthDate, ...), which is not valid DICOM; \
-             validators flag it and dcm2niix ignores those fields; the images are not affected"
-        );
-        run.vr_warnings.truncate(1);
-        assert!(
-            run.vr_warning_text()
-                .unwrap()
-                .starts_with("the `lab` profile writes `Anonymous` into 1 date field (StudyDate),")
-        );
-    }
 
     #[test]
     fn names_holding_the_original_id_get_the_study_id() {

@@ -14,7 +14,7 @@
 //! let run = Anonymizer::new(&profile)
 //!     .original_id("101")
 //!     .study_id("sub-001")
-//!     .anonymize_dir("raw/101".as_ref(), "anon/sub-001".as_ref(), &indicatif::ProgressBar::hidden())?;
+//!     .anonymize_dir("raw/101".as_ref(), "anon/sub-001".as_ref(), &anontrack::progress::NoProgress)?;
 //! assert!(run.is_done());
 //! # Ok(()) }
 //! ```

@@ -8,7 +8,7 @@
 //! not read the workbook: [`crate::cluster`]'s other modules do.
 
 use crate::error::{Error, Result};
-use crate::plan::{Action, Plan, Skip, WorkItem};
+use crate::plan::{Plan, Skip, Stage, WorkItem};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -108,35 +108,6 @@ pub struct PlanProblem {
     pub reason: String,
     pub action: Option<Stage>,
     pub initials: Option<String>,
-}
-
-/// Which of a row's two workflow cells an item works: the plan file's own copy of
-/// [`Action`], so its wire format cannot change by accident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Anonymize, then verify (`DICOMS Anonymized`).
-    Anonymize,
-    /// Verify alone (`DICOM anonymization check`).
-    Verify,
-}
-
-impl From<&Action> for Stage {
-    fn from(a: &Action) -> Self {
-        match a {
-            Action::Anonymize => Stage::Anonymize,
-            Action::Verify => Stage::Verify,
-        }
-    }
-}
-
-impl From<Stage> for Action {
-    fn from(s: Stage) -> Self {
-        match s {
-            Stage::Anonymize => Action::Anonymize,
-            Stage::Verify => Action::Verify,
-        }
-    }
 }
 
 /// What a plan is made from, besides the sync plan itself.
@@ -250,7 +221,7 @@ impl PlanFile {
             reason: format!("cannot encode the plan: {e}"),
         })?;
         text.push(b'\n');
-        crate::report::write_atomic(path, &text)
+        crate::records::write_atomic(path, &text)
     }
 
     /// The study folder for a task reading the plan at `plan_path`: the plan's own folder when
@@ -289,7 +260,7 @@ impl PlanItem {
             row: item.row,
             id: item.id.clone(),
             original_id: item.original_id.clone(),
-            action: Stage::from(&item.action),
+            action: item.action,
             initials: item.initials.clone(),
             raw_dir: rel(&item.raw_dir),
             anon_dir: rel(&item.anon_dir),
@@ -302,7 +273,7 @@ impl PlanItem {
             row: self.row,
             id: self.id.clone(),
             original_id: self.original_id.clone(),
-            action: self.action.into(),
+            action: self.action,
             initials: self.initials.clone(),
             raw_dir: study_dir.join(&self.raw_dir),
             anon_dir: study_dir.join(&self.anon_dir),
@@ -316,7 +287,7 @@ impl From<&Skip> for PlanProblem {
             row: s.row,
             id: s.id.clone(),
             reason: s.reason.clone(),
-            action: s.action.as_ref().map(Stage::from),
+            action: s.action,
             initials: s.initials.clone(),
         }
     }
@@ -330,7 +301,7 @@ impl PlanProblem {
             id: self.id.clone(),
             reason: self.reason.clone(),
             problem: true,
-            action: self.action.map(Action::from),
+            action: self.action,
             initials: self.initials.clone(),
         }
     }
@@ -406,7 +377,7 @@ mod tests {
                 row: 5,
                 id: "S01".into(),
                 original_id: Some("X1".into()),
-                action: Action::Anonymize,
+                action: Stage::Anonymize,
                 initials: Some("KH".into()),
                 raw_dir: dir.join("sourcedata/X1"),
                 anon_dir: dir.join("AnonDcm/S01"),
@@ -417,7 +388,7 @@ mod tests {
                     id: "S02".into(),
                     reason: "no Original ID".into(),
                     problem: true,
-                    action: Some(Action::Anonymize),
+                    action: Some(Stage::Anonymize),
                     initials: Some("JD".into()),
                 },
                 Skip {

@@ -5,7 +5,6 @@ use crate::cluster::plan_file::PlanFile;
 use crate::cluster::slurm::{self, SubmitScript};
 use crate::error::{Error, Result};
 use crate::exit::Outcome;
-use crate::report;
 use crate::ui::Ui;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -80,7 +79,7 @@ pub fn run(args: SlurmScriptArgs, ui: &Ui) -> Result<Outcome> {
     let script = SubmitScript {
         bin,
         workbook: study.join(&plan.workbook),
-        logs: report::state_dir(&study.join(&plan.workbook))
+        logs: crate::study::state_dir_of(&study.join(&plan.workbook))
             .join("results")
             .join(&plan.run_id)
             .join("logs"),

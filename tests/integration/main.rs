@@ -11,6 +11,7 @@
 mod harness;
 
 mod anonymize;
+mod cluster;
 mod demo;
 mod gen_study;
 mod init;
