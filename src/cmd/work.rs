@@ -38,10 +38,15 @@ pub fn run(args: WorkArgs, ui: &Ui) -> Result<Outcome> {
             .num_threads(jobs)
             .build_global();
     }
-    let plan_path = plan;
+    let plan_path = std::path::absolute(&plan).unwrap_or(plan);
     let plan = PlanFile::read(&plan_path)?;
     let item = plan.item(index)?;
-    let study = work::open_study(&plan, work::plan_workbook(&plan, &plan_path))?;
+    let workbook = work::plan_workbook(&plan, &plan_path);
+    // Work from inside the study folder, with paths relative to it, as a `sync` run there does:
+    // the reports then name folders the same way whichever node worked them.
+    let folder = workbook.parent().unwrap_or(std::path::Path::new("."));
+    std::env::set_current_dir(folder).map_err(|e| Error::read(folder, e))?;
+    let study = work::open_study(&plan, PathBuf::from(&plan.workbook))?;
     let progress = ui.progress(0, &format!("item {index} ({})", item.id));
     let (result, saved) = work::work_item(&study, &plan, index, &progress)?;
     progress.finish_and_clear();
