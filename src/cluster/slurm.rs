@@ -18,8 +18,11 @@ pub struct SubmitScript {
     pub logs: PathBuf,
     /// The plan's run id, for job names and comments.
     pub run_id: String,
-    /// The number of work items (array tasks); at least 1.
+    /// The number of work items in the plan; at least 1.
     pub items: usize,
+    /// Only these array indexes (SLURM's list syntax, `2` or `0,3-5`), to re-run tasks that
+    /// died; `None` for all items.
+    pub only: Option<String>,
     /// At most this many tasks run at once (`%M`).
     pub max_parallel: usize,
     /// Threads per task: `--cpus-per-task` and `anontrack work --jobs`.
@@ -44,13 +47,17 @@ impl SubmitScript {
             logs,
             run_id,
             items,
+            only,
             max_parallel,
             jobs,
             time,
             partition,
             account,
         } = self;
-        let last = items.saturating_sub(1);
+        let array = match only {
+            Some(list) => list.clone(),
+            None => format!("0-{}", items.saturating_sub(1)),
+        };
         let mut common = String::new();
         if let Some(p) = partition {
             let _ = write!(common, " \\\n  --partition={}", quote(p));
@@ -62,7 +69,7 @@ impl SubmitScript {
         let _ = writeln!(s, "#!/usr/bin/env bash");
         let _ = writeln!(
             s,
-            "# Submits anontrack run {run_id} to SLURM: {items} work task(s) as one array job, then the"
+            "# Submits anontrack run {run_id} to SLURM: work items {array} of {items} as one array job, then the"
         );
         let _ = writeln!(
             s,
@@ -96,7 +103,7 @@ impl SubmitScript {
         );
         let _ = writeln!(
             s,
-            "array_job=$(sbatch --parsable \\\n  --job-name={} \\\n  --array=0-{last}%{max_parallel} \\\n  --time={} \\\n  --cpus-per-task={jobs}{common} \\\n  --output=\"$LOGS/work-%A_%a.out\" <<EOF\n#!/bin/bash\nexec $(printf '%q ' \"$ANONTRACK\" work \"$PLAN\")--jobs {jobs}\nEOF\n)",
+            "array_job=$(sbatch --parsable \\\n  --job-name={} \\\n  --array={array}%{max_parallel} \\\n  --time={} \\\n  --cpus-per-task={jobs}{common} \\\n  --output=\"$LOGS/work-%A_%a.out\" <<EOF\n#!/bin/bash\nexec $(printf '%q ' \"$ANONTRACK\" work \"$PLAN\")--jobs {jobs}\nEOF\n)",
             quote(&format!("anontrack-work-{run_id}")),
             quote(time),
         );
@@ -118,7 +125,7 @@ impl SubmitScript {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "echo \"work array job: $array_job ({items} task(s), at most {max_parallel} at once)\""
+            "echo \"work array job: $array_job (items {array}, at most {max_parallel} at once)\""
         );
         let _ = writeln!(
             s,
@@ -162,6 +169,26 @@ pub fn check_time(t: &str) -> Result<(), String> {
     }
 }
 
+/// Checks an index list for `--only` against the plan's `items`: numbers and ranges
+/// (`2`, `0,3-5`), each below `items`.
+pub fn check_only(list: &str, items: usize) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "`{list}` is not a list of item numbers from 0 to {} (like `2` or `0,3-5`)",
+            items.saturating_sub(1)
+        )
+    };
+    for part in list.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let a: usize = a.parse().map_err(|_| bad())?;
+        let b: usize = b.parse().map_err(|_| bad())?;
+        if a > b || b >= items {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
 /// Checks a partition or account name: letters, digits, `_`, `-`, `.` and `,` (a list).
 pub fn check_name(what: &str, s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
@@ -188,6 +215,7 @@ mod tests {
             logs: "/data/study one/.anontrack/results/r1/logs".into(),
             run_id: "r1".into(),
             items: 6,
+            only: None,
             max_parallel: 4,
             jobs: 2,
             time: "2:00:00".into(),
@@ -232,6 +260,11 @@ mod tests {
         let text = one.render();
         assert!(text.contains("--array=0-0%1"), "{text}");
         assert_eq!(text.matches("--account='lab-a'").count(), 2, "{text}");
+        let again = SubmitScript {
+            only: Some("2,4".into()),
+            ..sample()
+        };
+        assert!(again.render().contains("--array=2,4%4"));
     }
 
     #[test]
@@ -311,7 +344,10 @@ mod tests {
             "{stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains("work array job: 42 (6 task(s)"), "{stdout}");
+        assert!(
+            stdout.contains("work array job: 42 (items 0-5, at most 4"),
+            "{stdout}"
+        );
         assert!(stdout.contains("collect job: 43"), "{stdout}");
         assert!(dir.path().join("logs dir").is_dir());
         let calls = std::fs::read_to_string(&log).unwrap();
@@ -342,6 +378,10 @@ mod tests {
         }
         for bad in ["", "2h", "1:2:3:4", "1;rm", "-1", "1-"] {
             assert!(check_time(bad).is_err(), "{bad}");
+        }
+        assert!(check_only("2", 6).is_ok() && check_only("0,3-5", 6).is_ok());
+        for bad in ["6", "3-2", "a", "1,", "-1", "0-9"] {
+            assert!(check_only(bad, 6).is_err(), "{bad}");
         }
         assert!(check_name("partition", "gpu_short").is_ok());
         assert!(check_name("partition", "a b").is_err());

@@ -35,6 +35,10 @@ pub struct SlurmScriptArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub jobs: u32,
 
+    /// Submit only these items (e.g. `2` or `0,3-5`): to re-run tasks that died, then collect.
+    #[arg(long, value_name = "LIST")]
+    pub only: Option<String>,
+
     /// The anontrack the cluster's nodes run (default: this one, by its absolute path); give it
     /// when the nodes see the program at another path.
     #[arg(long, value_name = "PATH")]
@@ -50,6 +54,7 @@ pub fn run(args: SlurmScriptArgs, ui: &Ui) -> Result<Outcome> {
         time,
         max_parallel,
         jobs,
+        only,
         bin,
     } = args;
     let plan = PlanFile::read(&plan_path)?;
@@ -63,6 +68,9 @@ pub fn run(args: SlurmScriptArgs, ui: &Ui) -> Result<Outcome> {
                 "; it will record the plan's problem rows"
             }
         )));
+    }
+    if let Some(list) = &only {
+        slurm::check_only(list, plan.items.len()).map_err(Error::Usage)?;
     }
     let bin = match bin {
         Some(b) if b.is_absolute() => b,
@@ -86,6 +94,7 @@ pub fn run(args: SlurmScriptArgs, ui: &Ui) -> Result<Outcome> {
         plan: plan_abs,
         run_id: plan.run_id.clone(),
         items: plan.items.len(),
+        only,
         max_parallel: max_parallel as usize,
         jobs: jobs as usize,
         time,

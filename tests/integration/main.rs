@@ -15,6 +15,7 @@ mod cluster;
 mod demo;
 mod gen_study;
 mod init;
+mod slurm;
 mod status;
 mod sync;
 mod sync_crash;
