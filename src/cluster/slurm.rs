@@ -82,11 +82,11 @@ impl SubmitScript {
         );
         let _ = writeln!(
             s,
-            "# A task that died leaves its row untouched; re-run it with `sbatch --array=<index> ...` as"
+            "# A task that died leaves its row untouched: re-submit it with `anontrack slurm-script PLAN"
         );
         let _ = writeln!(
             s,
-            "# below (or `anontrack work PLAN --index <index>`), then collect again."
+            "# --only <index>` (or run `anontrack work PLAN --index <index>`), then collect again."
         );
         let _ = writeln!(s, "set -euo pipefail");
         let _ = writeln!(s);
