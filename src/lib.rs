@@ -12,6 +12,8 @@
 //! - [`anonymize`]: profiles as data and their byte-surgical application to DICOM files;
 //! - [`verify`]: the independent second reviewer, comparing anonymized files with raw ones;
 //! - [`finding`]: what went wrong for a participant, in the lab's own words;
+//! - [`folder`]: a participant's folder on disk, the rules writer and verifier share (listing
+//!   and its symlink rule, renaming the ID inside paths, refusing overlapping folders);
 //! - [`records`]: per-participant JSON reports and the audit log under `.anontrack/`;
 //! - [`runner`]: the row runner, one planned row worked to its end (anonymize, verify, report);
 //! - [`results`]: what a row and a sync came to, as data ([`results::RowResult`],
@@ -33,6 +35,7 @@ pub mod demo;
 pub mod error;
 pub mod exit;
 pub mod finding;
+pub mod folder;
 pub mod plan;
 pub mod progress;
 pub mod records;

@@ -54,6 +54,8 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
                 files_skipped = run.not_dicom.len();
                 not_dicom.clone_from(&run.not_dicom);
                 if run.dicom_files == 0 {
+                    // A link not followed explains an empty listing best: those come first.
+                    findings.extend(run.findings.iter().filter(|f| f.file.is_some()).cloned());
                     // Name the folder, so the person reading the sheet knows where to look.
                     findings.push(Finding::new(format!(
                         "no DICOM files found in {}",
@@ -228,4 +230,150 @@ fn require_dir(dir: &Path, what: &str, study: &Study, findings: &mut Vec<Finding
         study.shown(dir)
     )));
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::{NoProgress, OnFile};
+    use crate::sheet::template::{TemplateCell, TemplateRow, write_template_with_rows};
+    use crate::study::StudyOptions;
+    use crate::synth::{ParticipantSpec, write_participant};
+    use chrono::NaiveDate;
+    use std::sync::Mutex;
+
+    const DATE: &str = "20240131";
+
+    /// A study with one row (`S1`, original ID `5890001`) claimed by KH, dated [`DATE`].
+    fn study(dir: &Path) -> Study {
+        let workbook = dir.join("W_dataprocessing.xlsx");
+        let row = TemplateRow {
+            id: "S1".into(),
+            original_id: "5890001".into(),
+            anonymized: TemplateCell::claimed("KH"),
+            ..TemplateRow::default()
+        };
+        write_template_with_rows(&workbook, &[row]).unwrap();
+        Study::open(&StudyOptions {
+            workbook,
+            date: NaiveDate::parse_from_str(DATE, "%Y%m%d").ok(),
+            ..StudyOptions::default()
+        })
+        .unwrap()
+    }
+
+    fn item(study: &Study, stage: Stage) -> WorkItem {
+        WorkItem {
+            row: 3,
+            id: "S1".into(),
+            original_id: Some("5890001".into()),
+            action: stage,
+            initials: Some("KH".into()),
+            raw_dir: study.folder().join("sourcedata/5890001"),
+            anon_dir: study.folder().join("AnonDcm/S1"),
+        }
+    }
+
+    #[test]
+    fn a_clean_participant_passes_with_its_report_and_audit_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = study(dir.path());
+        let item = item(&s, Stage::Anonymize);
+        write_participant(&item.raw_dir, &ParticipantSpec::new("5890001", 3)).unwrap();
+        let seen = Mutex::new(Vec::new());
+        let progress = OnFile::new(|done, total| seen.lock().unwrap().push((done, total)));
+        let r = run_row(&s, &item, &progress).unwrap();
+        assert!(r.passed, "{:?}", r.findings);
+        assert_eq!((r.id.as_str(), r.stage, r.row), ("S1", Stage::Anonymize, 3));
+        assert_eq!((r.files_written, r.files_checked), (8, 8));
+        assert_eq!((r.note.as_deref(), r.cell_text()), (None, None));
+        assert_eq!(
+            r.report.as_deref(),
+            Some(".anontrack/reports/S1-anonymize.json")
+        );
+        assert!(dir.path().join(r.report.as_deref().unwrap()).is_file());
+        assert_eq!(r.audit.date.as_deref(), Some(DATE));
+        assert_eq!(
+            (r.audit.outcome.as_str(), r.audit.initials.as_deref()),
+            ("passed", Some("KH"))
+        );
+        // Three passes over the eight files: the ID check, the writing, the verifier.
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 24);
+        assert!(
+            seen.iter()
+                .all(|&(done, total)| total == 8 && done >= 1 && done <= 8)
+        );
+        // The audit line is appended only when asked.
+        assert!(!s.audit_log().exists());
+        record(&s, &r).unwrap();
+        let log = std::fs::read_to_string(s.audit_log()).unwrap();
+        let line: AuditLine = serde_json::from_str(log.trim()).unwrap();
+        assert_eq!(line, r.audit);
+        // A result survives being saved and read back (the cluster's round trip).
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<RowResult>(&json).unwrap(), r);
+    }
+
+    #[test]
+    fn a_missing_folder_is_the_rows_note_relative_to_the_study() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = study(dir.path());
+        let r = run_row(&s, &item(&s, Stage::Anonymize), &NoProgress).unwrap();
+        assert!(!r.passed);
+        assert_eq!(
+            r.cell_text().as_deref(),
+            Some("KH no raw folder found at sourcedata/5890001")
+        );
+        assert_eq!(r.audit.note, r.note);
+        let r = run_row(&s, &item(&s, Stage::Verify), &NoProgress).unwrap();
+        assert_eq!(
+            r.note.as_deref(),
+            Some("no anonymized folder found at AnonDcm/S1 (+1 more)")
+        );
+        assert_eq!(r.audit.date, None);
+        assert_eq!(
+            r.report.as_deref(),
+            Some(".anontrack/reports/S1-verify.json")
+        );
+    }
+
+    #[test]
+    fn a_failed_anonymization_is_moved_out_of_anondcm() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = study(dir.path());
+        let item = item(&s, Stage::Anonymize);
+        let mut spec = ParticipantSpec::new("5890001", 4);
+        spec.faults.name_in_private = true;
+        write_participant(&item.raw_dir, &spec).unwrap();
+        let r = run_row(&s, &item, &NoProgress).unwrap();
+        assert!(!r.passed);
+        assert_eq!(r.quarantined.as_deref(), Some(".anontrack/rejected/S1"));
+        assert!(!item.anon_dir.exists());
+        assert!(s.rejected_dir().join("S1").is_dir());
+    }
+
+    #[test]
+    fn a_refused_row_becomes_a_result_without_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = study(dir.path());
+        let mut skip = Skip {
+            row: 4,
+            id: "S2".into(),
+            reason: "raw folder: `Original ID` is empty".into(),
+            problem: true,
+            action: Some(Stage::Anonymize),
+            initials: Some("JD".into()),
+        };
+        let r = refused_row(&s, &skip).unwrap();
+        assert!(r.refused && !r.passed && r.report.is_none());
+        assert_eq!(
+            r.cell_text().as_deref(),
+            Some("JD raw folder: `Original ID` is empty")
+        );
+        assert_eq!(r.audit.outcome, "problem");
+        assert!(!s.state_dir().exists(), "a refused row writes nothing");
+        skip.action = None;
+        assert!(refused_row(&s, &skip).is_none());
+    }
 }

@@ -4,7 +4,8 @@
 //! replaces only the bytes of the elements the profile owns, value and length, plus the group
 //! length of a changed group ([`patch`]); everything else is copied as it was. Deflated files are
 //! the one exception ([`deflate`]): re-encoded and reported. [`dir`] walks a participant's raw
-//! folder, runs the ID check ([`idcheck`]) before writing anything, then writes in parallel.
+//! folder, runs the ID check ([`idcheck`]) before writing anything, then writes in parallel;
+//! [`run`] holds what that did, as data.
 //! This module knows nothing of the workbook, the verifier or the terminal.
 //!
 //! ```no_run
@@ -24,11 +25,13 @@ pub mod dir;
 pub mod file;
 pub mod idcheck;
 pub mod locate;
+mod output;
 pub mod patch;
 pub mod profile;
+pub mod run;
 
-pub use dir::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 pub use profile::Profile;
+pub use run::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 
 use crate::finding::TagRef;
 use chrono::NaiveDate;

@@ -217,6 +217,8 @@ impl<'p> Verifier<'p> {
         progress: &dyn Progress,
     ) -> Result<VerifyReport> {
         let raw_list = tree::list(raw)?;
+        // Like `anonymize`: the anonymized folder must not be, or lie inside, the raw one.
+        crate::folder::check_apart(raw, anon)?;
         let anon_list = tree::list(anon)?;
         // Sorted, so a binary search stands in for a set of the anonymized names.
         let has_anon = |rel: &str| {
@@ -304,6 +306,13 @@ impl<'p> Verifier<'p> {
         };
         let needles = acc.needles;
         let mut findings = acc.findings;
+        // Links the listing would not follow (the study's one rule, shared with the writer).
+        for link in raw_list.refused.iter().chain(&anon_list.refused) {
+            findings.push(Ranked {
+                rank: Rank::File,
+                finding: link.finding(),
+            });
+        }
         // Anonymized files no raw DICOM file maps to: one flag per anonymized file.
         let mut expected = vec![false; anon_list.files.len()];
         let mut not_dicom = acc.not_dicom;
