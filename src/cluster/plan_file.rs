@@ -307,12 +307,11 @@ impl PlanProblem {
     }
 }
 
-/// `sha256:` and the first 16 hex digits of SHA-256 over the key's bytes: enough to tell two keys
-/// apart, nothing that helps to guess one.
+/// The first 16 hex digits of SHA-256 over the key's bytes: enough to tell two keys apart,
+/// nothing that helps to guess one. The same value as the profiles' `StudyKey::fingerprint`.
 pub fn key_fingerprint(key: &[u8]) -> String {
     let digest = Sha256::digest(key);
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The key at `path` (relative to `study_dir` unless absolute) as a [`KeyRef`], or `None` when
@@ -495,7 +494,7 @@ mod tests {
     fn key_fingerprints_name_the_key_without_showing_it() {
         let key: Vec<u8> = (0u8..32).collect();
         let f = key_fingerprint(&key);
-        assert_eq!(f, "sha256:630dcd2966c43366");
+        assert_eq!(f, "630dcd2966c43366");
         assert_ne!(f, key_fingerprint(&[0u8; 32]));
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(key_ref(dir.path(), Path::new("k")).unwrap(), None);

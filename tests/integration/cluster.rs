@@ -271,3 +271,35 @@ fn slurm_script_names_this_binary_the_plan_and_the_workbook() {
         bad.stderr()
     );
 }
+
+#[test]
+fn the_plan_names_the_key_by_fingerprint_and_work_refuses_another_key() {
+    let s = six_participants();
+    let key_path = s.w.join(".anontrack/study.key");
+    std::fs::create_dir_all(key_path.parent().unwrap()).unwrap();
+    let key: Vec<u8> = (0u8..32).collect();
+    std::fs::write(&key_path, &key).unwrap();
+    plan_out(&s).expect_code(0);
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(s.w.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["key"]["path"], ".anontrack/study.key");
+    assert_eq!(plan["key"]["fingerprint"], "630dcd2966c43366");
+    let text = std::fs::read_to_string(s.w.join("plan.json")).unwrap();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!text.contains(&hex[..32]), "the key itself is in the plan");
+
+    // Another key would give other UIDs and dates than the tasks already done: refused.
+    std::fs::write(&key_path, [7u8; 32]).unwrap();
+    let run = work(&s, 0);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("is not the one the plan was made with"),
+        "{}",
+        run.stderr()
+    );
+    assert!(s.anon_files("S01").is_empty());
+    // The same key again: the task runs.
+    std::fs::write(&key_path, &key).unwrap();
+    work(&s, 0).expect_code(0);
+}
