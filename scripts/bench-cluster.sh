@@ -51,6 +51,8 @@ if [[ -z "$WORK" ]]; then
 else
     mkdir -p "$WORK"
 fi
+# The cluster's munged runs as the `munge` user and must reach its folder inside.
+chmod 0755 "$WORK"
 CLUSTER="$WORK/slurm"
 cleanup() {
     "$REPO/scripts/slurm-local.sh" stop "$CLUSTER" >/dev/null || true

@@ -129,6 +129,8 @@ start() {
   fi
   mkdir -p "$dir/state" "$dir/spool"
   chmod 0755 "$dir"
+  runuser -u munge -- test -x "$dir" ||
+    die "the \`munge\` user cannot reach $dir (hint: a folder above it is private; use one under /tmp, or chmod 0755 its parents)"
   write_conf
   export SLURM_CONF=$dir/slurm.conf
   start_munge
