@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(seen.len(), 24);
         assert!(
             seen.iter()
-                .all(|&(done, total)| total == 8 && done >= 1 && done <= 8)
+                .all(|&(done, total)| total == 8 && (1..=8).contains(&done))
         );
         // The audit line is appended only when asked.
         assert!(!s.audit_log().exists());

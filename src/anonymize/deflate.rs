@@ -53,11 +53,7 @@ pub fn reencode(
         let tref = TagRef(tag.0, tag.1);
         let Ok(el) = obj.element(tag) else { continue };
         let vr = el.vr();
-        if tag.0 % 2 == 1
-            && tag.1 >= 0x1000
-            && let Some(c) = text(&obj, Tag(tag.0, tag.1 >> 8))
-        {
-            let c = String::from_utf8_lossy(&c).trim().to_string();
+        if let Some(c) = crate::private::creator_of(&obj, (tag.0, tag.1)) {
             done.private_creators.push((tref, c));
         }
         match (&rule.op, &rule.text) {
