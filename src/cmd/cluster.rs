@@ -128,12 +128,14 @@ pub fn collect(workbook: PathBuf, plan_path: &Path, ui: &Ui) -> Result<Outcome> 
         }
     }
     for (index, id) in &gathered.missing {
+        ui.json(&serde_json::json!({ "item": index, "id": id, "missing": true }));
         ui.note(format!(
             "no result for item {index} ({id}): its row is left as it was (hint: work it again with `anontrack work {} --index {index}`, then collect again)",
             plan_path.display()
         ));
     }
     for (index, id, why) in &gathered.unreadable {
+        ui.json(&serde_json::json!({ "item": index, "id": id, "missing": true, "why": why }));
         ui.note(format!(
             "the result of item {index} ({id}) cannot be used: {why}; its row is left as it was (hint: work it again with `anontrack work {} --index {index}`)",
             plan_path.display()

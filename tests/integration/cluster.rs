@@ -183,13 +183,22 @@ fn a_missing_result_leaves_its_row_untouched_until_worked_and_collected() {
     for i in [0, 1, 3, 4] {
         work(&s, i);
     }
-    let partial = collect(&s);
+    let partial =
+        s.w.run(["--json", "sync", &s.book, "--collect", "plan.json"]);
     partial.expect_code(1);
-    let text = format!("{}{}", partial.stdout(), partial.stderr());
     assert!(
-        text.contains("no result for item 2 (S03)"),
-        "the missing item is named: {text}"
+        partial.stderr().contains("no result for item 2 (S03)"),
+        "the missing item is named: {}",
+        partial.stderr()
     );
+    let lines = partial.json_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["missing"] == true && l["id"] == "S03" && l["item"] == 2),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().unwrap()["summary"], true, "{lines:?}");
     let status = s.status();
     assert_eq!(status[0], "3 S01 5910001 done(KH) not_started");
     assert_eq!(status[2], "5 S03 5910003 pending(JD) not_started");
