@@ -53,6 +53,10 @@ pub enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Print a built-in anonymization profile to copy and edit, or check a profile file.
     Profile(cmd::profile::ProfileArgs),
+    /// Work one item of a plan made by `sync --plan-out` (one participant; a SLURM array task).
+    Work(cmd::work::WorkArgs),
+    /// Print a bash script that submits a plan's work to SLURM as an array job, then the collect.
+    SlurmScript(cmd::slurm_script::SlurmScriptArgs),
     /// Generate a synthetic study for benchmarks (made-up data only).
     #[command(hide = true)]
     GenStudy(cmd::gen_study::GenStudyArgs),
@@ -92,6 +96,8 @@ where
         Command::Verify(args) => cmd::verify::run(args, &ui),
         Command::Demo(args) => cmd::demo::run(args, &ui),
         Command::Profile(args) => cmd::profile::run(args, &ui),
+        Command::Work(args) => cmd::work::run(args, &ui),
+        Command::SlurmScript(args) => cmd::slurm_script::run(args, &ui),
         Command::GenStudy(args) => cmd::gen_study::run(args, &ui),
     };
     match result {

@@ -21,12 +21,15 @@
 //!   [`results::SyncReport`]);
 //! - [`progress`]: how engines report progress (a small trait; bars are drawn by [`ui`]);
 //! - [`notify`]: the Slack/Mattermost notice after a sync (`[notify]` in anontrack.toml);
+//! - [`cluster`]: the plan file, work items and collect step of a sync split across a cluster,
+//!   and the SLURM submit script;
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
 //! - [`demo`]: the demo study of `anontrack demo` (one participant per state, synthetic scans);
 //! - [`cli`], [`cmd`], [`ui`]: argument parsing, one module per subcommand, and terminal output.
 
 pub mod anonymize;
 pub mod cli;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod deid;

@@ -163,6 +163,33 @@ impl Notice {
     }
 }
 
+impl Notice {
+    /// The notice for a sync's results: the sheet's study IDs that passed, and each problem as
+    /// `(ID, note)`, with every Original ID in the sheet redacted from the notes.
+    pub fn of_sync(study: &crate::study::Study, report: &crate::results::SyncReport) -> Notice {
+        let mut notice = Notice {
+            study: study_name(study.workbook()),
+            reports_dir: ".anontrack/reports/".into(),
+            ..Default::default()
+        };
+        for result in &report.results {
+            if result.passed {
+                notice.passed.push(result.id.clone());
+            } else {
+                let note = result.note.clone().unwrap_or_default();
+                notice.problems.push((result.id.clone(), note));
+            }
+        }
+        let secrets: Vec<&str> = study
+            .table()
+            .rows
+            .iter()
+            .filter_map(|r| r.original_id.as_deref())
+            .collect();
+        notice.redact(&secrets)
+    }
+}
+
 /// The study's name for a notice: `PILOT` for `PILOT_dataprocessing.xlsx`, else the workbook's
 /// file name without its extension.
 pub fn study_name(workbook: &Path) -> String {

@@ -50,6 +50,8 @@ pub fn run(args: DemoArgs, ui: &Ui) -> Result<Outcome> {
             dry_run: false,
             date: None,
             fail_fast: false,
+            plan_out: None,
+            collect: None,
         },
         ui,
     )?;

@@ -1,14 +1,17 @@
 //! One module per subcommand: each holds its clap `Args` struct and one `run(args, ui)`.
 
 pub mod anonymize;
+pub mod cluster;
 pub mod demo;
 pub mod gen_study;
 pub mod init;
 pub mod profile;
 pub mod prose;
+pub mod slurm_script;
 pub mod status;
 pub mod sync;
 pub mod verify;
+pub mod work;
 
 /// Parses a `--date` value written YYYYMMDD (exactly eight digits, a real date).
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {

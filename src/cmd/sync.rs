@@ -38,6 +38,15 @@ pub struct SyncArgs {
     /// Stop at the first row with a problem (the rows done so far are still written back).
     #[arg(long)]
     pub fail_fast: bool,
+
+    /// Write the work as a plan for a cluster or a shell loop (see `anontrack work`) to this
+    /// file, and change nothing else.
+    #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["dry_run", "fail_fast", "collect"])]
+    pub plan_out: Option<PathBuf>,
+
+    /// Write the results of a plan's work items into the workbook (after `anontrack work`).
+    #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["dry_run", "fail_fast", "date", "config"])]
+    pub collect: Option<PathBuf>,
 }
 
 /// Runs `anontrack sync`: plan -> run -> apply -> print.
@@ -48,16 +57,22 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         dry_run,
         date,
         fail_fast,
+        plan_out,
+        collect,
     } = args;
     // One sync per study at a time, held for the whole run and taken before the workbook is read,
     // so a sync that waited plans from the other's result. A dry run never takes it.
-    let _study_lock = if dry_run {
+    let _study_lock = if dry_run || plan_out.is_some() {
         None
     } else {
         crate::sheet::read::check_workbook_path(&workbook)?;
         check_not_locked(&workbook)?;
         Some(crate::lock::acquire(&workbook)?)
     };
+    if let Some(plan) = collect {
+        return super::cluster::collect(workbook, &plan, ui);
+    }
+    let config_given = config.clone();
     let study = Study::open(&StudyOptions {
         workbook,
         config,
@@ -75,6 +90,9 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
     } else {
         study
     };
+    if let Some(out) = plan_out {
+        return super::cluster::plan_out(&study, &plan, config_given.as_deref(), &out, ui);
+    }
     // Before any work: a workbook open in Excel could not take the result.
     check_not_locked(study.workbook())?;
 
@@ -97,32 +115,13 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
     Ok(report.outcome())
 }
 
-/// Sends the `[notify]` notice for a sync that worked rows. It carries the sheet's study IDs and
-/// notes only (Original IDs are redacted); a failure is a warning, never a change of outcome.
-fn send_notice(study: &Study, report: &SyncReport, ui: &Ui) {
+/// Sends the `[notify]` notice for a sync that worked rows; a failure is a warning, never a
+/// change of outcome.
+pub(crate) fn send_notice(study: &Study, report: &SyncReport, ui: &Ui) {
     if report.results.is_empty() {
         return;
     }
-    let mut notice = crate::notify::Notice {
-        study: crate::notify::study_name(study.workbook()),
-        reports_dir: ".anontrack/reports/".into(),
-        ..Default::default()
-    };
-    for result in &report.results {
-        if result.passed {
-            notice.passed.push(result.id.clone());
-        } else {
-            let note = result.note.clone().unwrap_or_default();
-            notice.problems.push((result.id.clone(), note));
-        }
-    }
-    let secrets: Vec<&str> = study
-        .table()
-        .rows
-        .iter()
-        .filter_map(|r| r.original_id.as_deref())
-        .collect();
-    let notice = notice.redact(&secrets);
+    let notice = crate::notify::Notice::of_sync(study, report);
     let config = study.config().notify.as_ref();
     if let Some(warning) =
         crate::notify::after_sync(config, &notice, study.folder(), &study.state_dir())

@@ -21,7 +21,7 @@ fn two_syncs_at_once_one_works_the_other_names_the_holder() {
     let s = Study::simple(&table);
     for (i, (_, orig)) in rows.iter().enumerate() {
         // Enough files that the first sync still holds the lock when the second gives up.
-        s.participant(&ParticipantSpec::new(orig.clone(), i as u64).series(3, 30));
+        s.participant(&ParticipantSpec::new(orig.clone(), i as u64).series(3, 150));
     }
     let spawn = || {
         Command::new(bin())
@@ -33,7 +33,19 @@ fn two_syncs_at_once_one_works_the_other_names_the_holder() {
             .spawn()
             .unwrap()
     };
-    let (a, b) = (spawn(), spawn());
+    // The second starts once the first holds the lock (on a loaded machine two processes
+    // started together may otherwise run one after the other).
+    let a = spawn();
+    let lock = s.w.join(".anontrack/sync.lock");
+    let since = std::time::Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("pid=")) {
+        assert!(
+            since.elapsed().as_secs() < 30,
+            "the first sync never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let b = spawn();
     let pids = [a.id(), b.id()];
     let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
     let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap()).collect();

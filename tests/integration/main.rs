@@ -11,6 +11,7 @@
 mod harness;
 
 mod anonymize;
+mod cluster;
 mod corpus;
 mod demo;
 mod examples;
@@ -23,6 +24,7 @@ mod messages;
 mod notify;
 mod profile;
 mod profiles;
+mod slurm;
 mod status;
 mod sync;
 mod sync_crash;
