@@ -329,7 +329,7 @@ impl Head {
 }
 
 /// The private creator of `tag`'s block, `(gggg,00xx)` for `(gggg,xxyy)`, as text.
-fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
+pub(super) fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
     let ctag = (u32::from(tag.0) << 16) | u32::from(tag.1 >> 8);
     match els.iter().find(|e| e.tag == ctag) {
         Some(e) => String::from_utf8_lossy(buf.get(e.value_start..e.end).unwrap_or_default())
