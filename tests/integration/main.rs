@@ -13,6 +13,7 @@ mod harness;
 mod anonymize;
 mod demo;
 mod gen_study;
+mod hostile;
 mod init;
 mod status;
 mod sync;
