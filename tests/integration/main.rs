@@ -15,6 +15,7 @@ mod demo;
 mod gen_study;
 mod hostile;
 mod init;
+mod mutants;
 mod status;
 mod sync;
 mod sync_crash;
