@@ -13,7 +13,7 @@
 //!   fsync, rename), on a fresh copy of the workbook each time.
 
 use anontrack::config::Config;
-use anontrack::plan::{self, Action, Plan};
+use anontrack::plan::{self, Plan, Stage};
 use anontrack::sheet::Table;
 use anontrack::sheet::read::read_table;
 use anontrack::sheet::template::{self, TemplateCell, TemplateRow};
@@ -60,8 +60,8 @@ fn edits_for(table: &Table, plan: &Plan) -> Vec<CellEdit> {
         .enumerate()
         .map(|(i, item)| {
             let col = match item.action {
-                Action::Anonymize => table.columns.anonymized,
-                Action::Verify => table.columns.check,
+                Stage::Anonymize => table.columns.anonymized,
+                Stage::Verify => table.columns.check,
             };
             let problem = i % 10 == 9;
             CellEdit {

@@ -1,5 +1,6 @@
 //! `anontrack.toml`: where each participant's raw and anonymized folders are, which profile to
-//! apply, and how the workbook's columns are named. Read from beside the workbook (or `--config`).
+//! apply, and how the workbook's columns are named (the names themselves,
+//! [`ColumnNames`], belong to the sheet layout and are re-exported here). Read from beside the workbook (or `--config`).
 //!
 //! This module also owns the folder templates (`sourcedata/{original_id}`): turning one sheet row
 //! into two folders, and refusing sheet values that would steer a read or write outside the
@@ -8,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::sheet::Row;
+pub use crate::sheet::layout::ColumnNames;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,33 +22,6 @@ pub const TEMPLATE: &str = include_str!("../templates/anontrack.toml");
 
 /// The placeholders a folder template may use.
 pub const PLACEHOLDERS: [&str; 4] = ["id", "original_id", "study", "scan_date"];
-
-/// The header texts the tool looks for (compared after trimming, collapsing spaces, ignoring case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ColumnNames {
-    pub anonymized: String,
-    pub check: String,
-    pub id: String,
-    pub original_id: String,
-    pub scan_date: String,
-    pub study: String,
-    pub scan_notes: String,
-}
-
-impl Default for ColumnNames {
-    fn default() -> Self {
-        Self {
-            anonymized: "DICOMS Anonymized".into(),
-            check: "DICOM anonymization check".into(),
-            id: "ID".into(),
-            original_id: "Original ID".into(),
-            scan_date: "Scan Date".into(),
-            study: "Study".into(),
-            scan_notes: "Scan Notes".into(),
-        }
-    }
-}
 
 /// The whole `anontrack.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +104,26 @@ impl Config {
     /// The anonymized folder of `row`, resolved against `base_dir` (the workbook's folder).
     pub fn anon_dir_for(&self, row: &Row, base_dir: &Path) -> Result<PathBuf, FolderProblem> {
         resolve_template(&self.anon_dir, row, base_dir)
+    }
+
+    /// The raw and anonymized folders of `row`, or why they cannot be used (the message for
+    /// the row's note): a value that cannot be resolved safely, or folders that overlap.
+    ///
+    /// The one place a row's folders are resolved: `sync`'s plan and `verify SHEET` both ask
+    /// here. The overlap check is by name (nothing need exist yet); the engines check again on
+    /// disk.
+    pub fn folders_for(&self, row: &Row, base_dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+        let raw = self
+            .raw_dir_for(row, base_dir)
+            .map_err(|p| format!("raw folder: {p}"))?;
+        let anon = self
+            .anon_dir_for(row, base_dir)
+            .map_err(|p| format!("anonymized folder: {p}"))?;
+        // Raw folders are read-only: the anonymized folder must never be or lie inside one.
+        if anon.starts_with(&raw) || raw.starts_with(&anon) {
+            return Err("the raw and anonymized folders overlap (hint: check `raw_dir` and `anon_dir` in anontrack.toml)".into());
+        }
+        Ok((raw, anon))
     }
 }
 

@@ -288,7 +288,7 @@ fn lay_out(root: &Path, participants: &[Participant], date: NaiveDate) -> Result
             .anonymize_dir(
                 &raw,
                 &root.join("AnonDcm").join(&p.row.id),
-                &indicatif::ProgressBar::hidden(),
+                &crate::progress::NoProgress,
             )?;
         if !run.is_done() {
             return Err(Error::Usage(format!(

@@ -5,7 +5,7 @@
 //! carries a value read from a DICOM header, so findings can go to the sheet, the terminal and
 //! the JSON reports without leaking PHI.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A DICOM tag, printed (and serialized) the lab's way: `(0010,4000)`.
@@ -18,6 +18,29 @@ impl Serialize for TagRef {
     }
 }
 
+impl<'de> Deserialize<'de> for TagRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        TagRef::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not a tag written (gggg,eeee)"))
+        })
+    }
+}
+
+impl TagRef {
+    /// Parses the lab's way of writing a tag, `(0010,4000)`, as [`Display`](fmt::Display) prints it.
+    pub fn parse(text: &str) -> Option<TagRef> {
+        let inner = text.strip_prefix('(')?.strip_suffix(')')?;
+        let (g, e) = inner.split_once(',')?;
+        let hex = |s: &str| {
+            (s.len() == 4)
+                .then(|| u16::from_str_radix(s, 16).ok())
+                .flatten()
+        };
+        Some(TagRef(hex(g)?, hex(e)?))
+    }
+}
+
 impl fmt::Display for TagRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "({:04X},{:04X})", self.0, self.1)
@@ -25,7 +48,7 @@ impl fmt::Display for TagRef {
 }
 
 /// One problem for one participant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The element concerned, if any.
     pub tag: Option<TagRef>,
@@ -95,6 +118,17 @@ pub fn sheet_note(findings: &[Finding]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_read_back_as_they_print() {
+        let f = Finding::new("x").tag(0x0029, 0x1009).file("a/b.dcm");
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(serde_json::from_str::<Finding>(&json).unwrap(), f);
+        assert_eq!(TagRef::parse("(0010,4000)"), Some(TagRef(0x10, 0x4000)));
+        assert_eq!(TagRef::parse("0010,4000"), None);
+        assert_eq!(TagRef::parse("(010,4000)"), None);
+        assert_eq!(TagRef::parse("(00g0,4000)"), None);
+    }
 
     #[test]
     fn displays_in_the_labs_words() {

@@ -1,16 +1,24 @@
 //! anontrack: the lab's DICOM anonymization workflow, driven by its tracking workbook.
 //!
 //! Where things live:
+//! - [`study`]: one study resolved once per run (workbook, folder, `.anontrack/` layout, config,
+//!   table, profile, the run's date);
 //! - [`sheet`]: the tracking workbook as plain data (reading, the `init` template, the in-place
-//!   write-back that patches the xlsx package);
-//! - [`config`]: `anontrack.toml`, the folder templates and column names;
+//!   patch of the xlsx package, and [`sheet::writeback`], applying row results by participant ID);
+//! - [`config`]: `anontrack.toml`, the folder templates (a row's two folders, refused when they
+//!   overlap);
 //! - [`plan`]: which rows need what, and why (a pure function of rows and config);
 //! - [`deid`]: the standard's de-identification vocabulary (options, actions, keyed values);
 //! - [`anonymize`]: profiles as data and their byte-surgical application to DICOM files;
 //! - [`verify`]: the independent second reviewer, comparing anonymized files with raw ones;
 //! - [`finding`]: what went wrong for a participant, in the lab's own words;
-//! - [`report`]: per-participant JSON reports and the audit log under `.anontrack/`;
-//! - [`workflow`]: one planned row run to its end (anonymize, verify, report, the cell edit);
+//! - [`folder`]: a participant's folder on disk, the rules writer and verifier share (listing
+//!   and its symlink rule, renaming the ID inside paths, refusing overlapping folders);
+//! - [`records`]: per-participant JSON reports and the audit log under `.anontrack/`;
+//! - [`runner`]: the row runner, one planned row worked to its end (anonymize, verify, report);
+//! - [`results`]: what a row and a sync came to, as data ([`results::RowResult`],
+//!   [`results::SyncReport`]);
+//! - [`progress`]: how engines report progress (a small trait; bars are drawn by [`ui`]);
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
 //! - [`demo`]: the demo study of `anontrack demo` (one participant per state, synthetic scans);
 //! - [`cli`], [`cmd`], [`ui`]: argument parsing, one module per subcommand, and terminal output.
@@ -24,13 +32,17 @@ pub mod demo;
 pub mod error;
 pub mod exit;
 pub mod finding;
+pub mod folder;
 pub mod plan;
-pub mod report;
+pub mod progress;
+pub mod records;
+pub mod results;
+pub mod runner;
 pub mod sheet;
+pub mod study;
 pub mod synth;
 pub mod ui;
 pub mod verify;
-pub mod workflow;
 
 pub use error::{Error, Result};
 

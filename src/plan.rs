@@ -8,17 +8,27 @@
 
 use crate::config::Config;
 use crate::sheet::{Row, State, Table};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// What anontrack will do for one row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The stage of the lab's workflow a row is at: what anontrack will do for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub enum Stage {
     /// Anonymization is `pending`: ID check, anonymize raw -> anon, verify.
     Anonymize,
     /// The check is `pending` and anonymization is `done`: verify anon against raw.
     Verify,
+}
+
+impl Stage {
+    /// `anonymize` or `verify`, as reports, the audit log and `--json` name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Anonymize => "anonymize",
+            Stage::Verify => "verify",
+        }
+    }
 }
 
 /// One planned unit of work.
@@ -28,7 +38,7 @@ pub struct WorkItem {
     pub row: u32,
     pub id: String,
     pub original_id: Option<String>,
-    pub action: Action,
+    pub action: Stage,
     /// Initials in the cell being worked on (kept when it turns green or gets a note).
     pub initials: Option<String>,
     pub raw_dir: PathBuf,
@@ -45,7 +55,7 @@ pub struct Skip {
     /// false when there is simply nothing to do.
     pub problem: bool,
     /// For a problem: the work the row asked for (its cell gets the note).
-    pub action: Option<Action>,
+    pub action: Option<Stage>,
     /// For a problem: the initials in that cell (kept before the note).
     pub initials: Option<String>,
 }
@@ -75,10 +85,10 @@ pub fn plan(table: &Table, config: &Config, base_dir: &Path) -> Plan {
             }),
             Decision::Work(action) => {
                 let initials = match action {
-                    Action::Anonymize => row.anonymization.initials.clone(),
-                    Action::Verify => row.check.initials.clone(),
+                    Stage::Anonymize => row.anonymization.initials.clone(),
+                    Stage::Verify => row.check.initials.clone(),
                 };
-                match folders(row, config, base_dir) {
+                match config.folders_for(row, base_dir) {
                     Ok((raw_dir, anon_dir)) => out.items.push(WorkItem {
                         row: row.row,
                         id: row.id.clone(),
@@ -108,7 +118,7 @@ impl Plan {
     pub fn anonymize_count(&self) -> usize {
         self.items
             .iter()
-            .filter(|i| i.action == Action::Anonymize)
+            .filter(|i| i.action == Stage::Anonymize)
             .count()
     }
 
@@ -124,7 +134,7 @@ impl Plan {
 }
 
 enum Decision {
-    Work(Action),
+    Work(Stage),
     Skip(&'static str),
 }
 
@@ -135,8 +145,8 @@ fn decide(row: &Row) -> Decision {
         return Decision::Skip("excluded (row filled red: no scan data)");
     }
     match (row.anonymization.state, row.check.state) {
-        (Pending, _) => Decision::Work(Action::Anonymize),
-        (Done, Pending) => Decision::Work(Action::Verify),
+        (Pending, _) => Decision::Work(Stage::Anonymize),
+        (Done, Pending) => Decision::Work(Stage::Verify),
         (Done, Done) => Decision::Skip("nothing to do: anonymized and checked"),
         (Done, NotStarted) => {
             Decision::Skip("nothing to do: anonymized; waiting for a reviewer's initials")
@@ -151,25 +161,6 @@ fn decide(row: &Row) -> Decision {
             Decision::Skip("nothing to do: no initials in the anonymization cell yet")
         }
     }
-}
-
-/// The raw and anonymized folders of a row, or why they cannot be used.
-fn folders(
-    row: &Row,
-    config: &Config,
-    base_dir: &Path,
-) -> std::result::Result<(PathBuf, PathBuf), String> {
-    let raw = config
-        .raw_dir_for(row, base_dir)
-        .map_err(|p| format!("raw folder: {p}"))?;
-    let anon = config
-        .anon_dir_for(row, base_dir)
-        .map_err(|p| format!("anonymized folder: {p}"))?;
-    // Raw folders are read-only: the anonymized folder must never be or lie inside one.
-    if anon.starts_with(&raw) || raw.starts_with(&anon) {
-        return Err("the raw and anonymized folders overlap (hint: check `raw_dir` and `anon_dir` in anontrack.toml)".into());
-    }
-    Ok((raw, anon))
 }
 
 #[cfg(test)]
@@ -286,13 +277,13 @@ mod tests {
         let items: Vec<_> = p
             .items
             .iter()
-            .map(|i| (i.row, i.action.clone(), i.initials.as_deref()))
+            .map(|i| (i.row, i.action, i.initials.as_deref()))
             .collect();
         assert_eq!(
             items,
             vec![
-                (4, Action::Verify, Some("KH")),
-                (9, Action::Anonymize, Some("KH"))
+                (4, Stage::Verify, Some("KH")),
+                (9, Stage::Anonymize, Some("KH"))
             ]
         );
         assert_eq!(p.items[1].raw_dir, PathBuf::from("/s/sourcedata/6"));

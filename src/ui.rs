@@ -2,10 +2,14 @@
 //!
 //! Results go to stdout (human lines, or one JSON object per line with `--json`); logs, warnings
 //! and progress go to stderr. `--quiet` silences everything but errors. A closed stdout
-//! (`anontrack status | head`) is a quiet success, not a panic.
+//! (`anontrack sync WORKBOOK | head -1`) is not a reason to stop: later lines are dropped
+//! quietly and the command finishes its work (and exits with its usual code), never a panic.
+//! Progress bars are drawn here, for engines that report through [`Progress`].
 
+use crate::progress::Progress;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How much to print, and in which form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +84,36 @@ impl Ui {
     }
 }
 
-/// Writes a line to stdout; a closed pipe ends the process quietly with success.
+/// Set once stdout turned out to be closed: later lines are not even tried.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes a line to stdout. A closed pipe (the reader is gone, as with `| head -1`) drops this
+/// and every later line, but never ends the process: the work and the workbook's save must
+/// still happen.
 fn write_stdout(text: &str) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}")
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
         && e.kind() == std::io::ErrorKind::BrokenPipe
     {
-        std::process::exit(0);
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An indicatif bar shows an engine's progress: each pass restarts the bar at its length.
+impl Progress for indicatif::ProgressBar {
+    fn start(&self, total: u64) {
+        self.set_length(total);
+        self.set_position(0);
+    }
+
+    fn file_done(&self) {
+        self.inc(1);
+    }
+
+    fn finish(&self) {
+        self.finish_and_clear();
     }
 }

@@ -1,138 +1,23 @@
-//! One participant's folder: list the raw files, run the ID check on all of them, then write the
-//! anonymized tree in parallel, mirroring relative paths under the anon folder.
+//! One participant's folder, in two passes: list the raw files ([`crate::folder::list`]), run the
+//! ID check on all of them (pass 1), then write the anonymized tree in parallel, mirroring
+//! relative paths under the anon folder (pass 2). The result types are in [`super::run`].
 //!
 //! The raw folder is only ever opened for reading. Per-file trouble (truncated, unreadable)
 //! becomes a finding and the other files go on; only what stops the whole participant (a
 //! missing raw folder, an anon folder that cannot be made, overlapping folders) is an error.
 
-use super::file::{self, Probe, Scratch, TMP_PREFIX};
+use super::file::{self, Probe, Scratch};
 use super::idcheck::{self, IdCheck};
+use super::output::{absolute, remove_stale_temps};
+use super::run::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 use super::{Anonymizer, FileError, patch};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, TagRef};
-use indicatif::ProgressBar;
+use crate::folder::{self, RefusedLink, renamed};
+use crate::progress::Progress;
 use rayon::prelude::*;
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-/// What anonymizing one participant did: the report's raw material.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ParticipantRun {
-    pub raw: PathBuf,
-    pub anon: PathBuf,
-    /// The profile's name.
-    pub profile: String,
-    /// The date `run_date` rules wrote, `YYYYMMDD`.
-    pub date: String,
-    /// DICOM files found (written or not).
-    pub dicom_files: usize,
-    /// Files written, raw and anon relative paths (`/`-separated).
-    pub written: Vec<WrittenFile>,
-    /// Files not copied: no `DICM` marker (notes, `.DS_Store`), or a DICOMDIR.
-    pub not_dicom: Vec<String>,
-    /// Deflated files, written by decoding and re-encoding (raw relative paths).
-    pub reencoded: Vec<String>,
-    /// Creators of the private blocks holding the profile's private tags.
-    pub private_creators: Vec<PrivateCreator>,
-    /// Elements the profile gave text their VR does not allow (`Anonymous` in a DA).
-    pub vr_warnings: Vec<VrWarning>,
-    /// Problems: unreadable files, the ID check. Empty means the participant is done.
-    pub findings: Vec<Finding>,
-}
-
-impl ParticipantRun {
-    /// True when every DICOM file was written and nothing went wrong.
-    pub fn is_done(&self) -> bool {
-        self.findings.is_empty()
-    }
-
-    /// One short sentence for the user about VR-invalid values, or `None` if there were none.
-    ///
-    /// Names at most three fields; the full list stays in `vr_warnings` (the JSON report).
-    pub fn vr_warning_text(&self) -> Option<String> {
-        const SHOWN: usize = 3;
-        if self.vr_warnings.is_empty() {
-            return None;
-        }
-        let n = self.vr_warnings.len();
-        let mut names: Vec<&str> = self
-            .vr_warnings
-            .iter()
-            .take(SHOWN)
-            .map(|w| {
-                if w.keyword.is_empty() {
-                    w.tag.as_str()
-                } else {
-                    w.keyword.as_str()
-                }
-            })
-            .collect();
-        if n > SHOWN {
-            names.push("...");
-        }
-        let first = &self.vr_warnings[0].value;
-        let value = if self.vr_warnings.iter().all(|w| &w.value == first) {
-            format!("`{first}`")
-        } else {
-            "text".to_string()
-        };
-        let kinds: Vec<&str> = ["date", "number", "other"]
-            .into_iter()
-            .filter(|k| self.vr_warnings.iter().any(|w| vr_kind(&w.vr) == *k))
-            .collect();
-        let fields = if n == 1 { "field" } else { "fields" };
-        Some(format!(
-            "the {} profile writes {value} into {n} {} {fields} ({}), which is not valid DICOM; \
-             validators flag it and dcm2niix ignores those fields; the images are not affected",
-            if self.profile.is_empty() {
-                String::from("chosen")
-            } else {
-                format!("`{}`", self.profile)
-            },
-            kinds.join(" or "),
-            names.join(", ")
-        ))
-    }
-}
-
-/// How a VR reads to a lab user: `date` (DA, DT, TM), `number` (DS, IS, binary numbers), `other`.
-fn vr_kind(vr: &str) -> &'static str {
-    match vr {
-        "DA" | "DT" | "TM" => "date",
-        "DS" | "IS" | "US" | "SS" | "UL" | "SL" | "FL" | "FD" | "UV" | "SV" => "number",
-        _ => "other",
-    }
-}
-
-/// A file written: where it came from and where it went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WrittenFile {
-    pub raw: String,
-    pub anon: String,
-}
-
-/// A private tag of the profile and the creator of the block it was found in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PrivateCreator {
-    /// `(0029,1009)`.
-    pub tag: String,
-    /// `SIEMENS CSA HEADER`; empty when the block has no creator element.
-    pub creator: String,
-    pub files: usize,
-}
-
-/// An element given a value its VR does not allow, counted over the participant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VrWarning {
-    /// `(0008,0020)`.
-    pub tag: String,
-    pub keyword: String,
-    pub vr: String,
-    /// The text the profile wrote (`Anonymous`).
-    pub value: String,
-    pub files: usize,
-}
+use std::path::Path;
 
 /// Pass 1's running result: counts, and per file only the exceptions.
 #[derive(Default)]
@@ -188,7 +73,7 @@ impl Anonymizer<'_> {
         &self,
         raw: &Path,
         anon: &Path,
-        progress: &ProgressBar,
+        progress: &dyn Progress,
     ) -> Result<ParticipantRun> {
         let (original, study) = match (&self.original_id, &self.study_id) {
             (Some(o), Some(s)) if !o.is_empty() && !s.is_empty() => (o.as_str(), s.as_str()),
@@ -209,11 +94,12 @@ impl Anonymizer<'_> {
                 hint: " (hint: check the raw folder path and that the drive is connected)".into(),
             });
         }
-        check_apart(raw, anon)?;
+        folder::check_apart(raw, anon)?;
         let (given_raw, given_anon) = (raw.to_path_buf(), anon.to_path_buf());
         // Absolute paths once, so per-file work does not ask for the current folder.
         let (raw, anon) = (&absolute(raw), &absolute(anon));
-        let files = list_files(raw)?;
+        let listing = folder::list(raw)?;
+        let files = listing.files;
         let mut run = ParticipantRun {
             raw: given_raw,
             anon: given_anon,
@@ -221,7 +107,7 @@ impl Anonymizer<'_> {
             date: self.date.format("%Y%m%d").to_string(),
             ..ParticipantRun::default()
         };
-        progress.set_length(files.len() as u64);
+        progress.start(files.len() as u64);
         self.in_pool(|| {
             // Step 5 first: nothing is written unless every DICOM file is this participant's.
             // Folded as the files are probed: per file only what is not the common case (a
@@ -240,7 +126,7 @@ impl Anonymizer<'_> {
                             Probe::Dicom(c) if c.passes() => acc.passing += 1,
                             Probe::Dicom(c) => acc.failing.push(c),
                         }
-                        progress.inc(1);
+                        progress.file_done();
                         (s, acc)
                     },
                 )
@@ -271,19 +157,22 @@ impl Anonymizer<'_> {
                 if let Some(f) = idcheck::mismatch_finding(&checks) {
                     run.findings.insert(0, f);
                 }
-                progress.finish_and_clear();
+                progress.finish();
                 return Ok(());
             }
             if run.dicom_files == 0 {
                 run.findings
                     .push(Finding::new("no DICOM files in the raw folder"));
-                progress.finish_and_clear();
+                progress.finish();
                 return Ok(());
             }
             let skip: Vec<usize> = skipped.iter().map(|(i, _)| *i).collect();
             self.write_all(raw, anon, files, &skip, original, study, progress, &mut run)
         })?;
-        progress.finish_and_clear();
+        // Links the listing would not follow: the files behind them were not anonymized.
+        run.findings
+            .extend(listing.refused.iter().map(RefusedLink::finding));
+        progress.finish();
         Ok(run)
     }
 
@@ -300,7 +189,7 @@ impl Anonymizer<'_> {
         skip: &[usize],
         original: &str,
         study: &str,
-        progress: &ProgressBar,
+        progress: &dyn Progress,
         run: &mut ParticipantRun,
     ) -> Result<()> {
         std::fs::create_dir_all(anon).map_err(|e| Error::write(anon, e))?;
@@ -321,7 +210,7 @@ impl Anonymizer<'_> {
         }
         drop(dirs);
         let rules = patch::resolve(self.profile, self.date);
-        progress.set_position(0);
+        progress.start((files.len() - skip.len()) as u64);
         let acc = files
             .par_iter()
             .enumerate()
@@ -347,7 +236,7 @@ impl Anonymizer<'_> {
                         }
                         Err(e) => acc.failed.push((i, Some(file_finding(rel, &e)))),
                     }
-                    progress.inc(1);
+                    progress.file_done();
                     (s, acc)
                 },
             )
@@ -426,174 +315,7 @@ impl Anonymizer<'_> {
     }
 }
 
-/// `p` made absolute against the current folder (no symlinks resolved, nothing need exist).
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
 /// A per-file problem as a finding: `dwi/IM-0003.dcm truncated (...)`.
 fn file_finding(rel: &str, e: &FileError) -> Finding {
     Finding::new(e.to_string()).file(rel)
-}
-
-/// Every regular file under `root`, as sorted `/`-separated relative paths. Symlinked folders are
-/// not followed (no loops); symlinked files are read like files.
-pub fn list_files(root: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let dir = root.join(&rel);
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::read(&dir, e))?;
-            let name = entry.file_name();
-            let child = rel.join(&name);
-            let ft = entry
-                .file_type()
-                .map_err(|e| Error::read(entry.path(), e))?;
-            if ft.is_dir() {
-                stack.push(child);
-            } else if ft.is_file() || (ft.is_symlink() && entry.path().is_file()) {
-                let parts: Vec<String> = child
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// `rel` with the original ID replaced by the study ID in every file and folder name.
-pub fn renamed(rel: &str, original: &str, study: &str) -> String {
-    if original.is_empty() {
-        return rel.to_string();
-    }
-    rel.split('/')
-        .map(|part| part.replace(original, study))
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Refuses an anon folder inside (or equal to) the raw folder, or the other way round: the raw
-/// folder must never be written, and the output must not be read back as input.
-fn check_apart(raw: &Path, anon: &Path) -> Result<()> {
-    let raw_c = raw.canonicalize().map_err(|e| Error::read(raw, e))?;
-    let anon_c = existing_ancestor_canonical(anon);
-    if anon_c.starts_with(&raw_c) || raw_c.starts_with(&anon_c) {
-        return Err(Error::Usage(format!(
-            "the anon folder `{}` and the raw folder `{}` overlap (hint: the anonymized copy must go to a separate folder, outside the raw one)",
-            anon.display(),
-            raw.display()
-        )));
-    }
-    Ok(())
-}
-
-/// The canonical form of `p`, resolving its nearest existing ancestor when `p` does not exist yet.
-fn existing_ancestor_canonical(p: &Path) -> PathBuf {
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(p)
-    };
-    let mut base = abs.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(c) = base.canonicalize() {
-            let mut out = c;
-            for r in rest.iter().rev() {
-                out.push(r);
-            }
-            return out;
-        }
-        match (base.parent(), base.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                base = parent;
-            }
-            _ => return abs,
-        }
-    }
-}
-
-/// Removes temp files a crashed earlier run left in the anon tree (only ours, by prefix).
-fn remove_stale_temps(anon: &Path) {
-    let mut stack = vec![anon.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(entry.path());
-            } else if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn warning(tag: &str, keyword: &str, vr: &str) -> VrWarning {
-        VrWarning {
-            tag: tag.into(),
-            keyword: keyword.into(),
-            vr: vr.into(),
-            value: "Anonymous".into(),
-            files: 2,
-        }
-    }
-
-    #[test]
-    fn the_vr_warning_is_one_short_sentence() {
-        let mut run = ParticipantRun {
-            profile: "lab".into(),
-            ..ParticipantRun::default()
-        };
-        assert_eq!(run.vr_warning_text(), None);
-        run.vr_warnings = vec![
-            warning("(0008,0020)", "StudyDate", "DA"),
-            warning("(0008,0021)", "SeriesDate", "DA"),
-            warning("(0010,0030)", "PatientBirthDate", "DA"),
-            warning("(0010,1020)", "PatientSize", "DS"),
-        ];
-        assert_eq!(
-            run.vr_warning_text().unwrap(),
-            "the `lab` profile writes `Anonymous` into 4 date or number fields \
-             (StudyDate, SeriesDate, PatientBirthDate, ...), which is not valid DICOM; \
-             validators flag it and dcm2niix ignores those fields; the images are not affected"
-        );
-        run.vr_warnings.truncate(1);
-        assert!(
-            run.vr_warning_text()
-                .unwrap()
-                .starts_with("the `lab` profile writes `Anonymous` into 1 date field (StudyDate),")
-        );
-    }
-
-    #[test]
-    fn names_holding_the_original_id_get_the_study_id() {
-        assert_eq!(
-            renamed("101/dwi/101_0001.dcm", "101", "sub-01"),
-            "sub-01/dwi/sub-01_0001.dcm"
-        );
-        assert_eq!(renamed("a/b.dcm", "101", "sub-01"), "a/b.dcm");
-    }
-
-    #[test]
-    fn overlapping_folders_are_refused() {
-        let t = tempfile::tempdir().unwrap();
-        let raw = t.path().join("raw");
-        std::fs::create_dir_all(&raw).unwrap();
-        assert!(check_apart(&raw, &raw).is_err());
-        assert!(check_apart(&raw, &raw.join("anon")).is_err());
-        assert!(check_apart(&raw, &t.path().join("anon")).is_ok());
-    }
 }

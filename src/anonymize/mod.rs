@@ -3,8 +3,9 @@
 //! The writer locates top-level elements with a hand-written header walker ([`locate`]),
 //! replaces only the bytes of the elements the profile owns, value and length, plus the group
 //! length of a changed group ([`patch`]); everything else is copied as it was. Deflated files are
-//! inflated (bounded), patched the same way and compressed again ([`deflate`]), and reported. [`dir`] walks a participant's raw
-//! folder, runs the ID check ([`idcheck`]) before writing anything, then writes in parallel.
+//! inflated (bounded), patched the same way and compressed again ([`deflate`]), and reported.
+//! [`dir`] walks a participant's raw folder, runs the ID check ([`idcheck`]) before writing
+//! anything, then writes in parallel; [`run`] holds what that did, as data.
 //! This module knows nothing of the workbook, the verifier or the terminal.
 //!
 //! ```no_run
@@ -14,7 +15,7 @@
 //! let run = Anonymizer::new(&profile)
 //!     .original_id("101")
 //!     .study_id("sub-001")
-//!     .anonymize_dir("raw/101".as_ref(), "anon/sub-001".as_ref(), &indicatif::ProgressBar::hidden())?;
+//!     .anonymize_dir("raw/101".as_ref(), "anon/sub-001".as_ref(), &anontrack::progress::NoProgress)?;
 //! assert!(run.is_done());
 //! # Ok(()) }
 //! ```
@@ -24,11 +25,13 @@ pub mod dir;
 pub mod file;
 pub mod idcheck;
 pub mod locate;
+mod output;
 pub mod patch;
 pub mod profile;
+pub mod run;
 
-pub use dir::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 pub use profile::Profile;
+pub use run::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 
 use crate::finding::TagRef;
 use chrono::NaiveDate;

@@ -115,7 +115,7 @@ fn print_summary(run: &ParticipantRun, ui: &Ui) {
             c.tag, creator, c.files
         ));
     }
-    if let Some(w) = run.vr_warning_text() {
+    if let Some(w) = super::prose::vr_warning_text(&run.profile, &run.vr_warnings) {
         ui.note(format!("note: {w}"));
     }
     if !run.findings.is_empty() {

@@ -4,6 +4,7 @@ pub mod anonymize;
 pub mod demo;
 pub mod gen_study;
 pub mod init;
+pub mod prose;
 pub mod status;
 pub mod sync;
 pub mod verify;

@@ -231,12 +231,9 @@ fn check_row(
     date: Option<NaiveDate>,
     ui: &Ui,
 ) -> Result<(Vec<Finding>, usize)> {
-    let raw = config.raw_dir_for(row, base);
-    let anon = config.anon_dir_for(row, base);
-    let (raw, anon) = match (raw, anon) {
-        (Ok(r), Ok(a)) => (r, a),
-        (Err(p), _) => return Ok((vec![Finding::new(format!("raw folder: {p}"))], 0)),
-        (_, Err(p)) => return Ok((vec![Finding::new(format!("anonymized folder: {p}"))], 0)),
+    let (raw, anon) = match config.folders_for(row, base) {
+        Ok(folders) => folders,
+        Err(reason) => return Ok((vec![Finding::new(reason)], 0)),
     };
     for (dir, what) in [(&anon, "anonymized folder"), (&raw, "raw folder")] {
         if !dir.is_dir() {

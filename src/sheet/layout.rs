@@ -7,8 +7,35 @@
 //! are all fine. Every other non-empty header is a stage column.
 
 use super::{Columns, StageColumn};
-use crate::config::ColumnNames;
 use calamine::{Data, DataType, Range};
+use serde::{Deserialize, Serialize};
+
+/// The header texts the tool looks for (compared after trimming, collapsing spaces, ignoring case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColumnNames {
+    pub anonymized: String,
+    pub check: String,
+    pub id: String,
+    pub original_id: String,
+    pub scan_date: String,
+    pub study: String,
+    pub scan_notes: String,
+}
+
+impl Default for ColumnNames {
+    fn default() -> Self {
+        Self {
+            anonymized: "DICOMS Anonymized".into(),
+            check: "DICOM anonymization check".into(),
+            id: "ID".into(),
+            original_id: "Original ID".into(),
+            scan_date: "Scan Date".into(),
+            study: "Study".into(),
+            scan_notes: "Scan Notes".into(),
+        }
+    }
+}
 
 /// How many rows of each sheet are searched for the header row.
 pub const HEADER_SEARCH_ROWS: u32 = 30;

@@ -6,7 +6,9 @@
 //! - [`state`]: the lab's conventions for one cell: initials and notes, green, red, yellow;
 //! - [`template`]: write a new, empty workbook with the lab's layout (`anontrack init`);
 //! - [`write`](mod@write): patch the owned cells of an existing workbook in place, byte-surgically, so that
-//!   every other part, cell and style survives unchanged.
+//!   every other part, cell and style survives unchanged;
+//! - [`writeback`]: apply row results to the freshest workbook by participant ID (the
+//!   "saved meanwhile" reconciliation and the save retries).
 //!
 //! Nothing here prints or knows about clap.
 
@@ -15,6 +17,7 @@ pub mod read;
 pub mod state;
 pub mod template;
 pub mod write;
+pub mod writeback;
 
 use chrono::NaiveDate;
 use serde::Serialize;

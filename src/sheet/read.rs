@@ -5,10 +5,9 @@
 //! The file is read once, into memory, and never opened for writing: `status` leaves it
 //! byte-identical and creates no lock file.
 
-use super::layout::{self, HEADER_SEARCH_ROWS};
+use super::layout::{self, ColumnNames, HEADER_SEARCH_ROWS};
 use super::state;
 use super::{Columns, Row, StageColumn, Table};
-use crate::config::ColumnNames;
 use crate::error::{Error, Result};
 use calamine::{Data, DataType, Range, Reader, StyleRange, Xlsx, XlsxError};
 use chrono::NaiveDate;

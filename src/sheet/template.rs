@@ -398,7 +398,8 @@ mod tests {
         use crate::sheet::State::*;
         let (_dir, path) = write_example();
         let table =
-            crate::sheet::read::read_table(&path, &crate::config::ColumnNames::default()).unwrap();
+            crate::sheet::read::read_table(&path, &crate::sheet::layout::ColumnNames::default())
+                .unwrap();
         assert_eq!(table.header_row, 2);
         let got: Vec<_> = table
             .rows
@@ -471,7 +472,8 @@ mod tests {
         let path = dir.path().join("E_dataprocessing.xlsx");
         write_template(&path).unwrap();
         let table =
-            crate::sheet::read::read_table(&path, &crate::config::ColumnNames::default()).unwrap();
+            crate::sheet::read::read_table(&path, &crate::sheet::layout::ColumnNames::default())
+                .unwrap();
         assert!(table.rows.is_empty());
         // Refuses to overwrite, with rows or without.
         assert!(matches!(

@@ -17,7 +17,7 @@
 //! let report = Verifier::new(&profile)
 //!     .original_id("101")
 //!     .study_id("sub-01")
-//!     .verify_dir("raw/101".as_ref(), "AnonDcm/sub-01".as_ref(), &indicatif::ProgressBar::hidden())?;
+//!     .verify_dir("raw/101".as_ref(), "AnonDcm/sub-01".as_ref(), &anontrack::progress::NoProgress)?;
 //! assert!(report.passed);
 //! # Ok(()) }
 //! ```
@@ -31,6 +31,7 @@ pub mod tree;
 use crate::anonymize::profile::{Action, Profile};
 use crate::error::Result;
 use crate::finding::{Finding, TagRef};
+use crate::progress::Progress;
 use chrono::NaiveDate;
 use compare::DateRule;
 use dicom_core::Tag;
@@ -38,7 +39,6 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
-use indicatif::{ParallelProgressIterator, ProgressBar};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -209,14 +209,16 @@ impl<'p> Verifier<'p> {
     /// Verifies a participant's anonymized folder against its raw folder.
     ///
     /// Errors only when a folder is missing or cannot be listed; every problem in the files is a
-    /// finding. `progress` advances once per raw file (pass `ProgressBar::hidden()` for none).
+    /// finding. `progress` advances once per raw file (pass [`NoProgress`](crate::progress::NoProgress) for none).
     pub fn verify_dir(
         &self,
         raw: &Path,
         anon: &Path,
-        progress: &ProgressBar,
+        progress: &dyn Progress,
     ) -> Result<VerifyReport> {
         let raw_list = tree::list(raw)?;
+        // Like `anonymize`: the anonymized folder must not be, or lie inside, the raw one.
+        crate::folder::check_apart(raw, anon)?;
         let anon_list = tree::list(anon)?;
         // Sorted, so a binary search stands in for a set of the anonymized names.
         let has_anon = |rel: &str| {
@@ -226,14 +228,14 @@ impl<'p> Verifier<'p> {
                 .is_ok()
         };
         let (original, study) = (self.original_id.as_deref(), self.study_id.as_deref());
-        progress.set_length(raw_list.files.len() as u64);
+        progress.start(raw_list.files.len() as u64);
         // Each file's outcome is folded in as it comes: counts, the union of the needles, and
         // the findings (none for a passing file); nothing else is kept per file.
         let acc = raw_list
             .files
             .par_iter()
             .enumerate()
-            .progress_with(progress.clone())
+            .inspect(|_| progress.file_done())
             .fold(
                 || VerifyAcc::new(original, &self.exclude),
                 |mut acc, (i, raw_rel)| {
@@ -290,7 +292,7 @@ impl<'p> Verifier<'p> {
                 },
             )
             .reduce(|| VerifyAcc::new(original, &self.exclude), VerifyAcc::merge);
-        progress.finish_and_clear();
+        progress.finish();
 
         let mut report = VerifyReport {
             profile: self.profile.name.clone(),
@@ -304,6 +306,13 @@ impl<'p> Verifier<'p> {
         };
         let needles = acc.needles;
         let mut findings = acc.findings;
+        // Links the listing would not follow (the study's one rule, shared with the writer).
+        for link in raw_list.refused.iter().chain(&anon_list.refused) {
+            findings.push(Ranked {
+                rank: Rank::File,
+                finding: link.finding(),
+            });
+        }
         // Anonymized files no raw DICOM file maps to: one flag per anonymized file.
         let mut expected = vec![false; anon_list.files.len()];
         let mut not_dicom = acc.not_dicom;
@@ -514,7 +523,7 @@ mod tests {
         let report = Verifier::new(&profile)
             .original_id("101")
             .study_id("sub")
-            .verify_dir(&raw, &anon, &ProgressBar::hidden())
+            .verify_dir(&raw, &anon, &crate::progress::NoProgress)
             .unwrap();
         assert_eq!(
             (

@@ -9,14 +9,11 @@ use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Every file and folder under a root, as `/`-separated relative paths, sorted.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub files: Vec<String>,
-    pub dirs: Vec<String>,
-}
+pub use crate::folder::Listing;
 
-/// Lists `root` recursively; symbolic links are followed, unreadable entries are an error.
+/// Lists `root` recursively by the study's one symlink rule ([`crate::folder::list`]: links
+/// inside the folder are followed, others refused and listed for a finding); a missing root
+/// is an error with a hint.
 pub fn list(root: &Path) -> Result<Listing> {
     if !root.is_dir() {
         return Err(Error::MissingFolder {
@@ -25,42 +22,14 @@ pub fn list(root: &Path) -> Result<Listing> {
                 .into(),
         });
     }
-    let mut out = Listing::default();
-    let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::read(&dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let child_rel = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            let path = entry.path();
-            // `metadata` follows symbolic links, as a file browser would.
-            let meta = std::fs::metadata(&path).map_err(|e| Error::read(&path, e))?;
-            if meta.is_dir() {
-                out.dirs.push(child_rel.clone());
-                stack.push((path, child_rel));
-            } else {
-                out.files.push(child_rel);
-            }
-        }
-    }
-    out.files.sort();
-    out.dirs.sort();
-    Ok(out)
+    crate::folder::list(root)
 }
 
-/// The anonymized relative path for a raw one: each component holding `original` gets `study`.
+/// The anonymized relative path for a raw one: each component holding `original` gets `study`
+/// (the study's naming rule, [`crate::folder::renamed`]; without a study ID, unchanged).
 pub fn map_rel(rel: &str, original: Option<&str>, study: Option<&str>) -> String {
     match (original, study) {
-        (Some(o), Some(s)) if !o.is_empty() => rel
-            .split('/')
-            .map(|c| c.replace(o, s))
-            .collect::<Vec<_>>()
-            .join("/"),
+        (Some(o), Some(s)) => crate::folder::renamed(rel, o, s),
         _ => rel.to_string(),
     }
 }

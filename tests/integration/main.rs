@@ -12,9 +12,11 @@ mod harness;
 
 mod anonymize;
 mod demo;
+mod folders;
 mod gen_study;
 mod hostile;
 mod init;
+mod messages;
 mod mutants;
 mod status;
 mod sync;

@@ -881,3 +881,30 @@ fn a_workbook_that_is_a_folder_is_a_clear_error() {
         assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
     }
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_work_or_the_save() {
+    // `anontrack sync BOOK | head -1`: the reader is gone before the first row's line.
+    let s = two_row_study();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(crate::harness::bin())
+        .args(["sync", &s.book])
+        .current_dir(s.w.path())
+        .stdout(writer)
+        .output()
+        .expect("run anontrack");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        s.status()[..2],
+        [
+            "3 S01 5890001 done(KH) not_started",
+            "4 S02 5890002 done(JD) problem(MF: no anonymized folder found at AnonDcm/S02 (+1 more))"
+        ]
+    );
+}

@@ -25,7 +25,9 @@ pub mod save;
 mod styles;
 mod xml;
 
-pub use save::{BACKUPS_KEPT, Fingerprint, SaveOutcome, check_not_locked, save_workbook};
+pub use save::{
+    BACKUPS_KEPT, Fingerprint, Prepared, SaveOutcome, check_not_locked, save_with, save_workbook,
+};
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;

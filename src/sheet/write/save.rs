@@ -9,6 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+/// How many times a save reads, patches and tries to rename before giving up on a workbook
+/// that keeps changing.
+pub const ATTEMPTS: usize = 3;
+
 /// How many backups of each workbook `.anontrack/backups/` keeps.
 pub const BACKUPS_KEPT: usize = 20;
 
@@ -94,10 +98,7 @@ pub fn check_not_locked(path: &Path) -> Result<()> {
 /// The folder holding the backups of the workbook at `path`: `.anontrack/backups` beside it
 /// (relative as given, without a leading `./`, so messages show it as the user would type it).
 pub fn backup_dir(path: &Path) -> PathBuf {
-    path.parent()
-        .unwrap_or(Path::new(""))
-        .join(".anontrack")
-        .join("backups")
+    crate::study::state_dir_of(path).join("backups")
 }
 
 /// The prefix of the temp file a save writes beside the workbook before renaming it.
@@ -156,17 +157,48 @@ pub fn save_workbook(
     edits: &[CellEdit],
     read_fingerprint: &Fingerprint,
 ) -> Result<SaveOutcome> {
+    save_with(path, read_fingerprint, |_, _| {
+        Ok(Some(Prepared {
+            sheet: sheet.to_string(),
+            edits: edits.to_vec(),
+        }))
+    })
+}
+
+/// The edits for one version of the workbook, as [`save_with`]'s caller works them out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The sheet the edits are for, by its name in `xl/workbook.xml`.
+    pub sheet: String,
+    pub edits: Vec<CellEdit>,
+}
+
+/// [`save_workbook`] with the edits worked out anew for every version of the file it tries.
+///
+/// Each attempt reads the workbook and calls `prepare(bytes, changed_on_disk)` for the edits
+/// that fit exactly those bytes (`changed_on_disk`: they differ from `read_fingerprint`);
+/// `Ok(None)` from `prepare` means "the file moved while I looked, try again". If the file
+/// changes again before the rename, the next attempt reads and prepares again, so edits keyed
+/// by something stabler than a row number (a participant ID) are re-matched every time.
+pub fn save_with(
+    path: &Path,
+    read_fingerprint: &Fingerprint,
+    mut prepare: impl FnMut(&[u8], bool) -> Result<Option<Prepared>>,
+) -> Result<SaveOutcome> {
     check_not_locked(path)?;
     let dir = parent(path);
     // A sync killed during an earlier save may have left its temp file (and a backup's) behind.
     remove_stale_temps(&dir, SAVE_TMP_PREFIX, ".tmp");
     remove_stale_temps(&backup_dir(path), BACKUP_TMP_PREFIX, "");
-    for _attempt in 0..3 {
+    for _attempt in 0..ATTEMPTS {
         let before = fs::metadata(path).map_err(|e| Error::read(path, e))?;
         let bytes = fs::read(path).map_err(|e| Error::read(path, e))?;
         let now = Fingerprint::of_bytes(&bytes, before.modified().ok());
         let changed_on_disk = !now.same_content(read_fingerprint);
-        let new = patch_at(path, &bytes, sheet, edits)?;
+        let Some(Prepared { sheet, edits }) = prepare(&bytes, changed_on_disk)? else {
+            continue;
+        };
+        let new = patch_at(path, &bytes, &sheet, &edits)?;
         if new == bytes {
             return Ok(SaveOutcome {
                 written: false,

@@ -1,22 +1,14 @@
-//! Reports on disk, beside the workbook under `.anontrack/`: one JSON report per participant and
-//! action (`reports/<id>-<action>.json`, the full list of findings) and the append-only audit log
-//! (`audit.jsonl`, one line per row acted on). Neither ever holds PHI: findings carry tags, file
-//! names and reasons, never header values; IDs are the sheet's own study IDs.
+//! Records on disk, beside the workbook under `.anontrack/` (see [`crate::study::Study`] for the
+//! layout): one JSON report per participant and stage (`reports/<id>-<action>.json`, the full
+//! list of findings) and the append-only audit log (`audit.jsonl`, one line per row acted on).
+//! Neither ever holds PHI: findings carry tags, file names and reasons, never header values; IDs
+//! are the sheet's own study IDs. Also the one atomic file write everything else uses.
 
 use crate::error::{Error, Result};
 use crate::finding::Finding;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// The `.anontrack` folder beside a workbook.
-pub fn state_dir(workbook: &Path) -> PathBuf {
-    // No `./` for a workbook in the current folder: paths are shown as the user would type them.
-    workbook
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(".anontrack")
-}
 
 /// The full account of one row's work, written as pretty JSON.
 #[derive(Debug, Serialize)]
@@ -39,10 +31,10 @@ pub struct ParticipantReport<'a> {
     pub verify: Option<&'a crate::verify::VerifyReport>,
 }
 
-/// Writes `report` to `.anontrack/reports/<id>-<action>.json` (atomically) and returns its path.
-pub fn write_report(state: &Path, report: &ParticipantReport<'_>) -> Result<PathBuf> {
-    let dir = state.join("reports");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
+/// Writes `report` to `<dir>/<id>-<action>.json` (atomically; `dir` is
+/// [`Study::reports_dir`](crate::study::Study::reports_dir)) and returns its path.
+pub fn write_report(dir: &Path, report: &ParticipantReport<'_>) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     let name = format!("{}-{}.json", safe_file_name(report.id), report.action);
     let path = dir.join(name);
     // Streamed into the temp file: a 20,000-file participant's report is never held as text.
@@ -53,28 +45,36 @@ pub fn write_report(state: &Path, report: &ParticipantReport<'_>) -> Result<Path
     Ok(path)
 }
 
-/// One line of `.anontrack/audit.jsonl`.
-#[derive(Debug, Serialize)]
-pub struct AuditEntry<'a> {
+/// One line of `.anontrack/audit.jsonl`: what was done to one row, when, by which version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    /// When the row's work ended (local time, RFC 3339).
     pub time: String,
-    pub tool_version: &'a str,
+    pub tool_version: String,
+    /// The workbook's file name.
     pub workbook: String,
     pub row: u32,
-    pub id: &'a str,
-    pub initials: Option<&'a str>,
-    pub action: &'a str,
-    pub profile: &'a str,
+    pub id: String,
+    pub initials: Option<String>,
+    /// `anonymize` or `verify`.
+    pub action: String,
+    pub profile: String,
+    /// The AcquisitionDate written, `YYYYMMDD` (anonymize only).
     pub date: Option<String>,
     pub files_written: usize,
     pub files_skipped: usize,
-    pub outcome: &'a str,
-    pub note: Option<&'a str>,
+    /// `passed` or `problem`.
+    pub outcome: String,
+    pub note: Option<String>,
 }
 
-/// Appends one entry to `.anontrack/audit.jsonl`.
-pub fn append_audit(state: &Path, entry: &AuditEntry<'_>) -> Result<()> {
-    std::fs::create_dir_all(state).map_err(|e| Error::write(state, e))?;
-    let path = state.join("audit.jsonl");
+/// Appends one line to the audit log at `path`
+/// ([`Study::audit_log`](crate::study::Study::audit_log)), making its folder if needed.
+pub fn append_audit(path: &Path, entry: &AuditLine) -> Result<()> {
+    if let Some(state) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(state).map_err(|e| Error::write(state, e))?;
+    }
+    let path = path.to_path_buf();
     let mut line = serde_json::to_vec(entry).map_err(|e| Error::Patch {
         path: path.clone(),
         reason: format!("cannot encode audit entry: {e}"),
@@ -141,15 +141,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_dir_is_beside_the_workbook() {
-        assert_eq!(
-            state_dir(Path::new("/s/study.xlsx")),
-            Path::new("/s/.anontrack")
-        );
-        assert_eq!(state_dir(Path::new("study.xlsx")), Path::new(".anontrack"));
-    }
-
-    #[test]
     fn ids_become_safe_file_names() {
         assert_eq!(safe_file_name("101"), "101");
         assert_eq!(safe_file_name("../x y"), "___x_y");
@@ -173,27 +164,27 @@ mod tests {
             anonymize: None,
             verify: None,
         };
-        let path = write_report(dir.path(), &report).unwrap();
+        let path = write_report(&dir.path().join("reports"), &report).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(v["findings"][0]["tag"], "(0010,4000)");
         assert!(path.ends_with("reports/114-anonymize.json"));
         for _ in 0..2 {
-            let entry = AuditEntry {
+            let entry = AuditLine {
                 time: "t".into(),
-                tool_version: "0",
+                tool_version: "0".into(),
                 workbook: "w.xlsx".into(),
                 row: 9,
-                id: "114",
-                initials: Some("KH"),
-                action: "anonymize",
-                profile: "lab",
+                id: "114".into(),
+                initials: Some("KH".into()),
+                action: "anonymize".into(),
+                profile: "lab".into(),
                 date: None,
                 files_written: 3,
                 files_skipped: 1,
-                outcome: "passed",
+                outcome: "passed".into(),
                 note: None,
             };
-            append_audit(dir.path(), &entry).unwrap();
+            append_audit(&dir.path().join("audit.jsonl"), &entry).unwrap();
         }
         let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
         assert_eq!(log.lines().count(), 2);
