@@ -16,6 +16,8 @@
 //!   and its symlink rule, renaming the ID inside paths, refusing overlapping folders);
 //! - [`records`]: per-participant JSON reports and the audit log under `.anontrack/`;
 //! - [`runner`]: the row runner, one planned row worked to its end (anonymize, verify, report);
+//! - [`staging`]: a participant written and checked under `.anontrack/`, flushed, then moved
+//!   into AnonDcm; [`interrupt`]: Ctrl-C and SIGTERM ask the run to stop starting work;
 //! - [`results`]: what a row and a sync came to, as data ([`results::RowResult`],
 //!   [`results::SyncReport`]);
 //! - [`progress`]: how engines report progress (a small trait; bars are drawn by [`ui`]);
@@ -33,12 +35,14 @@ pub mod error;
 pub mod exit;
 pub mod finding;
 pub mod folder;
+pub mod interrupt;
 pub mod plan;
 pub mod progress;
 pub mod records;
 pub mod results;
 pub mod runner;
 pub mod sheet;
+pub mod staging;
 pub mod study;
 pub mod synth;
 pub mod ui;

@@ -147,10 +147,7 @@ pub fn print_row(r: &RowResult, ui: &Ui) {
                 problem: true,
             });
         } else {
-            ui.line(format!(
-                "row {:<4} {:<10} problem written to the sheet: {reason}",
-                r.row, r.id
-            ));
+            ui.line(format!("row {:<4} {:<10} problem: {reason}", r.row, r.id));
         }
         return;
     }
@@ -165,11 +162,11 @@ pub fn print_row(r: &RowResult, ui: &Ui) {
     let skipped = skipped_files(&r.not_dicom);
     match &r.note {
         None => ui.line(format!(
-            "row {:<4} {:<10} {verb}: passed ({files}{skipped}); cell turned green",
+            "row {:<4} {:<10} {verb}: passed ({files}{skipped})",
             r.row, r.id
         )),
         Some(note) => ui.line(format!(
-            "row {:<4} {:<10} problem written to the sheet: {note} (details: {}{skipped})",
+            "row {:<4} {:<10} problem: {note} (details: {}{skipped})",
             r.row,
             r.id,
             r.report.as_deref().unwrap_or("-")
