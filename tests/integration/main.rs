@@ -16,6 +16,7 @@ mod folders;
 mod gen_study;
 mod hostile;
 mod init;
+mod interrupt;
 mod messages;
 mod mutants;
 mod status;
