@@ -56,7 +56,12 @@ pub fn clear(staged: &Path) -> io::Result<()> {
 /// Flushes the staged output to disk (one `syncfs`), moves it to `anon` (an older `anon` is
 /// moved away first and removed after), and flushes the changed folder entries.
 pub fn publish(staged: &Path, anon: &Path) -> io::Result<()> {
+    let started = std::time::Instant::now();
     flush_filesystem(staged)?;
+    tracing::debug!(
+        "flushed the staged output to disk in {:?}",
+        started.elapsed()
+    );
     let parent = anon.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let old = staging_root(staged).join(".replaced");

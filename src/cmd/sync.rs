@@ -82,7 +82,11 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
             }
         }
     }
-    prose::print_sync_end(&report, ui);
+    // An interrupted run with nothing finished has no summary to give ("nothing to do" would
+    // be wrong); the stop line below says what happened.
+    if !report.results.is_empty() || matches!(stop, Stop::Finished) {
+        prose::print_sync_end(&report, ui);
+    }
     Ok(match stop {
         Stop::Finished => report.outcome(),
         Stop::Interrupted { undone } => {
@@ -210,6 +214,10 @@ fn run_rows(study: &Study, plan: &Plan, fail_fast: bool, ui: &Ui) -> Result<(Syn
             stop = Stop::DiskFull { message };
             break;
         }
+    }
+    if matches!(stop, Stop::Finished) && interrupt::requested() {
+        // The signal came while the last row was being checked: all done, still a stop.
+        stop = Stop::Interrupted { undone: None };
     }
     Ok((report, stop))
 }
