@@ -168,7 +168,14 @@ fn check_edits(buf: &[u8], els: &[Element], edits: &[Edit], values: &[u8], out: 
 
 /// The output walks again: the same elements in the same order, less the removed ones, every
 /// unchanged one byte for byte (a group length may differ by the size change).
-fn check_rewalk(buf: &[u8], out: &[u8], start: usize, enc: Encoding, a: &[Element], changed: &[u32]) {
+fn check_rewalk(
+    buf: &[u8],
+    out: &[u8],
+    start: usize,
+    enc: Encoding,
+    a: &[Element],
+    changed: &[u32],
+) {
     let mut b = Vec::new();
     locate::top_level(out, start, enc, None, &mut b).expect("the patched output walks");
     let removed = |tag: u32| {
@@ -218,7 +225,11 @@ pub fn deflate_path(data: &[u8]) {
         return;
     };
     assert_eq!(out[..meta_end], file[..meta_end], "preamble and meta kept");
-    assert_eq!((out.len() - meta_end) % 2, 0, "the stream is padded to even length");
+    assert_eq!(
+        (out.len() - meta_end) % 2,
+        0,
+        "the stream is padded to even length"
+    );
     let inflated = deflate::inflate(&out[meta_end..]).expect("the output inflates");
     if mode % 2 == 0 {
         let expected = patch_dataset(rest, 0, Encoding::ExplicitLe);
@@ -237,7 +248,11 @@ pub fn verify_file(data: &[u8]) {
     let profile = PROFILE.get_or_init(Profile::lab);
     let date = chrono::NaiveDate::from_ymd_opt(2024, 1, 31).unwrap();
     // A file the writer refuses is checked against itself (as if copied by hand).
-    if Anonymizer::new(profile).date(date).anonymize_file(&raw, &anon).is_err() {
+    if Anonymizer::new(profile)
+        .date(date)
+        .anonymize_file(&raw, &anon)
+        .is_err()
+    {
         std::fs::copy(&raw, &anon).unwrap();
     }
     let _ = Verifier::new(profile)
