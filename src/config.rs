@@ -57,10 +57,7 @@ impl Config {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
-                let beside = workbook
-                    .parent()
-                    .unwrap_or_else(|| Path::new(""))
-                    .join(FILE_NAME);
+                let beside = crate::study::folder_of(workbook).join(FILE_NAME);
                 if !beside.is_file() {
                     return Ok((Config::default(), None));
                 }

@@ -14,6 +14,7 @@
 //! - [`finding`]: what went wrong for a participant, in the lab's own words;
 //! - [`folder`]: a participant's folder on disk, the rules writer and verifier share (listing
 //!   and its symlink rule, renaming the ID inside paths, refusing overlapping folders);
+//! - [`private`]: private blocks, the creator lookup writer and verifier share;
 //! - [`records`]: per-participant JSON reports and the audit log under `.anontrack/`;
 //! - [`runner`]: the row runner, one planned row worked to its end (anonymize, verify, report);
 //! - [`staging`]: a participant written and checked under `.anontrack/`, flushed, then moved
@@ -37,6 +38,7 @@ pub mod finding;
 pub mod folder;
 pub mod interrupt;
 pub mod plan;
+pub mod private;
 pub mod progress;
 pub mod records;
 pub mod results;

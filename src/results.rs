@@ -123,3 +123,78 @@ impl SyncReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, passed: bool) -> RowResult {
+        let audit = AuditLine {
+            time: "t".into(),
+            tool_version: "0".into(),
+            workbook: "w.xlsx".into(),
+            row: 3,
+            id: id.into(),
+            initials: None,
+            action: "verify".into(),
+            profile: "lab".into(),
+            date: None,
+            files_written: 0,
+            files_skipped: 0,
+            outcome: "passed".into(),
+            note: None,
+        };
+        RowResult {
+            id: id.into(),
+            row: 3,
+            stage: Stage::Verify,
+            initials: None,
+            passed,
+            note: (!passed).then(|| "missing: a.dcm".into()),
+            findings: vec![],
+            files_written: 0,
+            files_checked: 2,
+            not_dicom: vec![],
+            quarantined: None,
+            vr_warnings: vec![],
+            report: None,
+            refused: false,
+            audit,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_rows_and_says_what_the_workbook_got() {
+        let mut report = SyncReport {
+            workbook: "w.xlsx".into(),
+            results: vec![result("S1", true), result("S2", false)],
+            not_started: 0,
+            applied: None,
+        };
+        assert_eq!(report.outcome(), Outcome::Problems);
+        let s = report.summary();
+        assert_eq!(
+            (s.rows_worked, s.problems, s.workbook_written),
+            (2, 1, false)
+        );
+        report.applied = Some(ApplyOutcome {
+            written: true,
+            changed_on_disk: true,
+            backup: Some("b.xlsx".into()),
+            not_applied: vec![],
+        });
+        let s = report.summary();
+        assert!(s.summary && s.workbook_written && s.changed_on_disk);
+        assert_eq!(s.backup.as_deref(), Some("b.xlsx"));
+        // No initials: the note alone; passed: the text is kept.
+        assert_eq!(
+            report.results[1].cell_text().as_deref(),
+            Some("missing: a.dcm")
+        );
+        assert_eq!(report.results[0].cell_text(), None);
+        let json = serde_json::to_value(&report.results[0]).unwrap();
+        assert_eq!(json["action"], "verify");
+        report.results.clear();
+        assert_eq!(report.outcome(), Outcome::Success);
+    }
+}

@@ -328,13 +328,14 @@ impl Head {
     }
 }
 
-/// The private creator of `tag`'s block, `(gggg,00xx)` for `(gggg,xxyy)`, as text.
+/// The private creator of `tag`'s block ([`crate::private`]), empty when there is none.
 pub(super) fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
-    let ctag = (u32::from(tag.0) << 16) | u32::from(tag.1 >> 8);
+    let Some((g, e)) = crate::private::creator_tag((tag.0, tag.1)) else {
+        return String::new();
+    };
+    let ctag = (u32::from(g) << 16) | u32::from(e);
     match els.iter().find(|e| e.tag == ctag) {
-        Some(e) => String::from_utf8_lossy(buf.get(e.value_start..e.end).unwrap_or_default())
-            .trim_matches([' ', '\0'])
-            .to_string(),
+        Some(e) => crate::private::creator_name(buf.get(e.value_start..e.end).unwrap_or_default()),
         None => String::new(),
     }
 }

@@ -5,11 +5,11 @@
 //! and `verify SHEET [--id ID]` (rows whose anonymization is done; wired up with the sheet reader).
 
 use crate::anonymize::profile::Profile;
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exit::Outcome;
 use crate::finding::Finding;
 use crate::sheet::{self, State};
+use crate::study::{Study, StudyOptions};
 use crate::ui::Ui;
 use crate::verify::Verifier;
 use chrono::NaiveDate;
@@ -156,10 +156,13 @@ fn verify_sheet(
     profile: Option<&str>,
     ui: &Ui,
 ) -> Result<Outcome> {
-    let (config, _) = Config::load(workbook, config)?;
-    let table = sheet::read::read_table(workbook, &config.columns)?;
-    let base = workbook.parent().unwrap_or(Path::new(""));
-    let profile = Profile::load(profile.unwrap_or(&config.profile), base)?;
+    let study = Study::open(&StudyOptions {
+        workbook: workbook.to_path_buf(),
+        config: config.map(Path::to_path_buf),
+        profile: profile.map(str::to_owned),
+        date: None,
+    })?;
+    let table = study.table();
     let rows: Vec<_> = table
         .rows
         .iter()
@@ -187,7 +190,7 @@ fn verify_sheet(
             continue;
         }
         checked += 1;
-        let (report_findings, files) = check_row(row, &config, base, &profile, date, ui)?;
+        let (report_findings, files) = check_row(&study, row, date, ui)?;
         if !report_findings.is_empty() {
             problems += 1;
         }
@@ -224,24 +227,25 @@ fn verify_sheet(
 
 /// Verifies one sheet row's folders; a folder that cannot be resolved or found is a finding.
 fn check_row(
+    study: &Study,
     row: &sheet::Row,
-    config: &Config,
-    base: &Path,
-    profile: &Profile,
     date: Option<NaiveDate>,
     ui: &Ui,
 ) -> Result<(Vec<Finding>, usize)> {
-    let (raw, anon) = match config.folders_for(row, base) {
+    let (raw, anon) = match study.config().folders_for(row, study.folder()) {
         Ok(folders) => folders,
         Err(reason) => return Ok((vec![Finding::new(reason)], 0)),
     };
     for (dir, what) in [(&anon, "anonymized folder"), (&raw, "raw folder")] {
         if !dir.is_dir() {
-            let shown = dir.strip_prefix(base).unwrap_or(dir).display().to_string();
+            let shown = study.shown(dir);
             return Ok((vec![Finding::new(format!("no {what} found at {shown}"))], 0));
         }
     }
-    let mut verifier = Verifier::new(profile).study_id(&row.id).run_date(date);
+    let mut verifier = Verifier::new(study.profile())
+        .study_id(&row.id)
+        .run_date(date)
+        .today(study.today());
     if let Some(original) = &row.original_id {
         verifier = verifier.original_id(original);
     }

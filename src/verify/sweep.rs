@@ -218,10 +218,7 @@ impl Needles {
 
 /// True for an element of a private block whose creator is `SIEMENS CSA HEADER`.
 fn is_csa(obj: &InMemDicomObject, tag: Tag) -> bool {
-    if tag.0.is_multiple_of(2) || tag.1 < 0x1000 {
-        return false;
-    }
-    element_text(obj, Tag(tag.0, tag.1 >> 8)).is_some_and(|c| c.trim() == "SIEMENS CSA HEADER")
+    crate::private::creator_of(obj, (tag.0, tag.1)).is_some_and(|c| c == "SIEMENS CSA HEADER")
 }
 
 /// An element's value as text, trimmed of padding; `UN` bytes decoded (UTF-8, else Latin-1).
