@@ -123,6 +123,10 @@ pub enum Error {
         sheet: String,
         sheets: String,
     },
+
+    /// Ctrl-C or a termination signal stopped the work (see `interrupt`).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {

@@ -4,7 +4,8 @@
 //! |------|---------|
 //! | 0 | everything asked for was done (or there was nothing to do) |
 //! | 1 | anontrack ran, but problems were recorded (problem notes, findings) |
-//! | 2 | anontrack could not proceed (bad input, locked workbook, usage error) |
+//! | 2 | anontrack could not proceed (bad input, locked workbook, usage error, a full disk) |
+//! | 130 | interrupted (Ctrl-C, SIGTERM): the rows finished before were saved |
 
 use std::process::ExitCode;
 
@@ -17,6 +18,8 @@ pub enum Outcome {
     Problems,
     /// Could not proceed: exit 2.
     Error,
+    /// Stopped by Ctrl-C or a termination signal: exit 130.
+    Interrupted,
 }
 
 impl Outcome {
@@ -35,6 +38,7 @@ impl Outcome {
             Self::Success => 0,
             Self::Problems => 1,
             Self::Error => 2,
+            Self::Interrupted => i32::from(crate::interrupt::EXIT_CODE),
         }
     }
 

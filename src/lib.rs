@@ -17,6 +17,8 @@
 //! - [`private`]: private blocks, the creator lookup writer and verifier share;
 //! - [`records`]: per-participant JSON reports and the audit log under `.anontrack/`;
 //! - [`runner`]: the row runner, one planned row worked to its end (anonymize, verify, report);
+//! - [`staging`]: a participant written and checked under `.anontrack/`, flushed, then moved
+//!   into AnonDcm; [`interrupt`]: Ctrl-C and SIGTERM ask the run to stop starting work;
 //! - [`results`]: what a row and a sync came to, as data ([`results::RowResult`],
 //!   [`results::SyncReport`]);
 //! - [`progress`]: how engines report progress (a small trait; bars are drawn by [`ui`]);
@@ -38,6 +40,7 @@ pub mod error;
 pub mod exit;
 pub mod finding;
 pub mod folder;
+pub mod interrupt;
 pub mod lock;
 pub mod notify;
 pub mod plan;
@@ -47,6 +50,7 @@ pub mod records;
 pub mod results;
 pub mod runner;
 pub mod sheet;
+pub mod staging;
 pub mod study;
 pub mod synth;
 pub mod ui;

@@ -6,18 +6,21 @@
 //! the results to [`crate::sheet::writeback`]. Nothing here prints or touches the workbook.
 
 use crate::anonymize::Anonymizer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::finding::{Finding, sheet_note};
+use crate::interrupt;
 use crate::plan::{Skip, Stage, WorkItem};
 use crate::progress::Progress;
 use crate::records::{self, AuditLine, ParticipantReport};
 use crate::results::RowResult;
+use crate::staging;
 use crate::study::Study;
 use crate::verify::Verifier;
 use std::path::Path;
 
 /// Works one planned row to its end and writes its JSON report. Problems in the data become
-/// findings; only a failure to write the report is an error.
+/// findings; only a failure to write the report is an error, and [`Error::Interrupted`] when a
+/// stop was asked for while the row's files were written (its staged output is then removed).
 ///
 /// The audit line is in the result ([`RowResult::audit`]); append it with [`record`].
 pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Result<RowResult> {
@@ -40,14 +43,38 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         }
     };
 
-    if folders_ok && item.action == Stage::Anonymize {
+    // The writer works in a staging folder under `.anontrack/`: AnonDcm only ever receives a
+    // whole participant that passed its check (see `staging`).
+    let staged = (item.action == Stage::Anonymize).then(|| {
+        staging::staging_for(
+            &study.state_dir(),
+            &item.anon_dir,
+            &records::safe_file_name(&item.id),
+        )
+    });
+    let checked_dir = staged.as_deref().unwrap_or(&item.anon_dir);
+    let mut disk_full = false;
+
+    if folders_ok && let Some(staged) = &staged {
+        // What an interrupted or crashed run left here is incomplete by definition.
+        if let Err(e) = staging::clear(staged) {
+            findings.push(Finding::new(format!(
+                "could not clear the staging folder {}: {e}",
+                study.shown(staging::staging_root(staged))
+            )));
+        }
+    }
+    if folders_ok
+        && findings.is_empty()
+        && let Some(staged) = &staged
+    {
         // An error here (a folder that cannot be read or written) is this row's problem: the
         // other rows still run and the workbook still records them.
         match Anonymizer::new(study.profile())
             .date(study.date())
             .original_id(original_id)
             .study_id(&item.id)
-            .anonymize_dir(&item.raw_dir, &item.anon_dir, progress)
+            .anonymize_dir(&item.raw_dir, staged, progress)
         {
             Ok(run) => {
                 files_written = run.written.len();
@@ -69,6 +96,25 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
             }
             Err(e) => findings.push(Finding::new(format!("could not anonymize: {e}"))),
         }
+        if interrupt::requested() {
+            // Files were skipped: nothing of this row is kept, its cell stays as it was.
+            staging::clear(staged).ok();
+            return Err(Error::Interrupted);
+        }
+        if findings.iter().any(|f| staging::is_disk_full(&f.message)) {
+            // Output that failed for want of space is removed, not kept: keeping it would keep
+            // the disk full and every re-run would fail the same way.
+            disk_full = true;
+            staging::clear(staged).ok();
+            let needed = staging::bytes_under(&item.raw_dir);
+            let free = staging::free_bytes(staged).unwrap_or(0);
+            findings = vec![Finding::new(format!(
+                "disk full: about {} needed, {} free (the partial output was removed)",
+                staging::human(needed),
+                staging::human(free)
+            ))];
+            files_written = 0;
+        }
     }
 
     // The verifier runs after a clean anonymization, and alone for a pending check.
@@ -85,7 +131,7 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         {
             verifier = verifier.key(key);
         }
-        match verifier.verify_dir(&item.raw_dir, &item.anon_dir, progress) {
+        match verifier.verify_dir(&item.raw_dir, checked_dir, progress) {
             Ok(report) => {
                 files_checked = report.files_checked;
                 findings.extend(report.findings.iter().cloned());
@@ -95,13 +141,43 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         }
     }
 
+    // Passed: flushed to disk and moved into AnonDcm in one rename, before the workbook is
+    // saved (green means durable).
+    if findings.is_empty()
+        && let Some(staged) = &staged
+    {
+        match staging::publish(staged, &item.anon_dir) {
+            Ok(()) => {
+                if let Some(run) = &mut anonymize_run {
+                    run.anon.clone_from(&item.anon_dir);
+                }
+            }
+            Err(e) => {
+                if staging::is_disk_full(&e.to_string()) {
+                    disk_full = true;
+                }
+                findings.push(Finding::new(format!(
+                    "could not move the checked output into {}: {e}",
+                    study.shown(&item.anon_dir)
+                )));
+            }
+        }
+    }
     let passed = findings.is_empty();
     // AnonDcm only ever holds output that passed: what anontrack wrote for a row that then
     // failed (a name left in a private tag, an unreadable file) is moved out of the way, kept
     // for inspection beside the reports, so nobody takes it for anonymized data.
-    let quarantined = (item.action == Stage::Anonymize && !passed && files_written > 0)
-        .then(|| quarantine(&item.anon_dir, study, &item.id))
-        .flatten();
+    let quarantined = match &staged {
+        Some(staged) if !passed && files_written > 0 && !disk_full && staged.exists() => {
+            quarantine(staged, study, &item.id)
+        }
+        _ => None,
+    };
+    if let Some(staged) = &staged
+        && !passed
+    {
+        staging::clear(staged).ok();
+    }
     let note = sheet_note(&findings);
     let outcome = if passed { "passed" } else { "problem" };
     let time = chrono::Local::now().to_rfc3339();
@@ -200,7 +276,7 @@ pub fn record(study: &Study, result: &RowResult) -> Result<()> {
     records::append_audit(&study.audit_log(), &result.audit)
 }
 
-/// Moves a failed row's anonymized folder to `.anontrack/rejected/<id>` (replacing an older one)
+/// Moves a failed row's staged output to `.anontrack/rejected/<id>` (replacing an older one)
 /// and returns where it went, relative to the study folder; `None` (with a warning) if it cannot.
 fn quarantine(anon: &Path, study: &Study, id: &str) -> Option<String> {
     let rejected = study.rejected_dir();

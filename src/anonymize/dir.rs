@@ -218,6 +218,12 @@ impl Anonymizer<'_> {
             .fold(
                 || (Scratch::default(), WriteAcc::default()),
                 |(mut s, mut acc), (i, rel)| {
+                    // Ctrl-C: no new file is started; the caller discards this participant.
+                    if crate::interrupt::requested() {
+                        let f = Finding::new("not written: the run was interrupted").file(rel);
+                        acc.failed.push((i, Some(f)));
+                        return (s, acc);
+                    }
                     let target = anon.join(renamed(rel, original, study));
                     match file::anonymize(&raw.join(rel), &target, &rules, &mut s) {
                         Ok(o) => {

@@ -437,7 +437,7 @@ impl Head {
 }
 
 /// The private creator of `tag`'s block ([`crate::private`]), empty when there is none.
-fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
+pub(super) fn creator(buf: &[u8], els: &[Element], tag: TagRef) -> String {
     let Some((g, e)) = crate::private::creator_tag((tag.0, tag.1)) else {
         return String::new();
     };

@@ -3,9 +3,9 @@
 //! The writer locates top-level elements with a hand-written header walker ([`locate`]),
 //! replaces only the bytes of the elements the profile owns, value and length, plus the group
 //! length of a changed group ([`patch`]); everything else is copied as it was. Deflated files are
-//! the one exception ([`deflate`]): re-encoded and reported. [`dir`] walks a participant's raw
-//! folder, runs the ID check ([`idcheck`]) before writing anything, then writes in parallel;
-//! [`run`] holds what that did, as data.
+//! inflated (bounded), patched the same way and compressed again ([`deflate`]), and reported.
+//! [`dir`] walks a participant's raw folder, runs the ID check ([`idcheck`]) before writing
+//! anything, then writes in parallel; [`run`] holds what that did, as data.
 //! This module knows nothing of the workbook, the verifier or the terminal.
 //!
 //! ```no_run
@@ -175,7 +175,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub struct FileOutcome {
     /// The profile's tags found at the top level and changed (or removed), in file order.
     pub changed: Vec<TagRef>,
-    /// The file was deflated, so it was decoded and re-encoded rather than patched.
+    /// The file was deflated: its data set was inflated, patched and compressed again.
     pub reencoded: bool,
     /// For each changed private tag, the creator of its block (empty if the file has none).
     pub private_creators: Vec<(TagRef, String)>,

@@ -97,6 +97,32 @@ pub enum PatchError {
     Sequence(TagRef),
     #[error("{0} value is too long for its VR's 2-byte length")]
     TooLong(TagRef),
+    #[error(
+        "{0} has the binary VR {1} here, so it cannot hold the profile's text (the file may be damaged)"
+    )]
+    BinaryVr(TagRef, String),
+}
+
+/// VRs whose value is binary: text written into one would make the file unreadable. (`UN` is
+/// not among them: private elements of implicit-VR origin arrive as `UN` and hold text.)
+fn is_binary_vr(vr: &str) -> bool {
+    matches!(
+        vr,
+        "FD" | "FL"
+            | "SL"
+            | "SS"
+            | "UL"
+            | "US"
+            | "SV"
+            | "UV"
+            | "AT"
+            | "OB"
+            | "OD"
+            | "OF"
+            | "OL"
+            | "OV"
+            | "OW"
+    )
 }
 
 /// Plans the edits for `elements` of `buf` under `rules`; replacement bytes go to `scratch`.
@@ -132,6 +158,12 @@ pub fn plan(
             Op::Set(value) => {
                 if holds_sequence(el) && !value.is_empty() {
                     return Err(PatchError::Sequence(tag));
+                }
+                if rule.text.is_some()
+                    && let Some(vr) = vr_of(el)
+                    && is_binary_vr(&vr)
+                {
+                    return Err(PatchError::BinaryVr(tag, vr));
                 }
                 let from = scratch.len();
                 scratch.extend_from_slice(&buf[el.start..el.value_start]);

@@ -137,7 +137,7 @@ fn print_summary(run: &ParticipantRun, ui: &Ui) {
     }
     if !run.reencoded.is_empty() {
         ui.line(format!(
-            "re-encoded ({} deflated, not byte-patched): {}",
+            "re-encoded ({} deflated: patched after inflating, then compressed again): {}",
             run.reencoded.len(),
             run.reencoded.join(", ")
         ));

@@ -150,7 +150,7 @@ pub fn print_row(r: &RowResult, ui: &Ui) {
             });
         } else {
             ui.line(format!(
-                "row {:<4} {:<10} problem written to the sheet: {}",
+                "row {:<4} {:<10} problem: {}",
                 r.row,
                 crate::sheet::display_safe(&r.id),
                 crate::sheet::display_safe(reason)
@@ -169,12 +169,12 @@ pub fn print_row(r: &RowResult, ui: &Ui) {
     let skipped = skipped_files(&r.not_dicom);
     match &r.note {
         None => ui.line(format!(
-            "row {:<4} {:<10} {verb}: passed ({files}{skipped}); cell turned green",
+            "row {:<4} {:<10} {verb}: passed ({files}{skipped})",
             r.row,
             crate::sheet::display_safe(&r.id)
         )),
         Some(note) => ui.line(format!(
-            "row {:<4} {:<10} problem written to the sheet: {} (details: {}{skipped})",
+            "row {:<4} {:<10} problem: {} (details: {}{skipped})",
             r.row,
             crate::sheet::display_safe(&r.id),
             crate::sheet::display_safe(note),

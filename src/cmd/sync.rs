@@ -3,13 +3,15 @@
 //! `--dry-run` only shows the plan.
 
 use super::prose;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exit::Outcome;
-use crate::plan::{self, Plan, Skip, WorkItem};
+use crate::interrupt;
+use crate::plan::{self, Plan, Skip, Stage, WorkItem};
 use crate::results::SyncReport;
 use crate::runner;
 use crate::sheet::write::check_not_locked;
 use crate::sheet::writeback;
+use crate::staging;
 use crate::study::{Study, StudyOptions};
 use crate::ui::Ui;
 use chrono::NaiveDate;
@@ -95,8 +97,11 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
     }
     // Before any work: a workbook open in Excel could not take the result.
     check_not_locked(study.workbook())?;
+    if let Err(e) = interrupt::install() {
+        tracing::warn!("Ctrl-C will stop the run abruptly: {e}");
+    }
 
-    let mut report = run_rows(&study, &plan, fail_fast, ui)?;
+    let (mut report, stop) = run_rows(&study, &plan, fail_fast, ui)?;
     if !report.results.is_empty() {
         match writeback::apply(&study, &report.results) {
             Ok(applied) => report.applied = Some(applied),
@@ -110,9 +115,47 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
             }
         }
     }
-    prose::print_sync_end(&report, ui);
+    // An interrupted run with nothing finished has no summary to give ("nothing to do" would
+    // be wrong); the stop line below says what happened.
+    if !report.results.is_empty() || matches!(stop, Stop::Finished) {
+        prose::print_sync_end(&report, ui);
+    }
     send_notice(&study, &report, ui);
-    Ok(report.outcome())
+    Ok(match stop {
+        Stop::Finished => report.outcome(),
+        Stop::Interrupted { undone } => {
+            let saved = if report.results.is_empty() {
+                "nothing was finished to save".to_string()
+            } else {
+                format!("the {} row(s) finished were saved", report.results.len())
+            };
+            let undone = match undone {
+                Some((row, id)) => format!(
+                    "row {row} ({id}) was left undone (its partial output removed; it runs again next time), "
+                ),
+                None => String::new(),
+            };
+            ui.note(format!(
+                "interrupted: {undone}{} row(s) not started; {saved}",
+                report.not_started
+            ));
+            Outcome::Interrupted
+        }
+        Stop::DiskFull { message } => {
+            ui.note(format!("error: {message}"));
+            Outcome::Error
+        }
+    })
+}
+
+/// Why the row loop ended.
+enum Stop {
+    /// Every row was worked (or `--fail-fast` stopped it, which the report says).
+    Finished,
+    /// Ctrl-C or SIGTERM; the row being written when it came, if any.
+    Interrupted { undone: Option<(u32, String)> },
+    /// A row failed for want of space and not enough is free for the next one.
+    DiskFull { message: String },
 }
 
 /// Sends the `[notify]` notice for a sync that worked rows; a failure is a warning, never a
@@ -146,8 +189,9 @@ impl Step<'_> {
 }
 
 /// Works every planned row (and records every refused one) in sheet order, printing each
-/// result as it comes; `--fail-fast` stops after the first problem.
-fn run_rows(study: &Study, plan: &Plan, fail_fast: bool, ui: &Ui) -> Result<SyncReport> {
+/// result as it comes; `--fail-fast` stops after the first problem, Ctrl-C before the next row
+/// (or file), a full disk when the next row cannot fit.
+fn run_rows(study: &Study, plan: &Plan, fail_fast: bool, ui: &Ui) -> Result<(SyncReport, Stop)> {
     // Sheet order, so `--fail-fast` stops where a person reading the sheet would expect.
     let mut steps: Vec<Step<'_>> = plan
         .items
@@ -164,7 +208,13 @@ fn run_rows(study: &Study, plan: &Plan, fail_fast: bool, ui: &Ui) -> Result<Sync
         applied: None,
     };
     let mut warned_vr = false;
+    let mut stop = Stop::Finished;
     for (i, step) in steps.iter().enumerate() {
+        if interrupt::requested() {
+            report.not_started = steps.len() - i;
+            stop = Stop::Interrupted { undone: None };
+            break;
+        }
         if fail_fast && report.problems() > 0 {
             report.not_started = steps.len() - i;
             ui.note(format!(
@@ -180,7 +230,17 @@ fn run_rows(study: &Study, plan: &Plan, fail_fast: bool, ui: &Ui) -> Result<Sync
             },
             Step::Work(item) => {
                 let progress = ui.progress(0, &format!("row {} ({})", item.row, item.id));
-                let result = runner::run_row(study, item, &progress)?;
+                let result = match runner::run_row(study, item, &progress) {
+                    Err(Error::Interrupted) => {
+                        progress.finish_and_clear();
+                        report.not_started = steps.len() - i - 1;
+                        stop = Stop::Interrupted {
+                            undone: Some((item.row, item.id.clone())),
+                        };
+                        break;
+                    }
+                    r => r?,
+                };
                 progress.finish_and_clear();
                 result
             }
@@ -193,7 +253,42 @@ fn run_rows(study: &Study, plan: &Plan, fail_fast: bool, ui: &Ui) -> Result<Sync
             warned_vr = true;
         }
         prose::print_row(&result, ui);
+        let disk_full = result
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("disk full"));
         report.results.push(result);
+        if disk_full && let Some(message) = no_room_for_next(study, &steps[i + 1..]) {
+            report.not_started = steps.len() - i - 1;
+            stop = Stop::DiskFull { message };
+            break;
+        }
     }
-    Ok(report)
+    if matches!(stop, Stop::Finished) && interrupt::requested() {
+        // The signal came while the last row was being checked: all done, still a stop.
+        stop = Stop::Interrupted { undone: None };
+    }
+    Ok((report, stop))
+}
+
+/// After a row failed for want of space (its output removed): `None` when the next row to
+/// anonymize fits in what is free now, else what to tell the person.
+fn no_room_for_next(study: &Study, rest: &[Step<'_>]) -> Option<String> {
+    let next = rest.iter().find_map(|s| match s {
+        Step::Work(item) if item.action == Stage::Anonymize => Some(*item),
+        _ => None,
+    })?;
+    let needed = staging::bytes_under(&next.raw_dir);
+    let free = staging::free_bytes(&next.anon_dir).unwrap_or(0);
+    (free < needed).then(|| {
+        format!(
+            "the disk holding {} is full: {} free, row {} ({}) needs about {}; free at least {} and run sync again (the rows done so far were saved)",
+            study.shown(next.anon_dir.parent().unwrap_or(&next.anon_dir)),
+            staging::human(free),
+            next.row,
+            next.id,
+            staging::human(needed),
+            staging::human(needed - free)
+        )
+    })
 }

@@ -214,7 +214,7 @@ fn lab_workbook_end_to_end_changes_only_the_owned_cells() {
     );
     assert!(
         out.contains(
-            "row 4    110        problem written to the sheet: no anonymized folder found at AnonDcm/110 (+1 more) (details: .anontrack/reports/110-verify.json)"
+            "row 4    110        problem: no anonymized folder found at AnonDcm/110 (+1 more) (details: .anontrack/reports/110-verify.json)"
         ),
         "{out}"
     );

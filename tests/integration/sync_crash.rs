@@ -178,10 +178,10 @@ fn results_follow_their_ids_onto_a_workbook_saved_during_the_run() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn anontrack");
-    // Once S01's output appears, someone saves the workbook in Excel: a row inserted above, and
-    // S02's cell changed by hand.
+    // Once S01's output appears (in its staging folder: AnonDcm only gets it after the check),
+    // someone saves the workbook in Excel: a row inserted above, and S02's cell changed by hand.
     let start = Instant::now();
-    while !s.w.join("AnonDcm/S01").exists() {
+    while !s.w.join(".anontrack/staging/S01/S01").exists() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "sync never started writing"

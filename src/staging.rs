@@ -1,0 +1,205 @@
+//! Publishing a participant's output: written into a staging folder under `.anontrack/`,
+//! checked there, flushed to disk, and only then moved into `AnonDcm/` in one rename. So
+//! `AnonDcm` never holds a partial or unverified participant, whatever stops the run (Ctrl-C, a
+//! full disk, a crash, a power cut after the workbook turned green).
+//!
+//! Durability: one `syncfs` of the filesystem holding the output flushes every file and folder
+//! entry the writer made (cheaper than an `fsync` per file from the worker threads, see
+//! docs/hardening.md), then the rename, then an `fsync` of the folders whose entries changed.
+//! The workbook is saved after that, by the caller. This module also answers how much space a
+//! folder's files need and how much its filesystem has left (for a full disk).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The staging folder for `anon` (the participant's `AnonDcm/<id>`) under `state_dir`:
+/// `.anontrack/staging/<key>/<name of anon>`, so the verifier sees the same folder name. When
+/// `.anontrack` is on another filesystem than `anon`'s parent (a rename could not move it), the
+/// staging folder goes beside `anon` instead, as `.anontrack-staging-<key>/<name>`.
+pub fn staging_for(state_dir: &Path, anon: &Path, key: &str) -> PathBuf {
+    let name = anon.file_name().unwrap_or_default();
+    let parent = anon.parent().unwrap_or(Path::new("."));
+    let state = state_dir.join("staging");
+    if same_filesystem(&state, parent) {
+        state.join(key).join(name)
+    } else {
+        parent.join(format!(".anontrack-staging-{key}")).join(name)
+    }
+}
+
+/// The folder [`staging_for`] made for one participant (the parent of the staged output).
+pub fn staging_root(staged: &Path) -> &Path {
+    staged.parent().unwrap_or(staged)
+}
+
+/// True when `a` and `b` (or their nearest existing ancestors) are on one filesystem.
+fn same_filesystem(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| {
+        // Absolute first: a relative path's last ancestor is the empty path, which has none.
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        p.ancestors()
+            .find_map(|q| std::fs::metadata(q).ok())
+            .map(|m| m.dev())
+    };
+    dev(a) == dev(b)
+}
+
+/// Removes a staging folder left by an earlier run (or by this one's failure); absent is fine.
+pub fn clear(staged: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(staging_root(staged)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Flushes the staged output to disk (one `syncfs`), moves it to `anon` (an older `anon` is
+/// moved away first and removed after), and flushes the changed folder entries.
+pub fn publish(staged: &Path, anon: &Path) -> io::Result<()> {
+    let started = std::time::Instant::now();
+    flush_filesystem(staged)?;
+    tracing::debug!(
+        "flushed the staged output to disk in {:?}",
+        started.elapsed()
+    );
+    let parent = anon.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let old = staging_root(staged).join(".replaced");
+    let had_old = anon.exists();
+    if had_old {
+        std::fs::rename(anon, &old)?;
+    }
+    std::fs::rename(staged, anon)?;
+    fsync_dir(parent)?;
+    fsync_dir(staging_root(staged))?;
+    if had_old {
+        std::fs::remove_dir_all(&old)?;
+    }
+    std::fs::remove_dir(staging_root(staged)).or_else(ignore_not_found)?;
+    Ok(())
+}
+
+/// `syncfs` on the filesystem holding `path`: every dirty file and folder entry on it reaches
+/// the disk.
+pub fn flush_filesystem(path: &Path) -> io::Result<()> {
+    let dir = std::fs::File::open(path)?;
+    rustix::fs::syncfs(&dir).map_err(io::Error::from)
+}
+
+/// `fsync` of a folder: its entries (a rename into it) reach the disk.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn ignore_not_found(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Bytes free for an unprivileged writer on the filesystem holding `path` (or its nearest
+/// existing ancestor).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let path = std::path::absolute(path).ok()?;
+    let p = path.ancestors().find(|p| p.exists())?;
+    let s = rustix::fs::statvfs(p).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// The total size of the files under `dir` (what anonymizing it needs, about).
+pub fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// True when an error message is the operating system's "no space left on device" (ENOSPC) or
+/// "disk quota exceeded" (EDQUOT): the writer's errors reach the runner as text.
+pub fn is_disk_full(message: &str) -> bool {
+    message.contains("os error 28")
+        || message.contains("os error 122")
+        || message.contains("No space left on device")
+}
+
+/// A size for people: `1.2 GB`, `340 MB`, `12 kB`.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            let v = bytes as f64 / size as f64;
+            return if v < 10.0 {
+                format!("{v:.1} {unit}")
+            } else {
+                format!("{v:.0} {unit}")
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishing_replaces_an_older_output_in_one_step() {
+        let t = tempfile::tempdir().unwrap();
+        let anon = t.path().join("AnonDcm/S1");
+        std::fs::create_dir_all(&anon).unwrap();
+        std::fs::write(anon.join("old.dcm"), b"old").unwrap();
+        let staged = staging_for(&t.path().join(".anontrack"), &anon, "S1");
+        assert!(staged.starts_with(t.path().join(".anontrack/staging")));
+        assert!(staged.ends_with("S1"));
+        std::fs::create_dir_all(staged.join("series")).unwrap();
+        std::fs::write(staged.join("series/new.dcm"), b"new").unwrap();
+        publish(&staged, &anon).unwrap();
+        assert!(anon.join("series/new.dcm").is_file());
+        assert!(!anon.join("old.dcm").exists());
+        assert!(!staging_root(&staged).exists());
+    }
+
+    #[test]
+    fn relative_paths_stage_under_the_state_folder() {
+        // Neither exists; both are relative to the current folder, so on one filesystem.
+        let staged = staging_for(
+            Path::new("no-such-study/.anontrack"),
+            Path::new("no-such-study/AnonDcm/S1"),
+            "S1",
+        );
+        assert_eq!(staged, Path::new("no-such-study/.anontrack/staging/S1/S1"));
+    }
+
+    #[test]
+    fn clearing_a_missing_staging_folder_is_fine() {
+        let t = tempfile::tempdir().unwrap();
+        clear(&t.path().join("none/S1")).unwrap();
+    }
+
+    #[test]
+    fn disk_full_messages_and_sizes() {
+        assert!(is_disk_full(
+            "cannot write: No space left on device (os error 28)"
+        ));
+        assert!(!is_disk_full(
+            "cannot write: Permission denied (os error 13)"
+        ));
+        assert_eq!(human(512), "512 bytes");
+        assert_eq!(human(3 << 20), "3.0 MB");
+        assert_eq!(human(1536 << 20), "1.5 GB");
+        assert!(free_bytes(Path::new("/")).is_some());
+    }
+}
