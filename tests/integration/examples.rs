@@ -193,6 +193,8 @@ fn every_example_file_is_exercised() {
         "README.md",
         "profiles/basic-keep-description.toml",
         "profiles/lab-plus-institution.toml",
+        "slurm/README.md",
+        "slurm/submit.sh",
         "study/.gitignore",
         "study/EXAMPLE_dataprocessing.xlsx",
         "study/anontrack.toml",
@@ -226,4 +228,26 @@ fn demo_help_does_not_offer_json() {
     run.expect_code(2);
     assert!(run.stderr().contains("status --json"), "{}", run.stderr());
     assert!(!w.join("d").exists());
+}
+
+#[test]
+fn the_slurm_example_is_a_valid_script_that_submits_an_array_then_a_dependent_collect() {
+    let script = examples().join("slurm/submit.sh");
+    let text = std::fs::read_to_string(&script).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("--array=0-2%"), "{text}");
+    assert!(text.contains("--dependency=afterany:"), "{text}");
+    assert!(text.contains(" work "), "{text}");
+    assert!(text.contains("--collect"), "{text}");
+    let readme = std::fs::read_to_string(examples().join("slurm/README.md")).unwrap();
+    assert!(readme.contains("slurm-script"), "{readme}");
 }
