@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 /// The built-in profiles' files as shipped (with their comments): (name, TOML text).
 ///
 /// `show_matches_the_built_in_profiles` checks that each text loads as the built-in of that name.
-const SHOWN: &[(&str, &str)] = &[("lab", include_str!("../../templates/profiles/lab.toml"))];
+const SHOWN: &[(&str, &str)] = &[
+    ("lab", include_str!("../../templates/profiles/lab.toml")),
+    ("basic", include_str!("../../templates/profiles/basic.toml")),
+    ("neuro", include_str!("../../templates/profiles/neuro.toml")),
+];
 
 /// Arguments of `anontrack profile`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +33,7 @@ pub enum ProfileAction {
     /// Print a built-in profile as a file to copy and edit:
     /// `anontrack profile show lab > my-profile.toml`.
     Show {
-        /// The built-in profile's name (`lab`).
+        /// The built-in profile's name (`lab`, `basic` or `neuro`).
         name: String,
     },
     /// Check that a profile file is valid, as `sync` will load it. Changes nothing.

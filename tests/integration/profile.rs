@@ -94,3 +94,20 @@ fn the_example_lab_profile_passes_check() {
         run.stdout()
     );
 }
+
+#[test]
+fn show_basic_and_neuro_round_trip_as_the_built_ins() {
+    for name in ["basic", "neuro"] {
+        let w = Workdir::new();
+        let run = w.run(["profile", "show", name]);
+        run.expect_code(0);
+        let text = run.stdout();
+        std::fs::write(w.join("x.toml"), &text).unwrap();
+        w.run(["profile", "check", "x.toml"]).expect_code(0);
+        assert_eq!(
+            Profile::from_toml(name, &text).unwrap(),
+            Profile::load(name, Path::new("")).unwrap(),
+            "{name}"
+        );
+    }
+}
