@@ -136,6 +136,37 @@ pub fn print_plan(plan: &Plan, ui: &Ui) {
     ));
 }
 
+/// After a sync with nothing to do: the rows whose note waits for a person (ID and row), so
+/// nobody has to open the workbook to learn why nothing happened.
+pub fn print_waiting(table: &crate::sheet::Table, ui: &Ui) {
+    if ui.is_json() {
+        return;
+    }
+    let waiting: Vec<String> = table
+        .rows
+        .iter()
+        .filter(|r| {
+            !r.excluded
+                && (r.anonymization.state == crate::sheet::State::Problem
+                    || r.check.state == crate::sheet::State::Problem)
+        })
+        .map(|r| format!("{} (row {})", crate::sheet::display_safe(&r.id), r.row))
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 10;
+    let more = waiting.len().saturating_sub(SHOWN);
+    let mut list = waiting[..waiting.len().min(SHOWN)].join(", ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
+    }
+    ui.line(format!(
+        "{} row(s) wait for a person (a note in the sheet): {list}; fix the cause, clear the note but keep the initials, and run sync again",
+        waiting.len()
+    ));
+}
+
 /// Prints one row's result as the run goes: a JSON line, or a table line and a few details.
 pub fn print_row(r: &RowResult, ui: &Ui) {
     if r.refused {

@@ -955,3 +955,24 @@ fn sync_with_the_neuro_profile_anonymizes_verifies_and_keys_the_study() {
     again.sync(&[]).expect_code(0);
     assert_eq!(tree_hash(&again.w.join("AnonDcm")), first);
 }
+
+#[test]
+fn nothing_to_do_names_the_rows_waiting_for_a_person() {
+    let s = Study::simple(&[
+        (
+            "S01",
+            "5870001",
+            "KH no raw folder found at sourcedata/5870001",
+            "",
+        ),
+        ("S02", "5870002", "", ""),
+    ]);
+    let run = s.sync(&[]);
+    run.expect_code(0);
+    let out = run.stdout();
+    assert!(out.contains("nothing to do"), "{out}");
+    assert!(
+        out.contains("1 row(s) wait for a person (a note in the sheet): S01 (row 3)"),
+        "{out}"
+    );
+}
