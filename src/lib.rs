@@ -23,6 +23,7 @@
 //!   [`results::SyncReport`]);
 //! - [`progress`]: how engines report progress (a small trait; bars are drawn by [`ui`]);
 //! - [`notify`]: the Slack/Mattermost notice after a sync (`[notify]` in anontrack.toml);
+//! - [`lock`]: one sync per study at a time (`.anontrack/sync.lock`);
 //! - [`cluster`]: the plan file, work items and collect step of a sync split across a cluster,
 //!   and the SLURM submit script;
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
