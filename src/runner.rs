@@ -7,7 +7,7 @@
 
 use crate::anonymize::Anonymizer;
 use crate::error::{Error, Result};
-use crate::finding::{Finding, sheet_note};
+use crate::finding::{Finding, sheet_note, short_note};
 use crate::interrupt;
 use crate::plan::{Skip, Stage, WorkItem};
 use crate::progress::Progress;
@@ -237,6 +237,7 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
 /// row asked for no work.
 pub fn refused_row(study: &Study, skip: &Skip) -> Option<RowResult> {
     let stage = skip.action?;
+    let note = short_note(&skip.reason, "");
     let audit = AuditLine {
         time: chrono::Local::now().to_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -250,7 +251,7 @@ pub fn refused_row(study: &Study, skip: &Skip) -> Option<RowResult> {
         files_written: 0,
         files_skipped: 0,
         outcome: "problem".into(),
-        note: Some(skip.reason.clone()),
+        note: Some(note.clone()),
     };
     Some(RowResult {
         id: skip.id.clone(),
@@ -258,7 +259,7 @@ pub fn refused_row(study: &Study, skip: &Skip) -> Option<RowResult> {
         stage,
         initials: skip.initials.clone(),
         passed: false,
-        note: Some(skip.reason.clone()),
+        note: Some(note),
         findings: vec![Finding::new(skip.reason.clone())],
         files_written: 0,
         files_checked: 0,

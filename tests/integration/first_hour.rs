@@ -1,0 +1,32 @@
+//! The first hour of a new user (issue 13, section 4): short notes in the sheet with the whole
+//! finding in the report, warnings naming a row instead of a silent skip, a dry run that reports
+//! the workbook's lock, and near-match hints for a missing raw folder.
+
+use crate::sync::Study;
+
+#[test]
+fn a_long_finding_gets_a_short_note_and_the_whole_finding_in_the_report() {
+    let original = "5880".repeat(20);
+    let s = Study::simple(&[("S01", &original, "KH", "")]);
+    let run = s.sync(&[]);
+    run.expect_code(1);
+    let full = format!("no raw folder found at sourcedata/{original}");
+    let status = s.status();
+    let note = status[0]
+        .split_once("problem(KH: ")
+        .and_then(|(_, rest)| rest.strip_suffix(") not_started"))
+        .unwrap_or_else(|| panic!("{status:?}"));
+    assert!(note.chars().count() <= 80, "{note}");
+    assert!(
+        note.starts_with("no raw folder found at sourcedata/5880") && note.ends_with("..."),
+        "{note}"
+    );
+    let report = s.report("S01-anonymize.json");
+    assert_eq!(report["findings"][0]["message"], full.as_str());
+    // The terminal shows the whole finding under the short note.
+    assert!(
+        run.stdout().contains(&format!("finding: {full}")),
+        "{}",
+        run.stdout()
+    );
+}
