@@ -30,3 +30,26 @@ fn a_long_finding_gets_a_short_note_and_the_whole_finding_in_the_report() {
         run.stdout()
     );
 }
+
+#[test]
+fn odd_workflow_cells_get_a_warning_naming_the_row() {
+    let s = Study::simple(&[
+        ("S01", "5890001", "", "KH"),
+        ("S02", "5890002", "KH done", ""),
+        ("S03", "5890003", "Kim Ho", ""),
+        ("S04", "5890004", "", ""),
+    ]);
+    for args in [&["--dry-run"][..], &[]] {
+        let run = s.sync(args);
+        run.expect_code(0);
+        let err = run.stderr();
+        for expected in [
+            "warning: row 3 (`S01`): the check cell E3 has initials but the anonymization cell D3 is empty",
+            "warning: row 4 (`S02`): D4 reads `KH done`, neither initials alone nor a problem note",
+            "warning: row 5 (`S03`): D5 reads `Kim Ho`, neither initials alone nor a problem note",
+        ] {
+            assert!(err.contains(expected), "{args:?}: {expected}\n{err}");
+        }
+        assert!(!err.contains("row 6"), "{err}");
+    }
+}

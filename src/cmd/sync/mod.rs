@@ -83,6 +83,14 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         date,
     })?;
     let plan = plan::plan(study.table(), study.config(), study.folder());
+    for w in plan::warnings(study.table()) {
+        ui.note(format!(
+            "warning: row {} (`{}`): {}",
+            w.row,
+            crate::sheet::display_safe(&w.id),
+            crate::sheet::display_safe(&w.message)
+        ));
+    }
     if dry_run {
         print_plan(&plan, ui);
         return Ok(Outcome::Success);
