@@ -53,3 +53,34 @@ fn odd_workflow_cells_get_a_warning_naming_the_row() {
         assert!(!err.contains("row 6"), "{err}");
     }
 }
+
+#[test]
+fn a_dry_run_reports_the_lock_of_excel_or_libreoffice() {
+    let s = Study::simple(&[("S01", "5890001", "KH", "")]);
+    let run = s.sync(&["--dry-run"]);
+    run.expect_code(0);
+    assert!(!run.stderr().contains("lock file"), "{}", run.stderr());
+    for (lock, app) in [
+        (format!("~${}", s.book), "Excel"),
+        (format!(".~lock.{}#", s.book), "LibreOffice"),
+    ] {
+        std::fs::write(s.w.join(&lock), "x").unwrap();
+        let run = s.sync(&["--dry-run"]);
+        run.expect_code(0);
+        assert!(
+            run.stdout().contains("plan: 1 to anonymize"),
+            "{}",
+            run.stdout()
+        );
+        assert!(
+            run.stderr().contains(&format!(
+                "note: the workbook is open in {app} (lock file `{lock}`): the real sync would refuse until it is closed"
+            )),
+            "{}",
+            run.stderr()
+        );
+        // The real sync does refuse.
+        s.sync(&[]).expect_code(2);
+        std::fs::remove_file(s.w.join(&lock)).unwrap();
+    }
+}
