@@ -84,3 +84,36 @@ fn a_dry_run_reports_the_lock_of_excel_or_libreoffice() {
         std::fs::remove_file(s.w.join(&lock)).unwrap();
     }
 }
+
+#[test]
+fn a_missing_raw_folder_gets_a_near_match_hint_unless_another_row_owns_it() {
+    use anontrack::synth::ParticipantSpec;
+    let s = Study::simple(&[("S01", "58253", "KH", "")]);
+    s.participant(&ParticipantSpec::new("58235", 7));
+    s.sync(&[]).expect_code(1);
+    assert_eq!(
+        s.status(),
+        [
+            "3 S01 58253 problem(KH: no raw folder found at sourcedata/58253 (did you mean sourcedata/58235?)) not_started"
+        ]
+    );
+    // The near folder is another row's participant: no hint pointing at their data.
+    let s = Study::simple(&[("S01", "58253", "KH", ""), ("S02", "58235", "", "")]);
+    s.participant(&ParticipantSpec::new("58235", 7));
+    s.sync(&[]).expect_code(1);
+    assert_eq!(
+        s.status()[0],
+        "3 S01 58253 problem(KH: no raw folder found at sourcedata/58253) not_started"
+    );
+    // A hint that would not fit the cell goes to the report only.
+    let long = "5".repeat(50);
+    let near = format!("{}6", "5".repeat(49));
+    let s = Study::simple(&[("S01", &long, "KH", "")]);
+    s.participant(&ParticipantSpec::new(near.clone(), 7));
+    s.sync(&[]).expect_code(1);
+    let report = s.report("S01-anonymize.json");
+    assert_eq!(
+        report["findings"][1]["message"],
+        format!("a folder with a similar name exists: sourcedata/{near}").as_str()
+    );
+}
