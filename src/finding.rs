@@ -106,13 +106,78 @@ impl Finding {
     }
 }
 
-/// The short note for the sheet: the first finding plus `(+N more)`.
+/// The longest note anontrack writes into a cell (after the initials), in characters.
+pub const NOTE_MAX: usize = 80;
+
+/// The short note for the sheet: the first finding plus `(+N more)`, at most [`NOTE_MAX`]
+/// characters (see [`short_note`]). The findings themselves, whole, go to the report.
 pub fn sheet_note(findings: &[Finding]) -> Option<String> {
     let first = findings.first()?;
-    Some(match findings.len() {
-        1 => first.to_string(),
-        n => format!("{first} (+{} more)", n - 1),
-    })
+    let more = match findings.len() {
+        1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
+    Some(short_note(&first.to_string(), &more))
+}
+
+/// `text` made fit for a cell, then `suffix`, in at most [`NOTE_MAX`] characters: OS error
+/// numbers dropped, absolute paths cut to their last part, and a text still too long trimmed
+/// at a word boundary with `...`.
+pub fn short_note(text: &str, suffix: &str) -> String {
+    let text = cell_safe(text);
+    let budget = NOTE_MAX.saturating_sub(suffix.chars().count());
+    if text.chars().count() <= budget {
+        return format!("{text}{suffix}");
+    }
+    let limit = budget.saturating_sub(3);
+    let cut: String = text.chars().take(limit).collect();
+    // Cut at the last space, unless that loses more than half (one long path is cut inside).
+    let at_boundary = text.chars().nth(limit) == Some(' ');
+    let cut = match cut.rfind(' ') {
+        _ if at_boundary => cut.as_str(),
+        Some(i) if cut[..i].chars().count() > limit / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{}...{suffix}", cut.trim_end_matches([' ', ',', ';', ':']))
+}
+
+/// `text` without what has no place in a cell: ` (os error 2)` is dropped, and a word that is
+/// an absolute path (`/home/kh/study/sourcedata/5`, `C:\\study\\x`) keeps only its last part.
+fn cell_safe(text: &str) -> String {
+    let mut text = text.to_string();
+    while let Some(start) = text.find(" (os error ") {
+        let Some(len) = text[start..].find(')') else {
+            break;
+        };
+        text.replace_range(start..start + len + 1, "");
+    }
+    text.split(' ')
+        .map(|word| {
+            let core = word.trim_matches(|c| "`'\"(),:;".contains(c));
+            if is_absolute(core) {
+                let last = core
+                    .trim_end_matches(['/', '\\'])
+                    .rsplit(['/', '\\'])
+                    .next()
+                    .unwrap_or_default();
+                word.replacen(core, last, 1)
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A Unix absolute path, a Windows one with a drive letter, or a UNC path.
+fn is_absolute(word: &str) -> bool {
+    let b = word.as_bytes();
+    (b.len() > 1 && b[0] == b'/')
+        || word.starts_with("\\\\")
+        || (b.len() > 2
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'\\' | b'/'))
 }
 
 #[cfg(test)]
@@ -158,6 +223,46 @@ mod tests {
         assert_eq!(
             sheet_note(&[a, b.clone(), b]).as_deref(),
             Some("a (+2 more)")
+        );
+    }
+
+    #[test]
+    fn sheet_notes_stay_short() {
+        let long = Finding::new("could not anonymize: ".to_string() + &"word ".repeat(30));
+        let note = sheet_note(&[long.clone(), Finding::new("b")]).unwrap();
+        assert!(note.chars().count() <= NOTE_MAX, "{note}");
+        assert!(note.ends_with("word... (+1 more)"), "{note}");
+        let one = sheet_note(std::slice::from_ref(&long)).unwrap();
+        assert!(
+            one.chars().count() <= NOTE_MAX && one.ends_with(" word..."),
+            "{one}"
+        );
+        // One word longer than the cell is cut inside it.
+        let path = "x".repeat(200);
+        let note = short_note(&format!("no raw folder found at {path}"), "");
+        assert_eq!(note.chars().count(), NOTE_MAX);
+        assert!(note.starts_with("no raw folder found at xxx") && note.ends_with("x..."));
+        // Exactly 80 is kept whole.
+        let exact = "y".repeat(80);
+        assert_eq!(short_note(&exact, ""), exact);
+    }
+
+    #[test]
+    fn cells_get_no_absolute_paths_nor_os_error_numbers() {
+        assert_eq!(
+            short_note(
+                "could not read `/home/kh/study/sourcedata/5/IM1.dcm`: No such file or directory (os error 2)",
+                ""
+            ),
+            "could not read `IM1.dcm`: No such file or directory"
+        );
+        assert_eq!(
+            short_note(r"cannot open C:\Users\kh\study\AnonDcm\S1 (os error 5)", ""),
+            "cannot open S1"
+        );
+        assert_eq!(
+            short_note("no raw folder found at sourcedata/5", ""),
+            "no raw folder found at sourcedata/5"
         );
     }
 }

@@ -133,6 +133,51 @@ impl Plan {
     }
 }
 
+/// A row skipped for a reason its author may not have meant: worth a warning naming the row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub row: u32,
+    pub id: String,
+    /// What is odd and what to do, in the lab's words (no value from a DICOM file).
+    pub message: String,
+}
+
+/// The rows whose workflow cells look like a mistake rather than a request or a note: initials
+/// in the check cell while the anonymization cell is empty, and text that is neither initials
+/// alone nor a problem note (`KH done`, `Kim Ho`: one word after the initials). Excluded rows
+/// and green cells are left alone. Pure, like [`plan`].
+pub fn warnings(table: &Table) -> Vec<Warning> {
+    use crate::sheet::column_letters;
+    let mut out = Vec::new();
+    for row in table.rows.iter().filter(|r| !r.excluded) {
+        let anon_cell = format!("{}{}", column_letters(table.columns.anonymized), row.row);
+        let check_cell = format!("{}{}", column_letters(table.columns.check), row.row);
+        let mut warn = |message: String| {
+            out.push(Warning {
+                row: row.row,
+                id: row.id.clone(),
+                message,
+            })
+        };
+        if row.anonymization.state == State::NotStarted && row.check.state == State::Pending {
+            warn(format!(
+                "the check cell {check_cell} has initials but the anonymization cell {anon_cell} is empty, so there is nothing to check (hint: put the initials in {anon_cell} to anonymize first)"
+            ));
+        }
+        for (cell, ref_) in [(&row.anonymization, &anon_cell), (&row.check, &check_cell)] {
+            if let (State::Problem, Some(initials), Some(note)) =
+                (cell.state, &cell.initials, &cell.note)
+                && note.chars().all(char::is_alphabetic)
+            {
+                warn(format!(
+                    "{ref_} reads `{initials} {note}`, neither initials alone nor a problem note, so the row is skipped (hint: write initials alone, like `{initials}`, to ask for the work; a finished step is filled green)"
+                ));
+            }
+        }
+    }
+    out
+}
+
 enum Decision {
     Work(Stage),
     Skip(&'static str),
@@ -208,6 +253,64 @@ mod tests {
             stages: vec![],
             rows,
         }
+    }
+
+    fn noted(text: &str) -> WorkCell {
+        crate::sheet::state::work_cell(text, false)
+    }
+
+    #[test]
+    fn odd_cells_are_warned_about_naming_the_row() {
+        use State::*;
+        let t = table(vec![
+            row(
+                3,
+                "S1",
+                None,
+                cell(NotStarted, None),
+                cell(Pending, Some("KH")),
+            ),
+            row(4, "S2", None, noted("KH done"), cell(NotStarted, None)),
+            row(5, "S3", None, cell(Done, None), noted("Kim Ho")),
+            // Not odd: a request, a real note, a check waiting for its anonymization's work.
+            row(
+                6,
+                "S4",
+                None,
+                cell(Pending, Some("KH")),
+                cell(Pending, Some("MF")),
+            ),
+            row(
+                7,
+                "S5",
+                None,
+                noted("KH no raw folder found"),
+                cell(NotStarted, None),
+            ),
+            row(
+                8,
+                "S6",
+                None,
+                noted("KH (0010,4000) x"),
+                cell(NotStarted, None),
+            ),
+        ]);
+        let all = warnings(&t);
+        let w: Vec<(u32, &str)> = all
+            .iter()
+            .map(|w| (w.row, &w.message[..w.message.find(',').unwrap()]))
+            .collect();
+        assert_eq!(
+            w,
+            [
+                (
+                    3,
+                    "the check cell F3 has initials but the anonymization cell E3 is empty"
+                ),
+                (4, "E4 reads `KH done`"),
+                (5, "F5 reads `Kim Ho`"),
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::anonymize::Anonymizer;
 use crate::error::{Error, Result};
-use crate::finding::{Finding, sheet_note};
+use crate::finding::{Finding, sheet_note, short_note};
 use crate::interrupt;
 use crate::plan::{Skip, Stage, WorkItem};
 use crate::progress::Progress;
@@ -16,7 +16,7 @@ use crate::results::RowResult;
 use crate::staging;
 use crate::study::Study;
 use crate::verify::Verifier;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Works one planned row to its end and writes its JSON report. Problems in the data become
 /// findings; only a failure to write the report is an error, and [`Error::Interrupted`] when a
@@ -237,6 +237,7 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
 /// row asked for no work.
 pub fn refused_row(study: &Study, skip: &Skip) -> Option<RowResult> {
     let stage = skip.action?;
+    let note = short_note(&skip.reason, "");
     let audit = AuditLine {
         time: chrono::Local::now().to_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -250,7 +251,7 @@ pub fn refused_row(study: &Study, skip: &Skip) -> Option<RowResult> {
         files_written: 0,
         files_skipped: 0,
         outcome: "problem".into(),
-        note: Some(skip.reason.clone()),
+        note: Some(note.clone()),
     };
     Some(RowResult {
         id: skip.id.clone(),
@@ -258,7 +259,7 @@ pub fn refused_row(study: &Study, skip: &Skip) -> Option<RowResult> {
         stage,
         initials: skip.initials.clone(),
         passed: false,
-        note: Some(skip.reason.clone()),
+        note: Some(note),
         findings: vec![Finding::new(skip.reason.clone())],
         files_written: 0,
         files_checked: 0,
@@ -306,11 +307,64 @@ fn require_dir(dir: &Path, what: &str, study: &Study, findings: &mut Vec<Finding
     if dir.is_dir() {
         return true;
     }
-    findings.push(Finding::new(format!(
-        "no {what} found at {}",
-        study.shown(dir)
-    )));
+    let missing = format!("no {what} found at {}", study.shown(dir));
+    match near_match(dir, study) {
+        Some(near) => {
+            let hinted = format!("{missing} (did you mean {}?)", study.shown(&near));
+            // The hint goes in the note only when it fits a cell whole; else the report has it.
+            if hinted.chars().count() <= crate::finding::NOTE_MAX {
+                findings.push(Finding::new(hinted));
+            } else {
+                findings.push(Finding::new(missing));
+                findings.push(Finding::new(format!(
+                    "a folder with a similar name exists: {}",
+                    study.shown(&near)
+                )));
+            }
+        }
+        None => findings.push(Finding::new(missing)),
+    }
     false
+}
+
+/// The one sibling folder of a missing `dir` whose name is within 2 edits of its name (a typo,
+/// `58253` for `58235`), unless another row of the sheet uses that name as its Original ID or
+/// ID: pointing a person at another participant's data would be worse than no hint.
+fn near_match(dir: &Path, study: &Study) -> Option<PathBuf> {
+    let name = dir.file_name()?.to_str()?;
+    let taken: std::collections::HashSet<&str> = study
+        .table()
+        .rows
+        .iter()
+        .flat_map(|r| [Some(r.id.as_str()), r.original_id.as_deref()])
+        .flatten()
+        .collect();
+    let mut near: Vec<PathBuf> = std::fs::read_dir(dir.parent()?)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| {
+            let other = e.file_name().to_str()?.to_string();
+            (!taken.contains(other.as_str()) && edit_distance(name, &other) <= 2).then(|| e.path())
+        })
+        .collect();
+    // Two candidates: no guess.
+    (near.len() == 1).then(|| near.remove(0))
+}
+
+/// Levenshtein distance between `a` and `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -394,6 +448,15 @@ mod tests {
         // A result survives being saved and read back (the cluster's round trip).
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<RowResult>(&json).unwrap(), r);
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("58253", "58235"), 2);
+        assert_eq!(edit_distance("58253", "58253"), 0);
+        assert_eq!(edit_distance("S1", "S12"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("58253", "99999"), 5);
     }
 
     #[test]

@@ -212,6 +212,16 @@ pub fn print_row(r: &RowResult, ui: &Ui) {
             r.report.as_deref().unwrap_or("-")
         )),
     }
+    // The sheet's note is cut short (80 characters, no absolute paths): the whole finding here.
+    if let (Some(note), Some(first)) = (&r.note, r.findings.first()) {
+        let first = first.to_string();
+        if !note.starts_with(&first) {
+            ui.line(format!(
+                "         finding: {}",
+                crate::sheet::display_safe(&first)
+            ));
+        }
+    }
     // The sheet holds the first finding only; show a few more here, so nobody has to open JSON.
     const SHOWN: usize = 5;
     for f in r.findings.iter().skip(1).take(SHOWN) {

@@ -15,6 +15,7 @@ mod cluster;
 mod corpus;
 mod demo;
 mod examples;
+mod first_hour;
 mod folders;
 mod gen_study;
 mod hostile;

@@ -83,8 +83,24 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         date,
     })?;
     let plan = plan::plan(study.table(), study.config(), study.folder());
+    for w in plan::warnings(study.table()) {
+        ui.note(format!(
+            "warning: row {} (`{}`): {}",
+            w.row,
+            crate::sheet::display_safe(&w.id),
+            crate::sheet::display_safe(&w.message)
+        ));
+    }
     if dry_run {
         print_plan(&plan, ui);
+        if let Err(crate::error::Error::Locked { lock, app, .. }) =
+            check_not_locked(study.workbook())
+        {
+            let name = lock.file_name().unwrap_or_default().to_string_lossy();
+            ui.note(format!(
+                "note: the workbook is open in {app} (lock file `{name}`): the real sync would refuse until it is closed"
+            ));
+        }
         return Ok(Outcome::Success);
     }
     let study = if study.needs_key() {
