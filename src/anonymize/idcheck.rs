@@ -93,7 +93,7 @@ pub fn mismatch_finding(checks: &[IdCheck]) -> Option<Finding> {
     }
     Some(
         Finding::new(format!(
-            "ID check failed: {} of {} DICOM files match the original ID in neither PatientID nor PatientName ({}); nothing was written",
+            "ID check failed in {} of {} files: check the folder and Original ID (neither PatientID nor PatientName matches: {}); nothing was written",
             failing.len(),
             checks.len(),
             why.join(", ")

@@ -473,7 +473,10 @@ fn an_id_mismatch_writes_nothing_and_prints_no_values() {
     let run = anonymize_cmd(&w, "P102", &[]);
     run.expect_code(1);
     let out = run.stdout();
-    assert!(out.contains("ID check failed: 2 of 2 DICOM files"), "{out}");
+    assert!(
+        out.contains("ID check failed in 2 of 2 files: check the folder and Original ID"),
+        "{out}"
+    );
     assert!(
         out.contains("PatientID differs in 2") && out.contains("PatientName differs in 2"),
         "{out}"

@@ -522,7 +522,7 @@ fn an_id_mismatch_is_a_note_without_phi_and_writes_nothing() {
     assert_eq!(status.len(), 1);
     assert!(
         status[0].starts_with(
-            "3 S01 5830001 problem(KH: (0010,0020) ID check failed: 1 of 8 DICOM files"
+            "3 S01 5830001 problem(KH: (0010,0020) ID check failed in 1 of 8 files: check the folder and Original ID"
         ),
         "{status:?}"
     );
