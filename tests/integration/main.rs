@@ -32,6 +32,7 @@ mod status;
 mod sync;
 mod sync_crash;
 mod sync_plan;
+mod uid_names;
 mod verify;
 mod writeback;
 mod xlsx_check;
