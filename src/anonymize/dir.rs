@@ -204,12 +204,23 @@ impl Anonymizer<'_> {
                 dirs.insert(parent.to_string());
             }
         }
+        let rules = self.job()?;
+        // The output name of a raw path: the original ID gives way to the study ID and, under a
+        // standard profile, every UID in the name to its keyed UID (exporters put series and
+        // instance UIDs, which carry the scan date and time, into names). The lab profile only
+        // renames the ID.
+        let name = |rel: &str| {
+            let r = renamed(rel, original, study);
+            match &rules {
+                file::Job::Standard(ctx) => super::standard::renamed_uids(&r, &ctx.key),
+                file::Job::Lab(_) => r,
+            }
+        };
         for d in &dirs {
-            let d = anon.join(renamed(d, original, study));
+            let d = anon.join(name(d));
             std::fs::create_dir_all(&d).map_err(|e| Error::write(&d, e))?;
         }
         drop(dirs);
-        let rules = self.job()?;
         progress.start((files.len() - skip.len()) as u64);
         let acc = files
             .par_iter()
@@ -224,7 +235,7 @@ impl Anonymizer<'_> {
                         acc.failed.push((i, Some(f)));
                         return (s, acc);
                     }
-                    let target = anon.join(renamed(rel, original, study));
+                    let target = anon.join(name(rel));
                     match file::anonymize(&raw.join(rel), &target, &rules, &mut s) {
                         Ok(o) => {
                             for c in o.private_creators {
@@ -264,7 +275,7 @@ impl Anonymizer<'_> {
         run.written = Vec::with_capacity(files.len() - skip.len() - failed.len());
         for (i, rel) in files.iter_mut().enumerate() {
             if todo(&i) && !failed_at(&i) {
-                let anon = renamed(rel, original, study);
+                let anon = name(rel);
                 run.written.push(WrittenFile {
                     raw: std::mem::take(rel),
                     anon,

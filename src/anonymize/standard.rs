@@ -796,7 +796,8 @@ pub fn deflated(buf: &[u8], ctx: &Context) -> Result<(Vec<u8>, Patched), super::
 }
 
 /// A relative path with every UID-shaped part (digits and dots, at least 16 characters and 4
-/// dots, standing alone between other characters) replaced by its keyed UID, the way the
+/// dots or a UUID-derived `2.25.` UID, standing alone between other characters) replaced by
+/// its keyed UID, the way the
 /// files' UIDs are replaced: exporters put series and instance UIDs, which carry the scan date
 /// and time, into file and folder names. Everything else in the name stays.
 pub fn renamed_uids(rel: &str, key: &StudyKey) -> String {
@@ -821,7 +822,7 @@ pub fn renamed_uids(rel: &str, key: &StudyKey) -> String {
             end -= 1;
         }
         let tok = &rel[i..end];
-        if tok.len() >= 16 && tok.matches('.').count() >= 4 {
+        if tok.len() >= 16 && (tok.matches('.').count() >= 4 || tok.starts_with("2.25.")) {
             out.push_str(&key.uid(tok));
         } else {
             out.push_str(tok);
@@ -957,6 +958,12 @@ mod tests {
             super::renamed_uids(&format!("sub/{u}/{u}.1.dcm"), &k),
             format!("sub/{}/{}.dcm", k.uid(u), k.uid(&format!("{u}.1")))
         );
+        let v = "2.25.302587365941772113465719236571286153217";
+        assert_eq!(
+            super::renamed_uids(&format!("{v}.dcm"), &k),
+            format!("{}.dcm", k.uid(v))
+        );
+        assert_eq!(super::renamed_uids("v2.25.1.dcm", &k), "v2.25.1.dcm");
         assert_eq!(
             super::renamed_uids("T1_MPRAGE_0005/IM-0001.dcm", &k),
             "T1_MPRAGE_0005/IM-0001.dcm"

@@ -284,6 +284,9 @@ impl<'p> Verifier<'p> {
                 .is_ok()
         };
         let (original, study) = (self.original_id.as_deref(), self.study_id.as_deref());
+        // Under a standard profile, UIDs in names get their keyed UIDs (the lab profile renames
+        // only the ID). Without the key the names cannot be mapped: such files show as missing.
+        let uids = self.profile.standard.as_ref().and(self.key.as_ref());
         progress.start(raw_list.files.len() as u64);
         // Each file's outcome is folded in as it comes: counts, the union of the needles, and
         // the findings (none for a passing file); nothing else is kept per file.
@@ -295,7 +298,7 @@ impl<'p> Verifier<'p> {
             .fold(
                 || VerifyAcc::new(original, &self.exclude),
                 |mut acc, (i, raw_rel)| {
-                    let anon_rel = tree::map_rel(raw_rel, original, study);
+                    let anon_rel = tree::map_rel(raw_rel, original, study, uids);
                     let raw_path = tree::join(raw, raw_rel);
                     let not_dicom = || Checked {
                         not_dicom: true,
@@ -376,7 +379,7 @@ impl<'p> Verifier<'p> {
                 rank: Rank::Profile,
                 finding: Finding::new(format!("{} {msg}", keyword(tag)))
                     .tag(tag.0, tag.1)
-                    .file(tree::map_rel(&raw_list.files[i], original, study)),
+                    .file(tree::map_rel(&raw_list.files[i], original, study, uids)),
             });
         }
         report.leftovers = self.basic.as_ref().map(|_| tally.finish());
@@ -395,7 +398,7 @@ impl<'p> Verifier<'p> {
         let resweep: Vec<(String, Vec<Ranked>)> = again
             .par_iter()
             .map(|&i| {
-                let rel = tree::map_rel(&raw_list.files[i], original, study);
+                let rel = tree::map_rel(&raw_list.files[i], original, study, uids);
                 let out = self.sweep_file(&tree::join(anon, &rel), &needles);
                 (rel, out)
             })
@@ -415,7 +418,7 @@ impl<'p> Verifier<'p> {
             if not_dicom.binary_search(&i).is_ok() {
                 continue;
             }
-            let anon_rel = tree::map_rel(raw_rel, original, study);
+            let anon_rel = tree::map_rel(raw_rel, original, study, uids);
             if let Ok(j) = anon_list
                 .files
                 .binary_search_by(|f| f.as_str().cmp(&anon_rel))

@@ -33,6 +33,7 @@ mod status;
 mod sync;
 mod sync_crash;
 mod sync_plan;
+mod uid_names;
 mod verify;
 mod writeback;
 mod xlsx_check;
