@@ -734,6 +734,13 @@ fn random_profiles_change_exactly_their_elements() {
                         return Err(TestCaseError::fail(format!("{rel}: {why}")));
                     }
                 }
+                // Text into an element whose VR is binary (a damaged real file) is refused.
+                Err(FileError::Patch(anontrack::anonymize::patch::PatchError::BinaryVr(
+                    tag,
+                    _,
+                ))) if profile.rules.iter().any(|r| {
+                    r.tag == tag && matches!(r.action, Action::Replace(_) | Action::RunDate)
+                }) => {}
                 // A non-empty text into a sequence is refused, and only that.
                 Err(FileError::Patch(_)) => {
                     let (_, _, els) = spans(input).unwrap();
