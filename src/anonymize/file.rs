@@ -263,6 +263,25 @@ pub fn anonymize(
     Ok(outcome)
 }
 
+/// The file meta of the bytes read so far, for both planners: `None` for a deflated file (it is
+/// inflated whole, so all of it is read first); refuses non-DICOM files and DICOMDIRs.
+fn head_meta(buf: &[u8], file_len: usize) -> Result<Option<locate::Meta<'_>>, FileError> {
+    let meta = locate::meta(buf).map_err(|e| match e {
+        LocateError::NotDicom => FileError::NotDicom,
+        e => FileError::Locate(e),
+    })?;
+    if meta.sop_class == locate::SOP_CLASS_DICOMDIR {
+        return Err(FileError::Dicomdir);
+    }
+    if meta.transfer_syntax == locate::TS_DEFLATED {
+        if buf.len() < file_len {
+            return Err(FileError::Locate(LocateError::NeedMore { at: file_len }));
+        }
+        return Ok(None);
+    }
+    Ok(Some(meta))
+}
+
 /// Locates and plans the edits on the bytes read so far. `None` as encoding: deflated, to be
 /// re-encoded (needs the whole file). Errors ask for more bytes when the edits or headers lie
 /// beyond them.
@@ -274,20 +293,9 @@ fn plan_head(
     edits: &mut Vec<Edit>,
     values: &mut Vec<u8>,
 ) -> Result<(Option<Encoding>, patch::Patched), FileError> {
-    let meta = locate::meta(buf).map_err(|e| match e {
-        LocateError::NotDicom => FileError::NotDicom,
-        e => FileError::Locate(e),
-    })?;
-    if meta.sop_class == locate::SOP_CLASS_DICOMDIR {
-        return Err(FileError::Dicomdir);
-    }
-    if meta.transfer_syntax == locate::TS_DEFLATED {
-        if buf.len() < file_len {
-            // Re-encoding needs all of it: read the rest at once.
-            return Err(FileError::Locate(LocateError::NeedMore { at: file_len }));
-        }
+    let Some(meta) = head_meta(buf, file_len)? else {
         return Ok((None, patch::Patched::default()));
-    }
+    };
     let enc = Encoding::of(meta.transfer_syntax);
     els.clear();
     locate::top_level_within(buf, file_len, meta.dataset_start, enc, None, els)
@@ -323,20 +331,9 @@ fn plan_standard(
     scratch: StandardScratch<'_>,
 ) -> Result<(Option<Encoding>, patch::Patched), FileError> {
     let (meta_els, nodes, edits, values) = scratch;
-    let meta = locate::meta(buf).map_err(|e| match e {
-        LocateError::NotDicom => FileError::NotDicom,
-        e => FileError::Locate(e),
-    })?;
-    if meta.sop_class == locate::SOP_CLASS_DICOMDIR {
-        return Err(FileError::Dicomdir);
-    }
-    if meta.transfer_syntax == locate::TS_DEFLATED {
-        if buf.len() < file_len {
-            // Inflating needs all of it: read the rest at once.
-            return Err(FileError::Locate(LocateError::NeedMore { at: file_len }));
-        }
+    let Some(meta) = head_meta(buf, file_len)? else {
         return Ok((None, patch::Patched::default()));
-    }
+    };
     let enc = Encoding::of(meta.transfer_syntax);
     meta_els.clear();
     // The meta group alone: its elements end where the data set starts.

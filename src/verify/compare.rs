@@ -150,19 +150,7 @@ fn compare_in(
             .map(|o| format!(" inside {}", tag_ref(o)))
             .unwrap_or_default()
     };
-    let (mut a, mut b) = (raw.iter().peekable(), anon.iter().peekable());
-    loop {
-        let order = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(x), Some(y)) => x.tag.cmp(&y.tag),
-        };
-        let (ra, an) = match order {
-            Ordering::Less => (a.next(), None),
-            Ordering::Greater => (None, b.next()),
-            Ordering::Equal => (a.next(), b.next()),
-        };
+    for (ra, an) in by_tag(raw, anon) {
         let tag = ra.or(an).map(|e| e.tag).unwrap_or(Tag(0, 0));
         if tag.1 == 0x0000 || (outer.is_none() && skip(tag)) {
             continue;
@@ -234,6 +222,28 @@ fn trim(b: &[u8]) -> &[u8] {
         .iter()
         .rposition(|c| *c != b' ' && *c != 0)
         .map_or(0, |i| i + 1)]
+}
+
+/// The elements of two data sets side by side in tag order: `(raw, anon)`, one side `None`
+/// where only the other holds the tag. Both comparers of the verifier walk pairs this way.
+pub fn by_tag<'s, 'a>(
+    raw: &'s [Elem<'a>],
+    anon: &'s [Elem<'a>],
+) -> impl Iterator<Item = (Option<&'s Elem<'a>>, Option<&'s Elem<'a>>)> {
+    let (mut a, mut b) = (raw.iter().peekable(), anon.iter().peekable());
+    std::iter::from_fn(move || {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(x), Some(y)) => x.tag.cmp(&y.tag),
+        };
+        Some(match order {
+            Ordering::Less => (a.next(), None),
+            Ordering::Greater => (None, b.next()),
+            Ordering::Equal => (a.next(), b.next()),
+        })
+    })
 }
 
 #[cfg(test)]

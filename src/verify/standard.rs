@@ -15,14 +15,13 @@
 //! must be `YES`, the method code sequence must list exactly the profile's codes, and
 //! MediaStorageSOPInstanceUID must equal SOPInstanceUID.
 
-use super::compare::{elem_text, same_value};
+use super::compare::{by_tag, elem_text, same_value};
 use super::keyed::{Key, shift_date};
 use super::parse::{self, DataSet, Elem, Enc, File, Val};
 use super::{Rank, Ranked, keyword, tag_ref};
 use crate::deid::{Act, Rules};
 use crate::finding::{Finding, TagRef};
 use dicom_core::{Tag, VR};
-use std::cmp::Ordering;
 
 /// What the check needs besides the two files.
 pub struct Ctx<'c> {
@@ -84,19 +83,7 @@ fn walk(
             .map(|o| format!(" inside {}", tag_ref(o)))
             .unwrap_or_default()
     };
-    let (mut a, mut b) = (raw.iter().peekable(), anon.iter().peekable());
-    loop {
-        let order = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(x), Some(y)) => x.tag.cmp(&y.tag),
-        };
-        let (x, y) = match order {
-            Ordering::Less => (a.next(), None),
-            Ordering::Greater => (None, b.next()),
-            Ordering::Equal => (a.next(), b.next()),
-        };
+    for (x, y) in by_tag(raw, anon) {
         let tag = x.or(y).map(|e| e.tag).unwrap_or(Tag(0, 0));
         if tag.1 == 0x0000 {
             continue;
