@@ -10,7 +10,7 @@ use std::ffi::OsString;
 /// Anonymize MRI DICOM folders as the study's tracking workbook asks, verify them like a second
 /// reviewer, and write the result back into the workbook.
 ///
-/// Exit codes: 0 all done, 1 ran but problems were recorded, 2 could not proceed.
+/// Exit codes: 0 all done, 1 ran but problems were recorded, 2 could not proceed, 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(
     name = "anontrack",
