@@ -258,4 +258,27 @@ pub fn verify_file(data: &[u8]) {
     let _ = Verifier::new(profile)
         .run_date(Some(date))
         .verify_file(&raw, &anon);
+
+    // The same file through the standard writer and verifier (`neuro`: every depth, keyed UIDs
+    // and dates, retained private blobs with same-length substitutions).
+    static NEURO: OnceLock<Profile> = OnceLock::new();
+    let neuro = NEURO.get_or_init(|| Profile::load("neuro", dir).unwrap());
+    const KEY: [u8; 32] = [7; 32];
+    std::fs::remove_file(&anon).ok();
+    if Anonymizer::new(neuro)
+        .date(date)
+        .key(anontrack::deid::StudyKey::from_bytes(KEY))
+        .original_id("58235")
+        .study_id("S01")
+        .anonymize_file(&raw, &anon)
+        .is_err()
+    {
+        std::fs::copy(&raw, &anon).unwrap();
+    }
+    let _ = Verifier::new(neuro)
+        .key(anontrack::verify::keyed::Key::new(KEY))
+        .original_id("58235")
+        .study_id("S01")
+        .run_date(Some(date))
+        .verify_file(&raw, &anon);
 }
