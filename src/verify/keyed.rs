@@ -87,7 +87,8 @@ pub fn shift_date(date: &str, days: i64) -> Option<String> {
     if date.len() != 8 {
         return None;
     }
-    Some((d + Duration::days(days)).format("%Y%m%d").to_string())
+    let moved = d.checked_add_signed(Duration::try_days(days)?)?;
+    Some(moved.format("%Y%m%d").to_string())
 }
 
 #[cfg(test)]

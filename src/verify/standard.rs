@@ -271,7 +271,11 @@ fn date_problem(ctx: &Ctx<'_>, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static st
     }
     for (o, n) in ov.iter().zip(&nv) {
         let (o, n) = (o.trim(), n.trim());
-        let (od, rest) = o.split_at(o.len().min(8));
+        // A value whose first 8 bytes are not ASCII is no date (and must not be split inside a
+        // character): like any other non-date, it is left to the other checks.
+        let Some((od, rest)) = o.split_at_checked(o.len().min(8)) else {
+            continue;
+        };
         let Some(want) = shift_date(od, days) else {
             continue;
         };

@@ -437,3 +437,41 @@ fn sync_goes_on_past_a_hostile_file_and_saves_the_workbook() {
     assert_eq!(s.anon_files("S01").len(), 8);
     assert!(s.anon_files("S02").is_empty());
 }
+
+/// Found by the `verify_file` fuzz target (neuro): a DA whose bytes are Latin-1 letters made the
+/// verifier split the value inside a character and panic. Now the whole pair is written and
+/// checked, and the run ends with a verdict.
+#[test]
+fn verify_survives_a_date_holding_latin_1_letters_under_neuro() {
+    let w = Workdir::new();
+    let mut ds = element((0x0008, 0x0005), b"CS", b"ISO_IR 100");
+    ds.extend(element((0x0008, 0x0012), b"DA", b"200\xd2\xcf\xc9\xcd4"));
+    ds.extend(dataset_head("7001"));
+    let mut file = preamble_and_meta(EXPLICIT_LE);
+    file.extend(ds);
+    participant_with(&w, "7001", "latin.dcm", &file);
+    let id = [
+        "--original-id",
+        "7001",
+        "--study-id",
+        "S1",
+        "--profile",
+        "neuro",
+    ];
+    let a = run_measured(
+        w.path(),
+        [&["anonymize", "raw/7001", "anon/S1"][..], &id[..]].concat(),
+    );
+    a.expect_clean(0);
+    let v = run_measured(
+        w.path(),
+        [&["verify", "raw/7001", "anon/S1"][..], &id[..]].concat(),
+    );
+    assert!(
+        matches!(v.run.code(), 0 | 1),
+        "verify ended with {}:\n{}",
+        v.run.code(),
+        v.run.stderr()
+    );
+    assert!(!v.run.stderr().contains("panicked"), "{}", v.run.stderr());
+}
