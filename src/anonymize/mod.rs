@@ -29,6 +29,7 @@ mod output;
 pub mod patch;
 pub mod profile;
 pub mod run;
+pub mod staged;
 pub mod standard;
 
 pub use profile::Profile;
