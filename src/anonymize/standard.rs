@@ -196,6 +196,7 @@ pub fn plan(
                         if u.is_empty() {
                             String::new()
                         } else {
+                            patched.uids.push(u.to_string());
                             ctx.key.uid(u)
                         }
                     })

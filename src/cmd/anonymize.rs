@@ -48,6 +48,12 @@ pub struct AnonymizeArgs {
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
 
+    /// Also merge this participant into `uid_mapping.csv` (original UID -> new UID) and
+    /// `patid_mapping.csv` (original ID -> study ID) in DIR. They re-identify the output: kept
+    /// owner-only, never shared with the data.
+    #[arg(long, value_name = "DIR")]
+    pub write_mapping: Option<PathBuf>,
+
     /// How many files to process at once (default: one per core).
     #[arg(
         long,
@@ -70,6 +76,7 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
         profile,
         options,
         key_file,
+        write_mapping,
         jobs,
     } = args;
     if original_id.trim().is_empty() || study_id.trim().is_empty() {
@@ -82,6 +89,7 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
     let mut anonymizer = Anonymizer::new(&profile)
         .original_id(&original_id)
         .study_id(&study_id)
+        .map_uids(write_mapping.is_some())
         .jobs(jobs);
     if profile.standard.is_some() {
         let path = key_file.unwrap_or_else(|| cwd.join(crate::deid::keyed::DEFAULT_KEY_FILE));
@@ -131,6 +139,13 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
         // Nothing written (the ID check failed, or no file could be): the output stays as it was.
         discard(staged, ui);
     } else {
+        // The mapping first: when it cannot be written, nothing is published.
+        if let Some(dir) = &write_mapping
+            && let Err(e) = anonymizer.write_mapping(&run, dir)
+        {
+            discard(staged, ui);
+            return Err(Error::write(dir, e));
+        }
         staged.publish().map_err(|e| Error::write(&anon_dir, e))?;
     }
     if ui.is_json() {

@@ -376,3 +376,178 @@ fn every_top_level_element_follows_its_action_for_random_option_sets() {
         )
         .unwrap();
 }
+
+/// Every UI value at any depth of the DICOM files under `dir` (read with dicom-object, not
+/// the writer's walker).
+fn all_uids(dir: &Path) -> std::collections::BTreeSet<String> {
+    fn walk(obj: &dicom_object::InMemDicomObject, out: &mut std::collections::BTreeSet<String>) {
+        for el in obj.iter() {
+            if let Some(items) = el.items() {
+                for item in items {
+                    walk(item, out);
+                }
+            } else if el.vr() == dicom_core::VR::UI
+                && let Ok(v) = el.to_str()
+            {
+                for u in v.trim_end_matches(['\0', ' ']).split('\\') {
+                    if !u.trim().is_empty() {
+                        out.insert(u.trim().to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for f in crate::harness::files_under(dir) {
+        if let Ok(o) = OpenFileOptions::new().open_file(&f) {
+            out.insert(
+                o.meta()
+                    .media_storage_sop_instance_uid()
+                    .trim_end_matches('\0')
+                    .to_string(),
+            );
+            walk(&o, &mut out);
+        }
+    }
+    out
+}
+
+/// The `old,new` pairs of a mapping file (no header), checking its header and its mode.
+fn mapping_lines(path: &Path) -> Vec<(String, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{} is not owner-only", path.display());
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("old,new"), "{}", path.display());
+    let pairs: Vec<(String, String)> = lines
+        .map(|l| {
+            let (a, b) = l.split_once(',').unwrap();
+            (a.to_string(), b.to_string())
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = pairs.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        pairs.len(),
+        "duplicate lines in {}",
+        path.display()
+    );
+    pairs
+}
+
+#[test]
+fn write_mapping_on_anonymize_maps_every_replaced_uid_and_the_id_owner_only() {
+    let w = Workdir::new();
+    w.run([
+        "gen-study",
+        ".",
+        "--participants",
+        "2",
+        "--series",
+        "2",
+        "--slices",
+        "3",
+    ])
+    .expect_code(0);
+    let run = |orig: &str, id: &str, profile: &str, map: Option<&str>| {
+        let mut args = vec![
+            "anonymize".to_string(),
+            format!("sourcedata/{orig}"),
+            format!("anon-{profile}/{id}"),
+            "--original-id".into(),
+            orig.into(),
+            "--study-id".into(),
+            id.into(),
+            "--profile".into(),
+            profile.into(),
+        ];
+        if let Some(m) = map {
+            args.extend(["--write-mapping".into(), m.into()]);
+        }
+        let r = w.run(&args);
+        r.expect_code(0);
+        r.stdout() + &r.stderr()
+    };
+    let out1 = run("70001", "S01", "basic", Some("map"));
+    let out2 = run("70001", "S01", "basic", Some("map")); // a re-run: merged, no duplicates
+    let out3 = run("70002", "S02", "basic", Some("map"));
+    run("70001", "S01", "basic", None);
+    assert!(!w.join("anon-basic/S01/uid_mapping.csv").exists());
+
+    let key = StudyKey::load_or_create(&w.join(".anontrack/study.key"))
+        .unwrap()
+        .0;
+    let pairs = mapping_lines(&w.join("map/uid_mapping.csv"));
+    for (old, new) in &pairs {
+        assert_eq!(&key.uid(old), new, "a mapping line is not the keyed UID");
+    }
+    // The oracle: the UIDs of the raw files that no output file holds any more.
+    let raw = all_uids(&w.join("sourcedata"));
+    let anon = all_uids(&w.join("anon-basic"));
+    let replaced: std::collections::BTreeSet<String> = raw.difference(&anon).cloned().collect();
+    let olds: std::collections::BTreeSet<String> = pairs.iter().map(|p| p.0.clone()).collect();
+    assert!(!replaced.is_empty());
+    assert_eq!(
+        olds, replaced,
+        "the mapping's originals differ from the UIDs replaced"
+    );
+    for (_, new) in &pairs {
+        assert!(anon.contains(new), "a mapped UID is in no output file");
+    }
+    assert_eq!(
+        mapping_lines(&w.join("map/patid_mapping.csv")),
+        [
+            ("70001".into(), "S01".into()),
+            ("70002".into(), "S02".into())
+        ]
+    );
+    // Never printed.
+    for text in [out1, out2, out3] {
+        assert!(!olds.iter().any(|u| text.contains(u.as_str())), "{text}");
+    }
+
+    // The lab profile changes no UID: the ID mapping only.
+    run("70001", "S01", "lab", Some("map-lab"));
+    assert!(w.join("map-lab/patid_mapping.csv").is_file());
+    assert!(!w.join("map-lab/uid_mapping.csv").exists());
+}
+
+#[test]
+fn write_mapping_on_sync_merges_each_passed_participant() {
+    use anontrack::synth::ParticipantSpec;
+    let s = crate::sync::Study::simple(&[("S01", "70001", "KH", ""), ("S02", "70002", "KH", "")]);
+    s.participant(&ParticipantSpec::new("70001", 3));
+    s.participant(&ParticipantSpec::new("70002", 4));
+    std::fs::write(s.w.join("anontrack.toml"), "profile = \"neuro\"\n").unwrap();
+    let r = s.sync(&["--date", "20240131", "--write-mapping", "audit/mapping"]);
+    r.expect_code(0);
+    let key = StudyKey::load_or_create(&s.w.join(".anontrack/study.key"))
+        .unwrap()
+        .0;
+    let pairs = mapping_lines(&s.w.join("audit/mapping/uid_mapping.csv"));
+    let raw = all_uids(&s.raw());
+    let anon = all_uids(&s.w.join("AnonDcm"));
+    let replaced: std::collections::BTreeSet<String> = raw.difference(&anon).cloned().collect();
+    let olds: std::collections::BTreeSet<String> = pairs.iter().map(|p| p.0.clone()).collect();
+    assert_eq!(olds, replaced);
+    assert!(pairs.iter().all(|(o, n)| &key.uid(o) == n));
+    assert_eq!(
+        mapping_lines(&s.w.join("audit/mapping/patid_mapping.csv")),
+        [
+            ("70001".into(), "S01".into()),
+            ("70002".into(), "S02".into())
+        ]
+    );
+    let text = r.stdout() + &r.stderr();
+    assert!(!olds.iter().any(|u| text.contains(u.as_str())));
+    // Reports and the audit log never hold them either.
+    for f in crate::harness::files_under(&s.w.join(".anontrack")) {
+        let t = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(
+            !olds.iter().any(|u| t.contains(u.as_str())),
+            "{} holds an original UID",
+            f.display()
+        );
+    }
+}
