@@ -1,14 +1,15 @@
 //! The standard profiles (`basic`, `neuro`) on the real files in ../shared/dicom: every output
 //! is read by pydicom and dcmdump, dciodvfy finds no new kind of error, dcm2niix converts a
-//! neuro output like the raw, the key makes outputs reproducible, and (property test) every
-//! top-level element follows its resolved action for random option sets.
+//! neuro output like the raw, the key makes outputs reproducible, (property test) every
+//! element at every depth follows its resolved action for random option sets, checked with
+//! dicom-object rather than the writer's walker, and `--write-mapping` maps what was replaced.
 
 use crate::harness::{Workdir, require, shared_path, tool_present};
 use anontrack::anonymize::{Anonymizer, Profile};
-use anontrack::deid::keyed::shift_date;
+use anontrack::deid::keyed::{shift_date, shift_datetime};
 use anontrack::deid::{Act, Base, DeidOption, StudyKey};
 use anontrack::finding::TagRef;
-use dicom_core::header::Header;
+use dicom_core::header::{HasLength, Header};
 use dicom_object::OpenFileOptions;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -269,73 +270,225 @@ fn dcm2niix_converts_a_neuro_mosaic_like_the_raw() {
     assert_eq!(a_json, b_json);
 }
 
-/// Every top-level element of `anon` follows its action for `raw` (property test helper).
-fn check_top_level(raw: &Path, anon: &Path, profile: &Profile, k: &StudyKey) {
-    let rules = profile.standard.as_ref().unwrap();
-    let open = |p: &Path| OpenFileOptions::new().open_file(p).unwrap();
-    let (r, a) = (open(raw), open(anon));
-    let offset = k.date_offset("P101");
-    for el in r.iter() {
-        let tag = el.tag();
-        let t = TagRef(tag.0, tag.1);
-        if tag.0 % 2 == 1 || tag.1 == 0 || el.vr() == dicom_core::VR::SQ {
-            continue; // private blocks and sequences: covered by pydicom and dciodvfy checks
-        }
-        let act = rules.action(t, el.vr());
-        let out = a.element_opt(tag).unwrap();
-        let text = |e: &dicom_object::mem::InMemElement| {
-            e.to_str().map(|s| s.to_string()).unwrap_or_default()
+/// The oracle of the property test: `anon` against `raw`, both read with dicom-object (not the
+/// writer's walker), at every depth. Every element the rules leave alone is identical (same
+/// declared length, same value); every other one follows its action; sequences kept are
+/// walked item by item; nothing is added but the de-identification attributes at the top.
+struct Oracle<'a> {
+    rules: &'a anontrack::deid::Rules,
+    key: &'a StudyKey,
+    offset: i64,
+    /// Elements checked, by depth (0 = top level), to show the walk went deep.
+    checked: Vec<usize>,
+}
+
+type Obj = dicom_object::InMemDicomObject;
+type El = dicom_object::mem::InMemElement;
+
+fn text_of(e: &El) -> String {
+    e.to_str().map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// Values as written (trailing NUL/space padding removed), split at backslashes.
+fn values_of(e: &El) -> Vec<String> {
+    text_of(e)
+        .trim_end_matches(['\0', ' '])
+        .split('\\')
+        .map(|v| v.trim().to_string())
+        .collect()
+}
+
+const ADDED: [(u16, u16); 4] = [
+    (0x0012, 0x0062),
+    (0x0012, 0x0063),
+    (0x0012, 0x0064),
+    (0x0028, 0x0303),
+];
+/// Dummies the writer may write (a raw value equal to one of them stays equal).
+const DUMMIES: [&str; 7] = [
+    "19000101",
+    "000000",
+    "19000101000000",
+    "0",
+    "000Y",
+    "ANONYMIZED",
+    "sub-01",
+];
+
+impl Oracle<'_> {
+    /// The creator of the private block holding `tag` in `ds` (the element itself for a
+    /// creator element).
+    fn creator(ds: &Obj, tag: dicom_core::Tag) -> Option<String> {
+        let at = if (0x0010..=0x00FF).contains(&tag.1) {
+            tag.1
+        } else {
+            tag.1 >> 8
         };
-        match act {
-            Act::Keep => {
-                if [0x0012_0062u32, 0x0012_0063, 0x0028_0303]
-                    .contains(&((u32::from(tag.0) << 16) | u32::from(tag.1)))
-                {
-                    continue; // added attributes, checked by pydicom
+        ds.element_opt(dicom_core::Tag(tag.0, at))
+            .ok()
+            .flatten()
+            .map(|e| text_of(e).trim_end_matches(['\0', ' ']).to_string())
+    }
+
+    fn check(&mut self, raw: &Obj, anon: &Obj, depth: usize, path: &str) {
+        use dicom_core::VR;
+        if self.checked.len() <= depth {
+            self.checked.resize(depth + 1, 0);
+        }
+        for x in raw.iter() {
+            let tag = x.tag();
+            if tag.1 == 0x0000 {
+                continue; // group lengths are recomputed
+            }
+            self.checked[depth] += 1;
+            let t = TagRef(tag.0, tag.1);
+            let at = format!("{path}{t}");
+            let act = if tag.0 % 2 == 1 {
+                self.rules
+                    .private_action(t, Self::creator(raw, tag).as_deref())
+            } else {
+                self.rules.action(t, x.vr())
+            };
+            if depth == 0 && ADDED.contains(&(tag.0, tag.1)) {
+                continue; // the writer sets these
+            }
+            let y = anon.element_opt(tag).unwrap();
+            let same = |y: &El| {
+                y.vr() == x.vr()
+                    && y.value() == x.value()
+                    && y.header().length() == x.header().length()
+            };
+            match (act, y) {
+                (Act::Remove, y) => assert!(y.is_none(), "{at} not removed"),
+                (_, None) => panic!("{at} ({act:?}) missing"),
+                (Act::Keep | Act::Clean | Act::ReplaceUid, Some(y)) if x.items().is_some() => {
+                    let (ix, iy) = (x.items().unwrap(), y.items().expect("a sequence still"));
+                    assert_eq!(ix.len(), iy.len(), "{at}: item count changed");
+                    for (n, (a, b)) in ix.iter().zip(iy).enumerate() {
+                        self.check(a, b, depth + 1, &format!("{at}[{n}]/"));
+                    }
                 }
-                let out = out.unwrap_or_else(|| panic!("{t} kept but gone"));
-                assert_eq!(out.value(), el.value(), "{t} kept but changed");
+                (Act::Keep, Some(y))
+                    if tag.0 % 2 == 1 && self.rules.has(DeidOption::RetainSafePrivate) =>
+                {
+                    // A kept private value: identifiers inside are overwritten in place.
+                    assert_eq!(
+                        y.header().length(),
+                        x.header().length(),
+                        "{at}: kept blob resized"
+                    );
+                }
+                (Act::Keep, Some(y)) => assert!(same(y), "{at} kept but changed"),
+                (Act::Clean, Some(y)) => {
+                    let v = text_of(y);
+                    assert!(
+                        same(y) || v.trim().is_empty() || v.trim() == "ANONYMIZED",
+                        "{at} cleaned into something else"
+                    );
+                }
+                (Act::Empty, Some(y)) => match y.items() {
+                    Some(items) => assert!(items.is_empty(), "{at}: sequence not emptied"),
+                    None => assert!(
+                        y.header().length().0 == 0
+                            || text_of(y).trim_end_matches(['\0', ' ']).is_empty(),
+                        "{at} not emptied"
+                    ),
+                },
+                (Act::Dummy, Some(y)) => {
+                    let v = text_of(y);
+                    let v = v.trim_end_matches(['\0', ' ']);
+                    assert!(
+                        !same(y) || DUMMIES.contains(&v) || x.header().length().0 == 0,
+                        "{at}: the dummy is the original value"
+                    );
+                }
+                (Act::Pseudonym, Some(y)) => assert_eq!(text_of(y).trim(), "sub-01", "{at}"),
+                (Act::ReplaceUid, Some(y)) => {
+                    let want: Vec<String> = values_of(x)
+                        .iter()
+                        .map(|u| {
+                            if u.is_empty() {
+                                String::new()
+                            } else {
+                                self.key.uid(u)
+                            }
+                        })
+                        .collect();
+                    assert_eq!(values_of(y), want, "{at}: not the keyed UID");
+                }
+                (Act::ShiftDate, Some(y)) => {
+                    let want: Vec<String> = values_of(x)
+                        .iter()
+                        .map(|d| {
+                            if d.is_empty() {
+                                String::new()
+                            } else if x.vr() == VR::DT {
+                                shift_datetime(d, self.offset)
+                                    .unwrap_or_else(|| "19000101000000".into())
+                            } else {
+                                shift_date(d, self.offset).unwrap_or_else(|| "19000101".into())
+                            }
+                        })
+                        .collect();
+                    assert_eq!(values_of(y), want, "{at}: not shifted by the offset");
+                }
             }
-            Act::Remove => assert!(out.is_none(), "{t} should be gone"),
-            Act::Empty => assert!(
-                out.is_some_and(|o| o.to_str().map(|s| s.trim().is_empty()).unwrap_or(true)),
-                "{t} should be empty"
-            ),
-            Act::Pseudonym => assert_eq!(text(out.unwrap()).trim(), "sub-01", "{t}"),
-            Act::ReplaceUid => {
-                let orig = text(el);
-                let want: Vec<String> = orig
-                    .trim_end_matches(['\0', ' '])
-                    .split('\\')
-                    .map(|u| k.uid(u.trim()))
-                    .collect();
-                assert_eq!(
-                    text(out.unwrap()).trim_end_matches(['\0', ' ']),
-                    want.join("\\"),
-                    "{t}"
-                );
+        }
+        // Nothing added, at any depth, but the de-identification attributes at the top.
+        for y in anon.iter() {
+            let tag = y.tag();
+            if tag.1 == 0 || (depth == 0 && ADDED.contains(&(tag.0, tag.1))) {
+                continue;
             }
-            Act::ShiftDate if el.vr() == dicom_core::VR::DA => {
-                let orig = text(el);
-                let want = shift_date(orig.trim(), offset).unwrap_or_default();
-                assert_eq!(text(out.unwrap()).trim(), want, "{t}");
-            }
-            Act::Dummy => {
-                let o = out.unwrap_or_else(|| panic!("{t} dummy but gone"));
-                assert_ne!(o.value(), el.value(), "{t} dummy equals the original");
-            }
-            Act::Clean | Act::ShiftDate => {}
+            assert!(
+                raw.element_opt(tag).unwrap().is_some(),
+                "{path}{} added",
+                TagRef(tag.0, tag.1)
+            );
         }
     }
 }
 
+/// Checks `anon` against `raw` at every depth; returns the elements checked per depth.
+fn check_all_depths(raw: &Path, anon: &Path, profile: &Profile, k: &StudyKey) -> Vec<usize> {
+    let rules = profile.standard.as_ref().unwrap();
+    let open = |p: &Path| OpenFileOptions::new().open_file(p).unwrap();
+    let (r, a) = (open(raw), open(anon));
+    let mut oracle = Oracle {
+        rules,
+        key: k,
+        offset: k.date_offset("P101"),
+        checked: Vec::new(),
+    };
+    oracle.check(&r, &a, 0, "");
+    // The file meta: the media UID follows a replaced SOP Instance UID, else stays.
+    let media = |o: &dicom_object::DefaultDicomObject| {
+        o.meta()
+            .media_storage_sop_instance_uid()
+            .trim_end_matches('\0')
+            .to_string()
+    };
+    if rules.action(TagRef(0x0008, 0x0018), dicom_core::VR::UI) == Act::ReplaceUid {
+        let sop = a
+            .element(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
+            .unwrap();
+        assert_eq!(media(&a), text_of(sop).trim_end_matches(['\0', ' ']));
+    } else {
+        assert_eq!(media(&a), media(&r));
+    }
+    oracle.checked
+}
+
 #[test]
-fn every_top_level_element_follows_its_action_for_random_option_sets() {
+fn every_element_at_every_depth_follows_its_action_for_random_option_sets() {
     let files: Vec<PathBuf> = [
         "nibabel/0.dcm",
         "pydicom/CT_small.dcm",
         "pydicom-data/eCT_Supplemental.dcm",
         "pydicom/rtdose_expb.dcm",
+        "pydicom-data/emri_small.dcm",
+        "pydicom/test-SR.dcm",
+        "pydicom-data/MR-SIEMENS-DICOM-WithOverlays.dcm",
     ]
     .iter()
     .filter_map(|f| shared_path(&format!("dicom/{f}")))
@@ -344,6 +497,7 @@ fn every_top_level_element_follows_its_action_for_random_option_sets() {
         return;
     }
     let w = Workdir::new();
+    let depths = std::cell::RefCell::new(Vec::<usize>::new());
     let options = prop::collection::vec(0..DeidOption::ALL.len(), 0..5);
     let mut runner = TestRunner::new(Config {
         cases: 24,
@@ -370,11 +524,24 @@ fn every_top_level_element_follows_its_action_for_random_option_sets() {
                     .study_id("sub-01")
                     .anonymize_file(&files[fi], &dst)
                     .unwrap();
-                check_top_level(&files[fi], &dst, &profile, &k);
+                let checked = check_all_depths(&files[fi], &dst, &profile, &k);
+                let mut d = depths.borrow_mut();
+                if d.len() < checked.len() {
+                    d.resize(checked.len(), 0);
+                }
+                for (i, n) in checked.into_iter().enumerate() {
+                    d[i] += n;
+                }
                 Ok(())
             },
         )
         .unwrap();
+    // The walk went inside sequences, and inside sequences inside sequences.
+    let d = depths.into_inner();
+    assert!(
+        d.len() >= 3 && d[2] > 0,
+        "elements checked per depth: {d:?}"
+    );
 }
 
 /// Every UI value at any depth of the DICOM files under `dir` (read with dicom-object, not
