@@ -280,6 +280,8 @@ struct Oracle<'a> {
     offset: i64,
     /// Elements checked, by depth (0 = top level), to show the walk went deep.
     checked: Vec<usize>,
+    /// Paths of the elements kept as they were, for the byte check with pydicom.
+    kept: Vec<String>,
 }
 
 type Obj = dicom_object::InMemDicomObject;
@@ -378,7 +380,10 @@ impl Oracle<'_> {
                         "{at}: kept blob resized"
                     );
                 }
-                (Act::Keep, Some(y)) => assert!(same(y), "{at} kept but changed"),
+                (Act::Keep, Some(y)) => {
+                    assert!(same(y), "{at} kept but changed");
+                    self.kept.push(at);
+                }
                 (Act::Clean, Some(y)) => {
                     let v = text_of(y);
                     assert!(
@@ -459,6 +464,7 @@ fn check_all_depths(raw: &Path, anon: &Path, profile: &Profile, k: &StudyKey) ->
         key: k,
         offset: k.date_offset("P101"),
         checked: Vec::new(),
+        kept: Vec::new(),
     };
     oracle.check(&r, &a, 0, "");
     // The file meta: the media UID follows a replaced SOP Instance UID, else stays.
@@ -476,7 +482,66 @@ fn check_all_depths(raw: &Path, anon: &Path, profile: &Profile, k: &StudyKey) ->
     } else {
         assert_eq!(media(&a), media(&r));
     }
+    same_bytes_per_pydicom(raw, anon, &oracle.kept);
     oracle.checked
+}
+
+/// The value bytes of every non-sequence element at every depth, as pydicom reads them
+/// (its raw elements: the bytes in the file, padding included), keyed by path.
+const RAW_BYTES: &str = r#"
+import sys, json, pydicom
+from pydicom.dataelem import RawDataElement
+def walk(ds, path, out):
+    for tag in list(ds.keys()):
+        el = ds.get_item(tag)
+        at = "%s(%04X,%04X)" % (path, tag.group, tag.element)
+        raw = isinstance(el, RawDataElement)
+        if raw and el.VR not in (None, "SQ", "UN"):
+            out[at] = (el.value or b"").hex()
+        elif ds[tag].VR == "SQ":
+            for i, item in enumerate(ds[tag].value):
+                walk(item, "%s[%d]/" % (at, i), out)
+        else:
+            out[at] = (el.value or b"").hex() if raw else None
+res = []
+for p in sys.argv[1:]:
+    out = {}
+    walk(pydicom.dcmread(p, force=True), "", out)
+    res.append(out)
+print(json.dumps(res))
+"#;
+
+/// Every element the oracle found kept holds the same bytes in both files, per pydicom.
+fn same_bytes_per_pydicom(raw: &Path, anon: &Path, kept: &[String]) {
+    if !require(
+        "python3 with pydicom",
+        tool_present("python3", &["-c", "import pydicom"]),
+    ) {
+        return;
+    }
+    let o = Command::new("python3")
+        .args(["-c", RAW_BYTES])
+        .arg(raw)
+        .arg(anon)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Vec<std::collections::HashMap<String, Option<String>>> =
+        serde_json::from_slice(&o.stdout).unwrap();
+    let mut compared = 0;
+    for at in kept {
+        let (Some(Some(x)), Some(Some(y))) = (v[0].get(at), v[1].get(at)) else {
+            continue; // converted already (a value pydicom reads eagerly)
+        };
+        assert_eq!(x, y, "{at}: kept but its bytes changed");
+        compared += 1;
+    }
+    // pydicom converts a few elements as it reads (SpecificCharacterSet, ...): those only.
+    assert!(
+        compared + 8 >= kept.len(),
+        "pydicom compared only {compared} of {} kept elements",
+        kept.len()
+    );
 }
 
 #[test]
