@@ -29,6 +29,9 @@ impl Staged {
     /// The staging folder for `out`; one left by an earlier, killed run is removed first. When
     /// `out` exists, its tree is linked (or copied) into the staging folder.
     pub fn prepare(out: &Path) -> io::Result<Self> {
+        if out.exists() && !out.is_dir() {
+            return Err(io::Error::other("it exists and is not a folder"));
+        }
         let existed = out.is_dir();
         let out = if existed {
             out.canonicalize()?
@@ -43,6 +46,15 @@ impl Staged {
         let mut root_name = std::ffi::OsString::from(PREFIX);
         root_name.push(&name);
         let dir = parent.join(root_name).join(&name);
+        // A run killed between publishing's two renames left the older output here, and no
+        // output in place: it goes back first, never removed with the staging folder.
+        let replaced = crate::staging::staging_root(&dir).join(".replaced");
+        let existed = if !existed && replaced.is_dir() {
+            std::fs::rename(&replaced, &out)?;
+            true
+        } else {
+            existed
+        };
         crate::staging::clear(&dir)?;
         std::fs::create_dir_all(dir.parent().unwrap_or(&parent))?;
         if existed {
@@ -112,6 +124,22 @@ mod tests {
         assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
         let left: Vec<_> = std::fs::read_dir(t.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "staging left behind");
+    }
+
+    #[test]
+    fn an_older_output_left_mid_swap_goes_back_in_place() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("anon");
+        let root = t.path().join(".anontrack-partial-anon");
+        std::fs::create_dir_all(root.join(".replaced")).unwrap();
+        std::fs::write(root.join(".replaced/a.dcm"), b"old").unwrap();
+        let st = Staged::prepare(&out).unwrap();
+        assert!(st.existed);
+        assert_eq!(std::fs::read(out.join("a.dcm")).unwrap(), b"old");
+        assert_eq!(std::fs::read(st.dir.join("a.dcm")).unwrap(), b"old");
+        assert!(!root.join(".replaced").exists());
+        std::fs::write(t.path().join("file"), b"x").unwrap();
+        assert!(Staged::prepare(&t.path().join("file")).is_err());
     }
 
     #[test]
