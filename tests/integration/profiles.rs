@@ -783,3 +783,80 @@ fn write_mapping_on_sync_merges_each_passed_participant() {
         );
     }
 }
+
+#[test]
+fn sr_content_trees_keep_their_shape_and_lose_their_free_text_names_and_dates() {
+    let srs: Vec<PathBuf> = [
+        "dicomscope-deb/reportsi.dcm",
+        "dicomscope-deb/reportki.dcm",
+        "pydicom/test-SR.dcm",
+    ]
+    .iter()
+    .filter_map(|f| shared_path(&format!("dicom/{f}")))
+    .collect();
+    if srs.is_empty()
+        || !require(
+            "python3 with pydicom",
+            tool_present("python3", &["-c", "import pydicom"]),
+        )
+    {
+        return;
+    }
+    let w = Workdir::new();
+    let script = r#"
+import sys, pydicom
+def tree(ds, out):
+    # The content tree: ContentSequence items, depth first.
+    for it in ds.get("ContentSequence", []):
+        out.append(it)
+        tree(it, out)
+    return out
+dummy_dates = sys.argv[1] == "basic"
+for raw, anon in zip(sys.argv[2::2], sys.argv[3::2]):
+    r, a = pydicom.dcmread(raw), pydicom.dcmread(anon)
+    ri, ai = tree(r, []), tree(a, [])
+    # The same tree: as many items, the same value types, relationships and concepts in order.
+    assert len(ri) == len(ai) > 0, (anon, "item count", len(ri), len(ai))
+    for x, y in zip(ri, ai):
+        for kw in ("ValueType", "RelationshipType", "ConceptNameCodeSequence"):
+            assert x.get(kw) == y.get(kw), (anon, kw)
+    data = open(anon, "rb").read()
+    for it in ai:
+        if "TextValue" in it:
+            assert it.TextValue == "ANONYMIZED", (anon, "text kept")
+        if "PersonName" in it:
+            assert str(it.PersonName) == "sub-01", (anon, "person name kept")
+        for kw in ("Date", "DateTime", "ObservationDateTime"):
+            v = str(it.get(kw, "") or "")
+            assert not dummy_dates or v == "" or v.startswith("19000101"), (anon, kw)
+    for it in ri + list(r.get("VerifyingObserverSequence", [])):
+        for kw in ("TextValue", "PersonName", "VerifyingObserverName", "VerifyingOrganization"):
+            v = str(it.get(kw, "") or "").strip()
+            if len(v) >= 4:
+                assert v.encode() not in data, (anon, kw, "left in the output")
+print("ok")
+"#;
+    for base in [Base::Basic, Base::Neuro] {
+        let out = w.join(base.name());
+        std::fs::create_dir_all(&out).unwrap();
+        let mut cmd = Command::new("python3");
+        cmd.arg("-c").arg(script).arg(base.name());
+        for (i, raw) in srs.iter().enumerate() {
+            let dst = out.join(format!("{i}.dcm"));
+            Anonymizer::new(&Profile::standard(base))
+                .key(key(1))
+                .original_id("P101")
+                .study_id("sub-01")
+                .anonymize_file(raw, &dst)
+                .unwrap();
+            cmd.arg(raw).arg(&dst);
+        }
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            base.name(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
