@@ -70,12 +70,12 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
     {
         // An error here (a folder that cannot be read or written) is this row's problem: the
         // other rows still run and the workbook still records them.
-        match Anonymizer::new(study.profile())
+        let anonymizer = Anonymizer::new(study.profile())
             .date(study.date())
             .original_id(original_id)
             .study_id(&item.id)
-            .anonymize_dir(&item.raw_dir, staged, progress)
-        {
+            .map_uids(study.mapping_dir().is_some());
+        match anonymizer.anonymize_dir(&item.raw_dir, staged, progress) {
             Ok(run) => {
                 files_written = run.written.len();
                 files_skipped = run.not_dicom.len();
@@ -143,6 +143,13 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
 
     // Passed: flushed to disk and moved into AnonDcm in one rename, before the workbook is
     // saved (green means durable).
+    if findings.is_empty()
+        && let (Some(dir), Some(run)) = (study.mapping_dir(), &anonymize_run)
+        && let Err(e) = mapping_of(study, original_id, &item.id).write_mapping(run, dir)
+    {
+        // Asked for and not written: the row is not published without it.
+        findings.push(Finding::new(e.to_string()));
+    }
     if findings.is_empty()
         && let Some(staged) = &staged
     {
@@ -230,6 +237,13 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         refused: false,
         audit,
     })
+}
+
+/// The anonymizer whose mapping a row's run is written with (`--write-mapping`).
+fn mapping_of<'s>(study: &'s Study, original_id: &str, id: &str) -> Anonymizer<'s> {
+    Anonymizer::new(study.profile())
+        .original_id(original_id)
+        .study_id(id)
 }
 
 /// The result of a row the plan could not work on (its folders cannot be resolved safely):

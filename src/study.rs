@@ -44,6 +44,7 @@ pub struct Study {
     profile: Profile,
     today: NaiveDate,
     date: NaiveDate,
+    mapping_dir: Option<PathBuf>,
 }
 
 impl Study {
@@ -81,6 +82,7 @@ impl Study {
             profile,
             today,
             date: date.unwrap_or(today),
+            mapping_dir: None,
         })
     }
 
@@ -186,6 +188,17 @@ impl Study {
     pub fn with_key(mut self, key: crate::deid::StudyKey) -> Self {
         self.profile = self.profile.with_key(key);
         self
+    }
+
+    /// Asks each passed participant's mapping (`--write-mapping DIR`) to be merged into `dir`.
+    pub fn with_mapping_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.mapping_dir = dir;
+        self
+    }
+
+    /// Where the mapping files go, when asked for.
+    pub fn mapping_dir(&self) -> Option<&Path> {
+        self.mapping_dir.as_deref()
     }
 
     /// `path` as the sheet's user knows it: relative to the study folder, `/`-separated, no

@@ -46,6 +46,8 @@ struct WriteAcc {
     warnings: BTreeMap<(TagRef, String), usize>,
     /// Indices of deflated files.
     reencoded: Vec<usize>,
+    /// Original UIDs replaced (only when mapping was asked for).
+    uids: BTreeSet<String>,
     /// Indices of files not written: `None` not DICOM after all, `Some` the problem.
     failed: Vec<(usize, Option<Finding>)>,
 }
@@ -59,6 +61,7 @@ impl WriteAcc {
             *self.warnings.entry(k).or_default() += n;
         }
         self.reencoded.extend(other.reencoded);
+        self.uids.extend(other.uids);
         self.failed.extend(other.failed);
         self
     }
@@ -247,6 +250,9 @@ impl Anonymizer<'_> {
                             if o.reencoded {
                                 acc.reencoded.push(i);
                             }
+                            if self.map_uids {
+                                acc.uids.extend(o.uids);
+                            }
                         }
                         Err(FileError::NotDicom | FileError::Dicomdir) => {
                             acc.failed.push((i, None))
@@ -264,7 +270,9 @@ impl Anonymizer<'_> {
             warnings,
             mut reencoded,
             mut failed,
+            uids,
         } = acc;
+        run.original_uids = uids.into_iter().collect();
         reencoded.sort_unstable();
         failed.sort_unstable_by_key(|(i, _)| *i);
         run.reencoded = reencoded.iter().map(|i| files[*i].clone()).collect();

@@ -217,6 +217,7 @@ pub fn anonymize(
                 reencoded: true,
                 private_creators: Vec::new(),
                 vr_warnings: p.vr_warnings,
+                uids: p.uids,
             }
         }
         (None, _) => {
@@ -228,6 +229,7 @@ pub fn anonymize(
                 reencoded: true,
                 private_creators: r.private_creators,
                 vr_warnings: r.vr_warnings,
+                uids: Vec::new(),
             }
         }
         (Some(_), p) => {
@@ -255,6 +257,7 @@ pub fn anonymize(
                 reencoded: false,
                 private_creators,
                 vr_warnings: p.vr_warnings,
+                uids: p.uids,
             }
         }
     };

@@ -25,10 +25,12 @@ pub mod dir;
 pub mod file;
 pub mod idcheck;
 pub mod locate;
+pub mod mapping;
 mod output;
 pub mod patch;
 pub mod profile;
 pub mod run;
+pub mod staged;
 pub mod standard;
 
 pub use profile::Profile;
@@ -50,6 +52,7 @@ pub struct Anonymizer<'p> {
     jobs: usize,
     key: Option<crate::deid::StudyKey>,
     date_offset: Option<i64>,
+    map_uids: bool,
 }
 
 impl<'p> Anonymizer<'p> {
@@ -63,6 +66,7 @@ impl<'p> Anonymizer<'p> {
             jobs: 0,
             key: profile.key.clone(),
             date_offset: None,
+            map_uids: false,
         }
     }
 
@@ -128,10 +132,40 @@ impl<'p> Anonymizer<'p> {
         self
     }
 
+    /// Keeps the original UIDs the participant's files held (those a keyed UID replaced) in
+    /// [`ParticipantRun::original_uids`], for a mapping file. Off by default: they re-identify.
+    pub fn map_uids(mut self, on: bool) -> Self {
+        self.map_uids = on;
+        self
+    }
+
     /// How many files to process at once; 0 (the default) means one per core.
     pub fn jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs;
         self
+    }
+
+    /// Merges `run`'s mapping into `uid_mapping.csv` and `patid_mapping.csv` in `dir` (see
+    /// [`mapping`]): the original ID -> study ID, and under a standard profile each original
+    /// UID in `run` (asked for with [`map_uids`](Self::map_uids)) -> its keyed UID.
+    pub fn write_mapping(&self, run: &ParticipantRun, dir: &Path) -> std::io::Result<()> {
+        let uids: Option<Vec<(String, String)>> = match (&self.profile.standard, &self.key) {
+            (Some(_), Some(key)) => Some(
+                run.original_uids
+                    .iter()
+                    .map(|u| (u.clone(), key.uid(u)))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        mapping::write(
+            dir,
+            (
+                self.original_id.as_deref().unwrap_or_default(),
+                self.study_id.as_deref().unwrap_or_default(),
+            ),
+            uids.as_deref(),
+        )
     }
 
     /// The profile in use.
@@ -181,6 +215,9 @@ pub struct FileOutcome {
     pub private_creators: Vec<(TagRef, String)>,
     /// `(tag, VR)` of changed elements whose new text is not valid for their VR.
     pub vr_warnings: Vec<(TagRef, String)>,
+    /// The original UIDs replaced by keyed ones: they re-identify, so never serialized.
+    #[serde(skip)]
+    pub uids: Vec<String>,
 }
 
 /// Why one file was not anonymized. Messages carry no values from the file.

@@ -88,6 +88,8 @@ pub struct Patched {
     pub changed: Vec<TagRef>,
     /// `(tag, VR)` of elements given text their VR does not allow (`Anonymous` in a DA).
     pub vr_warnings: Vec<(TagRef, String)>,
+    /// The original UIDs replaced by keyed ones (standard profiles), for `--write-mapping`.
+    pub uids: Vec<String>,
 }
 
 /// Why a located file cannot be patched as the profile asks.

@@ -27,6 +27,10 @@ pub struct ParticipantRun {
     pub vr_warnings: Vec<VrWarning>,
     /// Problems: unreadable files, the ID check. Empty means the participant is done.
     pub findings: Vec<Finding>,
+    /// The original UIDs replaced by keyed ones, sorted, when asked for
+    /// ([`super::Anonymizer::map_uids`]). They re-identify: never serialized.
+    #[serde(skip)]
+    pub original_uids: Vec<String>,
 }
 
 impl ParticipantRun {

@@ -13,7 +13,7 @@
 use super::locate::{Kind, LenField, Node};
 use super::patch::{Edit, Patched};
 use crate::deid::keyed::{StudyKey, shift_date, shift_datetime};
-use crate::deid::rules::is_binary;
+use crate::deid::rules::{TEXT_VALUE, is_binary};
 use crate::deid::{Act, DeidOption, Rules};
 use crate::finding::TagRef;
 use dicom_core::VR;
@@ -174,10 +174,13 @@ pub fn plan(
             Act::Clean if is_binary(vr) => continue,
             Act::Clean => {
                 let v = value(buf, n);
-                if id.texts.iter().any(|t| contains_word_ci(v, t)) {
-                    Some(Vec::new())
-                } else {
+                if !id.texts.iter().any(|t| contains_word_ci(v, t)) {
                     continue;
+                } else if tag == TEXT_VALUE {
+                    // An SR's TEXT item requires its value (Type 1): a dummy, not an empty one.
+                    Some(dummy(vr, &ctx.study_id).into_bytes())
+                } else {
+                    Some(Vec::new())
                 }
             }
             Act::Empty => Some(Vec::new()),
@@ -193,6 +196,7 @@ pub fn plan(
                         if u.is_empty() {
                             String::new()
                         } else {
+                            patched.uids.push(u.to_string());
                             ctx.key.uid(u)
                         }
                     })

@@ -1,5 +1,6 @@
 //! `anontrack anonymize`: one participant's folder, outside any workbook.
 
+use crate::anonymize::staged::Staged;
 use crate::anonymize::{Anonymizer, ParticipantRun, Profile};
 use crate::error::{Error, Result};
 use crate::exit::Outcome;
@@ -14,6 +15,8 @@ pub struct AnonymizeArgs {
     pub raw_dir: PathBuf,
 
     /// Where the anonymized copy goes (made if missing; files from an earlier run are replaced).
+    /// It changes only when the run completes: until then the output is written into a hidden
+    /// staging folder beside it, removed if the run is interrupted.
     pub anon_dir: PathBuf,
 
     /// The participant's original ID: every DICOM file's PatientID or PatientName must match it,
@@ -45,6 +48,12 @@ pub struct AnonymizeArgs {
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
 
+    /// Also merge this participant into `uid_mapping.csv` (original UID -> new UID) and
+    /// `patid_mapping.csv` (original ID -> study ID) in DIR. They re-identify the output: kept
+    /// owner-only, never shared with the data.
+    #[arg(long, value_name = "DIR")]
+    pub write_mapping: Option<PathBuf>,
+
     /// How many files to process at once (default: one per core).
     #[arg(
         long,
@@ -67,6 +76,7 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
         profile,
         options,
         key_file,
+        write_mapping,
         jobs,
     } = args;
     if original_id.trim().is_empty() || study_id.trim().is_empty() {
@@ -79,6 +89,7 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
     let mut anonymizer = Anonymizer::new(&profile)
         .original_id(&original_id)
         .study_id(&study_id)
+        .map_uids(write_mapping.is_some())
         .jobs(jobs);
     if profile.standard.is_some() {
         let path = key_file.unwrap_or_else(|| cwd.join(crate::deid::keyed::DEFAULT_KEY_FILE));
@@ -87,14 +98,73 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
     if let Some(d) = date {
         anonymizer = anonymizer.date(d);
     }
+    // Checked here too: the staging folder sits beside the output, and an output holding the
+    // raw folder must never be swapped out.
+    if raw_dir.is_dir() {
+        crate::folder::check_apart(&raw_dir, &anon_dir)?;
+    }
+    if let Err(e) = crate::interrupt::install() {
+        tracing::warn!("Ctrl-C will stop the run at once, without cleaning up: {e}");
+    }
+    let staged = Staged::prepare(&anon_dir).map_err(|e| Error::write(&anon_dir, e))?;
     let progress = ui.progress(0, "anonymizing");
-    let run = anonymizer.anonymize_dir(&raw_dir, &anon_dir, &progress)?;
+    let result = anonymizer.anonymize_dir(&raw_dir, &staged.dir, &progress);
+    progress.finish_and_clear();
+    let mut run = match result {
+        Ok(run) => run,
+        Err(e) => {
+            discard(staged, ui);
+            return Err(e);
+        }
+    };
+    run.anon = anon_dir.clone();
+    if crate::interrupt::requested() {
+        let existed = staged.existed;
+        discard(staged, ui);
+        ui.note(format!(
+            "interrupted: {} of {} DICOM files had been written, into a staging folder that was \
+             removed; `{}` {} (hint: run the same command again to anonymize this participant)",
+            run.written.len(),
+            run.dicom_files,
+            anon_dir.display(),
+            if existed {
+                "is as it was before this run"
+            } else {
+                "was not created"
+            }
+        ));
+        return Ok(Outcome::Interrupted);
+    }
+    if run.written.is_empty() {
+        // Nothing written (the ID check failed, or no file could be): the output stays as it was.
+        discard(staged, ui);
+    } else {
+        // The mapping first: when it cannot be written, nothing is published.
+        if let Some(dir) = &write_mapping
+            && let Err(e) = anonymizer.write_mapping(&run, dir)
+        {
+            discard(staged, ui);
+            return Err(Error::write(dir, e));
+        }
+        staged.publish().map_err(|e| Error::write(&anon_dir, e))?;
+    }
     if ui.is_json() {
         ui.json(&run);
     } else {
         print_summary(&run, ui);
     }
     Ok(Outcome::from_problems(run.findings.len()))
+}
+
+/// Removes the staging folder; a failure to do so is said, not fatal (the output is untouched).
+fn discard(staged: Staged, ui: &Ui) {
+    let dir = staged.dir.clone();
+    if let Err(e) = staged.discard() {
+        ui.note(format!(
+            "warning: cannot remove the staging folder `{}`: {e}",
+            dir.display()
+        ));
+    }
 }
 
 /// Parses an `--option` name (the standard's option names, kebab case).

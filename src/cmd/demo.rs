@@ -52,6 +52,7 @@ pub fn run(args: DemoArgs, ui: &Ui) -> Result<Outcome> {
             fail_fast: false,
             plan_out: None,
             collect: None,
+            write_mapping: None,
         },
         ui,
     )?;

@@ -32,7 +32,10 @@
 //! values shifted ([`Act::ShiftDate`]); TM and anything else kept (times of day do not move).
 //!
 //! VR-specific outcomes: a sequence cannot hold a dummy, so `D` on an SQ empties it (zero
-//! items), and `U`, `K` or `C` on an SQ keep it with every attribute inside following its own
+//! items), except for the trees in [`KEPT_TREES`] (an SR's ContentSequence, its
+//! VerifyingObserverSequence), which an empty value would make invalid: they stay, every
+//! attribute inside follows its own row, and TextValue (not in the table) gets a dummy, or is
+//! cleaned under `clean-structured-content`; and `U`, `K` or `C` on an SQ keep it with every attribute inside following its own
 //! row. `D` on a UI is a keyed UID. `D` on a binary VR (OB, OW, US, FD, ...) is an empty value.
 //!
 //! Overlays: Table E.1-1 removes Overlay Data and Overlay Comments; without them the rest of
@@ -77,6 +80,18 @@ const TYPE1_IN_COMMON_IODS: [TagRef; 2] = [
     TagRef(0x0018, 0x1000), // DeviceSerialNumber (Enhanced General Equipment)
     TagRef(0x0008, 0x002A), // AcquisitionDateTime (enhanced MR/CT image)
 ];
+
+/// Sequences whose Table E.1-1 code `D` asks for a dummy tree: anontrack has none to offer and
+/// an empty one is an invalid Type 1 or 1C attribute (an SR's document content, a verified
+/// report's observers), so the tree stays and every attribute inside follows its own row
+/// (names and dates get dummies, UIDs keyed ones, [`TEXT_VALUE`] a dummy).
+pub const KEPT_TREES: [TagRef; 2] = [
+    TagRef(0x0040, 0xA730), // ContentSequence
+    TagRef(0x0040, 0xA073), // VerifyingObserverSequence
+];
+
+/// TextValue (0040,A160), the free text of an SR content item.
+pub const TEXT_VALUE: TagRef = TagRef(0x0040, 0xA160);
 
 /// The standard profile a rule set starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -212,6 +227,24 @@ impl Rules {
         }
         if tag == TagRef(0x0010, 0x0010) || tag == TagRef(0x0010, 0x0020) {
             return Act::Pseudonym;
+        }
+        if tag == TEXT_VALUE {
+            // Not in Table E.1-1 (the whole content tree is `D` there): free text in a kept
+            // content tree may name anyone, so it gets a dummy unless it is to be cleaned.
+            return if self.has(DeidOption::CleanStructuredContent) {
+                Act::Clean
+            } else {
+                for_vr(Act::Dummy, vr)
+            };
+        }
+        if KEPT_TREES.contains(&tag)
+            && vr == VR::SQ
+            && let Some(row) = tables().row(tag)
+        {
+            return match self.row_action(tag, row, vr) {
+                Act::Dummy => Act::Keep,
+                a => for_vr(a, vr),
+            };
         }
         match tables().row(tag) {
             Some(row) => for_vr(self.row_action(tag, row, vr), vr),
@@ -399,7 +432,12 @@ mod tests {
         assert_eq!(t(0x6000, 0x3000, VR::OW), Act::Remove); // overlay data
         assert_eq!(t(0x6000, 0x0010, VR::US), Act::Remove); // the rest of its plane
         assert_eq!(t(0x5000, 0x3000, VR::OW), Act::Remove); // curve data
-        assert_eq!(t(0x0040, 0xA730, VR::SQ), Act::Empty); // ContentSequence D on a sequence
+        assert_eq!(t(0x0040, 0xA730, VR::SQ), Act::Keep); // ContentSequence D: tree kept
+        assert_eq!(t(0x0040, 0xA073, VR::SQ), Act::Keep); // VerifyingObserverSequence D
+        assert_eq!(t(0x0040, 0xA160, VR::UT), Act::Dummy); // TextValue inside it
+        assert_eq!(t(0x0040, 0xA123, VR::PN), Act::Dummy); // PersonName inside it
+        assert_eq!(t(0x0040, 0xA124, VR::UI), Act::ReplaceUid); // UID inside it
+        assert_eq!(t(0x0040, 0x1101, VR::SQ), Act::Empty); // other D sequences: emptied
         assert_eq!(t(0x006A, 0x0003, VR::UI), Act::ReplaceUid); // D on a UI
         assert_eq!(t(0x0042, 0x0011, VR::OB), Act::Empty); // D on a binary VR
     }
@@ -465,6 +503,9 @@ mod tests {
         assert_eq!(r.action(TagRef(0x0008, 0x0031), VR::TM), Act::Keep);
         let r = Rules::resolve(Base::Basic, &[DeidOption::RetainInstitutionIdentity]);
         assert_eq!(r.action(TagRef(0x0008, 0x0080), VR::LO), Act::Keep);
+        let r = Rules::resolve(Base::Basic, &[DeidOption::CleanStructuredContent]);
+        assert_eq!(r.action(TagRef(0x0040, 0xA730), VR::SQ), Act::Clean);
+        assert_eq!(r.action(TagRef(0x0040, 0xA160), VR::UT), Act::Clean);
         let r = Rules::resolve(Base::Basic, &[DeidOption::CleanGraphics]);
         assert_eq!(r.action(TagRef(0x6002, 0x3000), VR::OW), Act::Clean);
         assert_eq!(r.action(TagRef(0x0008, 0x0050), VR::SH), Act::Empty);

@@ -285,3 +285,147 @@ fn a_full_disk_stops_with_exit_2_when_the_next_row_cannot_fit() {
     assert!(!s.w.join("AnonDcm/S02").exists());
     assert!(!s.w.join("AnonDcm/S03").exists());
 }
+
+/// `anontrack anonymize RAW OUT` as a child in `w`, sent SIGINT after `delay`; returns its exit
+/// code (`None`: ended by a signal) and its stdout and stderr.
+fn anonymize_interrupted_after(w: &Workdir, out: &str, delay: Duration) -> (Option<i32>, String) {
+    let mut child = Command::new(bin())
+        .args(["anonymize", "sourcedata/70001", out])
+        .args([
+            "--original-id",
+            "70001",
+            "--study-id",
+            "S01",
+            "--date",
+            DATE,
+        ])
+        .current_dir(w.path())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn anontrack");
+    let start = Instant::now();
+    while start.elapsed() < delay && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if child.try_wait().unwrap().is_none() {
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill -INT");
+    }
+    let o = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.code(), text)
+}
+
+/// Names in `w`'s folder that are neither the raw data nor a published output: staging left.
+fn leftovers(w: &Workdir) -> Vec<String> {
+    std::fs::read_dir(w.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".anontrack-partial"))
+        .collect()
+}
+
+#[test]
+fn anonymize_interrupted_leaves_the_output_folder_absent_or_as_it_was() {
+    let w = Workdir::new();
+    w.run([
+        "gen-study",
+        ".",
+        "--participants",
+        "1",
+        "--series",
+        "4",
+        "--slices",
+        "400",
+        "--matrix",
+        "16",
+    ])
+    .expect_code(0);
+    // The uninterrupted result, and how long it takes.
+    let started = Instant::now();
+    w.run([
+        "anonymize",
+        "sourcedata/70001",
+        "ref",
+        "--original-id",
+        "70001",
+        "--study-id",
+        "S01",
+        "--date",
+        DATE,
+    ])
+    .expect_code(0);
+    let full = started.elapsed();
+    let want = tree_hash(&w.join("ref"));
+    assert_eq!(want.len(), 1600);
+    assert!(leftovers(&w).is_empty(), "staging left by a complete run");
+
+    // An existing output with a file of the user's own: it stays as it was when interrupted.
+    crate::harness::copy_tree(&w.join("ref"), &w.join("old"));
+    std::fs::write(w.join("old/notes.txt"), b"mine").unwrap();
+    let before_old = tree_hash(&w.join("old"));
+
+    let mut interrupted = 0;
+    for i in 0..4u64 {
+        let frac = 0.15 + 0.6 * ((mix(7 + i) % 1000) as f64 / 1000.0);
+        let delay = full.mul_f64(frac);
+        for out in ["new", "old"] {
+            let (code, text) = anonymize_interrupted_after(&w, out, delay);
+            eprintln!("{out} {i}: SIGINT after {delay:?} of {full:?}: exit {code:?}");
+            match code {
+                Some(130) => {
+                    interrupted += 1;
+                    assert!(text.contains("interrupted:"), "{out} {i}:\n{text}");
+                    assert!(text.contains("staging folder that was removed"), "{text}");
+                    if out == "new" {
+                        assert!(!w.join("new").exists(), "{out} {i}: partial output left");
+                        assert!(text.contains("was not created"), "{text}");
+                    } else {
+                        assert!(
+                            tree_hash(&w.join("old")) == before_old,
+                            "old output changed"
+                        );
+                        assert!(text.contains("as it was before"), "{text}");
+                    }
+                }
+                Some(0) => {
+                    // Finished before the signal: complete, like the reference.
+                    let mut got = tree_hash(&w.join(out));
+                    got.retain(|(p, _)| p != "notes.txt");
+                    assert!(got == want, "{out} {i}: complete output differs");
+                    if out == "new" {
+                        std::fs::remove_dir_all(w.join("new")).unwrap();
+                    }
+                }
+                other => panic!("{out} {i}: exit {other:?}\n{text}"),
+            }
+            assert!(leftovers(&w).is_empty(), "{out} {i}: staging left");
+        }
+    }
+    assert!(interrupted >= 4, "only {interrupted} of 8 runs interrupted");
+
+    // The rerun over the old output completes it; the user's own file stays.
+    w.run([
+        "anonymize",
+        "sourcedata/70001",
+        "old",
+        "--original-id",
+        "70001",
+        "--study-id",
+        "S01",
+        "--date",
+        DATE,
+    ])
+    .expect_code(0);
+    let mut got = tree_hash(&w.join("old"));
+    assert!(got.iter().any(|(p, _)| p == "notes.txt"));
+    got.retain(|(p, _)| p != "notes.txt");
+    assert!(got == want, "the rerun differs from the uninterrupted run");
+}

@@ -50,6 +50,12 @@ pub struct SyncArgs {
     /// Write the results of a plan's work items into the workbook (after `anontrack work`).
     #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["dry_run", "fail_fast", "date", "config"])]
     pub collect: Option<PathBuf>,
+
+    /// Also merge each anonymized participant into `uid_mapping.csv` (original UID -> new UID)
+    /// and `patid_mapping.csv` (original ID -> study ID) in DIR. They re-identify the output:
+    /// kept owner-only, never shared with the data.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["dry_run", "plan_out", "collect"])]
+    pub write_mapping: Option<PathBuf>,
 }
 
 /// Runs `anontrack sync`: plan -> run -> apply -> print.
@@ -62,6 +68,7 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         fail_fast,
         plan_out,
         collect,
+        write_mapping,
     } = args;
     // One sync per study at a time, held for the whole run and taken before the workbook is read,
     // so a sync that waited plans from the other's result. A dry run never takes it.
@@ -81,7 +88,8 @@ pub fn run(args: SyncArgs, ui: &Ui) -> Result<Outcome> {
         config,
         profile: None,
         date,
-    })?;
+    })?
+    .with_mapping_dir(write_mapping);
     let plan = plan::plan(study.table(), study.config(), study.folder());
     for w in plan::warnings(study.table()) {
         ui.note(format!(
