@@ -105,16 +105,7 @@ fn walk(
             (Act::Remove, None) => None,
             (Act::Remove, Some(_)) => Some("not removed"),
             (Act::Empty, None) => None,
-            (Act::Empty | Act::Dummy, Some(y)) => {
-                let orig = elem_text(x).filter(|s| !s.is_empty());
-                match (&y.value, orig) {
-                    (Val::Seq(items), _) if !items.is_empty() => Some("not emptied"),
-                    (Val::Bytes(_), Some(o)) if elem_text(y).is_some_and(|v| v == o) => {
-                        Some("holds the original value")
-                    }
-                    _ => None,
-                }
-            }
+            (Act::Empty | Act::Dummy, Some(y)) => dummy_problem(act, x, y),
             (Act::Dummy, None) => Some("missing (a dummy value is required)"),
             (_, None) => Some("missing"),
             (Act::Keep | Act::Clean | Act::ReplaceUid, Some(y))
@@ -162,6 +153,132 @@ fn walk(
             };
             push(out, rank, tag, msg);
         }
+    }
+}
+
+/// What a Z (empty) or D (dummy) element holds: Z empty or a dummy, D a dummy; a dummy valid
+/// for its VR, not the original value, and (dates) not the original date moved by days.
+fn dummy_problem(act: Act, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str> {
+    let b = match &y.value {
+        Val::Seq(items) if items.is_empty() => return None,
+        Val::Seq(_) => return (act == Act::Empty).then_some("not emptied"),
+        Val::Frags(_) => return None,
+        Val::Bytes(b) => *b,
+    };
+    let new = parse::text(b);
+    if new.is_empty() {
+        return (act == Act::Dummy).then_some("empty (a dummy value is required)");
+    }
+    if elem_text(x).is_some_and(|o| !o.is_empty() && o == new) {
+        return Some("holds the original value");
+    }
+    // The output's VR, unless it is `UN` (an implicit-VR reader's), then the raw one's.
+    let vr = if &y.vr == b"UN" { x.vr } else { y.vr };
+    if !vr_valid(vr, b) {
+        return Some(match &vr {
+            b"DA" => "not a valid date (DA)",
+            b"TM" => "not a valid time (TM)",
+            b"DT" => "not a valid date and time (DT)",
+            b"DS" => "not a valid decimal (DS)",
+            b"IS" => "not a valid integer (IS)",
+            b"UI" => "not a valid UID (UI)",
+            b"AS" => "not a valid age (AS)",
+            b"CS" => "not a valid code string (CS)",
+            _ => "not valid for its VR",
+        });
+    }
+    if matches!(&vr, b"DA" | b"DT") && near_original_date(x, &new) {
+        return Some("holds the original date shifted");
+    }
+    None
+}
+
+/// A D/Z date that lies within a year of the original date (other than the original itself):
+/// the original moved by some offset, not a dummy (a dummy, such as `19000101`, is unrelated).
+fn near_original_date(x: &Elem<'_>, new: &str) -> bool {
+    let Some(orig) = elem_text(x) else {
+        return false;
+    };
+    let date = |s: &str| {
+        s.get(..8)
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+    };
+    orig.split('\\')
+        .zip(new.split('\\'))
+        .any(|(o, n)| match (date(o.trim()), date(n.trim())) {
+            (Some(o), Some(n)) => {
+                let days = (n - o).num_days().abs();
+                days > 0 && days <= super::keyed::OFFSET_DAYS.1
+            }
+            _ => false,
+        })
+}
+
+/// A value valid for its VR (PS3.5 6.2): every value of a multi-valued string, each of the
+/// right characters and length; binary values a whole number of their words.
+pub fn vr_valid(vr: [u8; 2], b: &[u8]) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let date = |s: &str| {
+        s.len() == 8 && digits(s) && chrono::NaiveDate::parse_from_str(s, "%Y%m%d").is_ok()
+    };
+    let time = |s: &str| {
+        let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
+        let frac_ok = frac.is_empty() || (frac.len() <= 6 && digits(frac));
+        let n = |r: std::ops::Range<usize>, max: u32| {
+            hms.get(r)
+                .filter(|p| digits(p))
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|v| v <= max)
+        };
+        frac_ok
+            && matches!(hms.len(), 2 | 4 | 6)
+            && n(0..2, 23)
+            && (hms.len() < 4 || n(2..4, 59))
+            && (hms.len() < 6 || n(4..6, 60))
+            && (frac.is_empty() || hms.len() == 6)
+    };
+    let text = parse::text(b);
+    let values = || text.split('\\').map(|v| v.trim_matches([' ', '\0']));
+    match &vr {
+        b"DA" => values().all(|v| v.is_empty() || date(v)),
+        b"TM" => values().all(|v| v.is_empty() || time(v)),
+        b"DT" => values().all(|v| {
+            let v = v.split(['+', '-']).next().unwrap_or("");
+            v.is_empty()
+                || (v.len() >= 4
+                    && digits(&v[..4])
+                    && (v.len() < 8 || date(&v[..8]))
+                    && (v.len() <= 8 || time(&v[8..])))
+        }),
+        b"DS" => values().all(|v| {
+            v.is_empty()
+                || (v.len() <= 16
+                    && v.bytes().all(|c| {
+                        c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E')
+                    })
+                    && v.parse::<f64>().is_ok_and(f64::is_finite))
+        }),
+        b"IS" => values().all(|v| {
+            v.is_empty()
+                || (v.len() <= 12 && v.parse::<i64>().is_ok_and(|n| i32::try_from(n).is_ok()))
+        }),
+        b"UI" => values().all(|v| v.is_empty() || valid_uid(v)),
+        b"AS" => values().all(|v| {
+            v.is_empty()
+                || (v.len() == 4 && digits(&v[..3]) && matches!(&v[3..], "D" | "W" | "M" | "Y"))
+        }),
+        b"CS" => values().all(|v| {
+            v.len() <= 16
+                && v.bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b' ' || c == b'_')
+        }),
+        b"AE" | b"SH" => values().all(|v| v.chars().count() <= 16),
+        b"LO" => values().all(|v| v.chars().count() <= 64),
+        b"PN" => values().all(|v| v.split('=').all(|g| g.chars().count() <= 64)),
+        b"ST" => text.chars().count() <= 1024,
+        b"LT" => text.chars().count() <= 10240,
+        _ if !parse::is_text(vr) => b.len().is_multiple_of(parse::word(vr)),
+        _ => true,
     }
 }
 
@@ -343,6 +460,55 @@ mod tests {
         assert_eq!(
             inconsistent(vec![(0, t, 1, 2), (3, t, 7, 2)]),
             [(3, t, "one new UID for two original UIDs")]
+        );
+    }
+
+    #[test]
+    fn dummies_must_be_valid_for_their_vr() {
+        for (vr, ok, bad) in [
+            (b"DA", "19000101", "Anonymous"),
+            (b"DA", "20240229\\19000101", "20230229"),
+            (b"TM", "000000", "Anonymous"),
+            (b"TM", "101500.123", "2500"),
+            (b"DT", "19000101000000", "Anonymous"),
+            (b"DT", "20240101120000.5+0100", "2024010112xx"),
+            (b"DS", "0", "Anonymous"),
+            (b"DS", "-1.5e3\\2", "1.2.3"),
+            (b"IS", "0", "Anonymous"),
+            (b"IS", "-12", "99999999999"),
+            (b"UI", "2.25.1", "Anonymous"),
+            (b"AS", "000Y", "Anonymous"),
+            (b"CS", "ANONYMIZED", "Anonymous"),
+            (b"SH", "sub-01", "a name far longer than sixteen"),
+        ] {
+            assert!(vr_valid(*vr, ok.as_bytes()), "{ok}");
+            assert!(!vr_valid(*vr, bad.as_bytes()), "{bad}");
+        }
+        assert!(vr_valid(*b"LO", b"Anonymous"));
+        assert!(vr_valid(*b"US", b"\x01\x00") && !vr_valid(*b"US", b"\x01"));
+    }
+
+    #[test]
+    fn z_and_d_elements_hold_empty_or_a_valid_unrelated_dummy() {
+        let el = |vr: &[u8; 2], b: &'static [u8]| Elem {
+            tag: Tag(0x0008, 0x0020),
+            vr: *vr,
+            value: Val::Bytes(b),
+        };
+        let raw = el(b"DA", b"20200101");
+        let z = |b: &'static [u8]| dummy_problem(Act::Empty, &raw, &el(b"DA", b));
+        assert_eq!(z(b""), None);
+        assert_eq!(z(b"19000101"), None);
+        assert_eq!(z(b"20200101"), Some("holds the original value"));
+        assert_eq!(z(b"Anonymous"), Some("not a valid date (DA)"));
+        assert_eq!(z(b"20191002"), Some("holds the original date shifted"));
+        let d = |b: &'static [u8]| dummy_problem(Act::Dummy, &raw, &el(b"DA", b));
+        assert_eq!(d(b""), Some("empty (a dummy value is required)"));
+        assert_eq!(d(b"19000101"), None);
+        // An implicit-VR reader's `UN` is judged by the raw element's VR.
+        assert_eq!(
+            dummy_problem(Act::Empty, &raw, &el(b"UN", b"Anonymous")),
+            Some("not a valid date (DA)")
         );
     }
 
