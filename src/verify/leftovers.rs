@@ -45,17 +45,20 @@ pub struct Tally {
 
 impl Tally {
     /// Adds one output file: `raw` gives the scan date and serial to look for. Values in
-    /// `exclude` (the profile's replacements, lowercase) and keyed UIDs (`2.25.`) are the
-    /// profile's own, not leftovers.
+    /// `exclude` (the profile's replacements, lowercase), keyed UIDs (`2.25.`) and the
+    /// top-level elements in `own_top` (sorted: what the profile writes itself, such as the
+    /// lab's run date in AcquisitionDate) are the profile's own, not leftovers.
     pub fn add(
         &mut self,
         basic: &Rules,
         exclude: &[String],
+        own_top: &[Tag],
         raw: &DataSet<'_>,
         anon: &DataSet<'_>,
     ) {
         let mut seen: BTreeSet<TagRef> = BTreeSet::new();
         let mut stack: Vec<&[Elem<'_>]> = vec![anon];
+        let top = anon.as_ptr();
         let text = |t: Tag| super::sweep::element_text(raw, t).filter(|s| !s.is_empty());
         let dates: Vec<String> = [
             Tag(0x0008, 0x0020),
@@ -87,6 +90,8 @@ impl Tally {
                         let v = parse::text(b);
                         let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
                             || (&e.vr == b"UI" && v.starts_with("2.25."));
+                        let own =
+                            own || (ds.as_ptr() == top && own_top.binary_search(&e.tag).is_ok());
                         if v.is_empty() || own || e.tag.1 == 0 {
                             continue;
                         }
@@ -165,6 +170,49 @@ fn vr_of(e: &Elem<'_>) -> VR {
 }
 
 impl Leftovers {
+    /// The summary in one short line, for the participant's report after a `sync`: how many
+    /// attributes are left (the first few named, most files first) and where the scan date or
+    /// serial hides. No values from the files.
+    pub fn line(&self) -> String {
+        const NAMED: usize = 5;
+        let mut s = if self.attributes.is_empty() {
+            "none: nothing the Basic profile would remove or replace is left".to_string()
+        } else {
+            let n = self.attributes.len();
+            let names: Vec<&str> = self
+                .attributes
+                .iter()
+                .take(NAMED)
+                .map(|a| a.keyword.as_str())
+                .collect();
+            format!(
+                "{n} attribute{} the Basic profile would remove or replace still hold{} a value \
+                 ({}{})",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                names.join(", "),
+                if n > NAMED { ", ..." } else { "" }
+            )
+        };
+        for (n, what) in [
+            (self.scan_date_in_uids, "the scan date inside UIDs"),
+            (self.serial_in_uids, "the device serial inside UIDs"),
+            (self.scan_date_in_csa, "the scan date inside the CSA header"),
+            (
+                self.serial_in_csa,
+                "the device serial inside the CSA header",
+            ),
+        ] {
+            if n > 0 {
+                s.push_str(&format!(
+                    "; {what} in {n} file{}",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        s
+    }
+
     /// The summary as lines for a terminal, without values from the files.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();

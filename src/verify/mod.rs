@@ -107,6 +107,9 @@ pub struct Verifier<'p> {
     basic: Option<crate::deid::Rules>,
     /// The lab-style profile's tags, sorted (checked by their rule, skipped elsewhere).
     rule_tags: Vec<Tag>,
+    /// The lab-style profile's tags that get the run's date, sorted: the profile's own value,
+    /// never a leftover.
+    run_date_tags: Vec<Tag>,
 }
 
 /// The running result of a participant's files, folded in one by one.
@@ -198,6 +201,13 @@ impl<'p> Verifier<'p> {
             .map(|r| Tag(r.tag.0, r.tag.1))
             .collect();
         rule_tags.sort_unstable();
+        let mut run_date_tags: Vec<Tag> = profile
+            .rules
+            .iter()
+            .filter(|r| matches!(r.action, Action::RunDate))
+            .map(|r| Tag(r.tag.0, r.tag.1))
+            .collect();
+        run_date_tags.sort_unstable();
         let exclude = profile
             .rules
             .iter()
@@ -218,6 +228,7 @@ impl<'p> Verifier<'p> {
             key: None,
             basic: None,
             rule_tags,
+            run_date_tags,
         }
     }
 
@@ -319,32 +330,39 @@ impl<'p> Verifier<'p> {
                         }
                     } else if !tree::is_dicom(&raw_path) {
                         not_dicom()
-                    } else if let Some(unfit) = std::fs::read(&raw_path)
-                        .ok()
-                        .and_then(|b| parse::read(&b, &mut Vec::new()).err())
-                        .filter(|u| *u != parse::Unfit::Broken)
-                    {
-                        // No copy because the raw file itself is broken (the anonymizer refuses
-                        // it): say that, rather than blame the anonymized folder.
-                        Checked {
-                            findings: vec![Ranked {
-                                rank: Rank::File,
-                                finding: Finding::new(format!(
-                                    "raw file {}, so it has no anonymized copy",
-                                    unfit.reason()
-                                ))
-                                .file(anon_rel),
-                            }],
-                            ..Checked::default()
-                        }
                     } else {
-                        Checked {
-                            findings: vec![Ranked {
-                                rank: Rank::File,
-                                finding: Finding::new("missing").file(anon_rel),
-                            }],
-                            missing: true,
-                            ..Checked::default()
+                        // Read anyway: its needles (a name only this file holds) are the
+                        // participant's, to be looked for in every other anonymized file.
+                        let bytes = std::fs::read(&raw_path).ok();
+                        let mut scratch = Vec::new();
+                        let parsed = bytes.as_deref().map(|b| parse::read(b, &mut scratch));
+                        match parsed {
+                            Some(Err(unfit)) if unfit != parse::Unfit::Broken => {
+                                // No copy because the raw file itself is broken (the anonymizer
+                                // refuses it): say that, rather than blame the anonymized folder.
+                                Checked {
+                                    findings: vec![Ranked {
+                                        rank: Rank::File,
+                                        finding: Finding::new(format!(
+                                            "raw file {}, so it has no anonymized copy",
+                                            unfit.reason()
+                                        ))
+                                        .file(anon_rel),
+                                    }],
+                                    ..Checked::default()
+                                }
+                            }
+                            _ => Checked {
+                                findings: vec![Ranked {
+                                    rank: Rank::File,
+                                    finding: Finding::new("missing").file(anon_rel),
+                                }],
+                                needles: parsed
+                                    .and_then(Result::ok)
+                                    .map(|f| self.needles_of(&f.root)),
+                                missing: true,
+                                ..Checked::default()
+                            },
                         }
                     };
                     acc.add(i, r);
@@ -519,28 +537,7 @@ impl<'p> Verifier<'p> {
                 };
             }
         };
-        // Under a standard profile the sweep also looks for staff names, identity attributes,
-        // original UIDs and dates, except those whose original value the profile keeps.
-        let kept = |tag: Tag, vr: &[u8]| {
-            let Some(rules) = &self.profile.standard else {
-                return false;
-            };
-            let vr = std::str::from_utf8(vr)
-                .ok()
-                .and_then(|v| v.parse::<dicom_core::VR>().ok())
-                .unwrap_or(dicom_core::VR::UN);
-            matches!(
-                rules.action(crate::finding::TagRef(tag.0, tag.1), vr),
-                crate::deid::Act::Keep | crate::deid::Act::Clean
-            )
-        };
-        let extended: Option<&sweep::Kept<'_>> = (self.profile.name != "lab").then_some(&kept);
-        let needles = Needles::from_raw(
-            &raw_file.root,
-            self.original_id.as_deref(),
-            &self.exclude,
-            extended,
-        );
+        let needles = self.needles_of(&raw_file.root);
         let anon_bytes = std::fs::read(anon);
         let mut anon_scratch = Vec::new();
         let anon_file = match &anon_bytes {
@@ -597,7 +594,13 @@ impl<'p> Verifier<'p> {
         }
         let tally = self.basic.as_ref().map(|basic| {
             let mut t = leftovers::Tally::default();
-            t.add(basic, &self.exclude, &raw_file.root, &anon_file.root);
+            t.add(
+                basic,
+                &self.exclude,
+                &self.run_date_tags,
+                &raw_file.root,
+                &anon_file.root,
+            );
             t
         });
         Checked {
@@ -613,6 +616,27 @@ impl<'p> Verifier<'p> {
 }
 
 impl Verifier<'_> {
+    /// The needles of one raw file (see [`Needles::from_raw`]): under a standard profile also
+    /// staff names, identity attributes, original UIDs and dates, except those whose original
+    /// value the profile keeps.
+    fn needles_of(&self, raw: &[parse::Elem<'_>]) -> Needles {
+        let kept = |tag: Tag, vr: &[u8]| {
+            let Some(rules) = &self.profile.standard else {
+                return false;
+            };
+            let vr = std::str::from_utf8(vr)
+                .ok()
+                .and_then(|v| v.parse::<dicom_core::VR>().ok())
+                .unwrap_or(dicom_core::VR::UN);
+            matches!(
+                rules.action(crate::finding::TagRef(tag.0, tag.1), vr),
+                crate::deid::Act::Keep | crate::deid::Act::Clean
+            )
+        };
+        let extended: Option<&sweep::Kept<'_>> = (self.profile.name != "lab").then_some(&kept);
+        Needles::from_raw(raw, self.original_id.as_deref(), &self.exclude, extended)
+    }
+
     /// The residual sweep alone over one anonymized file, with `needles`.
     fn sweep_file(&self, anon: &Path, needles: &Needles) -> Vec<Ranked> {
         let mut out = Vec::new();
