@@ -10,7 +10,8 @@
 //! of the original (without a key: valid, at most 64 characters, not the original); shifted
 //! dates equal to the original plus the participant's offset (the time part of a DT unchanged);
 //! PatientID and PatientName the study ID. Private elements follow their block's creator; a kept
-//! private value may differ only by same-length substitutions (digits, dots and `X`). Only the
+//! private value may differ only by the same-length substitutions the contract gives, recomputed
+//! position by position ([`super::blob`]; without a key: only digits, dots and `X`). Only the
 //! de-identification block (0012,0062-0064) and (0028,0303) may be added; PatientIdentityRemoved
 //! must be `YES`, the method code sequence must list exactly the profile's codes, and
 //! MediaStorageSOPInstanceUID must equal SOPInstanceUID.
@@ -33,6 +34,17 @@ pub struct Ctx<'c> {
     /// Every (tag, original, new) UID pair seen, as hashes: checked one-to-one across the
     /// participant by [`inconsistent`].
     pub pairs: std::cell::RefCell<Vec<(Tag, u64, u64)>>,
+    /// The raw file's identifiers for recomputing kept private values ([`super::blob`]), when
+    /// the key and the date offset are known and the profile keeps private values.
+    pub blob: Option<super::blob::Ids>,
+}
+
+impl Ctx<'_> {
+    /// Whether the rules can keep a private value (only then are blob identifiers needed).
+    pub fn keeps_private(rules: &Rules) -> bool {
+        rules.has(crate::deid::DeidOption::RetainSafePrivate)
+            || rules.overrides().keys().any(|t| t.0 % 2 == 1)
+    }
 }
 
 fn push(out: &mut Vec<Ranked>, rank: Rank, tag: Tag, message: String) {
@@ -50,7 +62,7 @@ pub fn check(ctx: &Ctx<'_>, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranke
 }
 
 /// The elements anontrack adds to every output.
-fn may_be_added(tag: Tag) -> bool {
+pub fn may_be_added(tag: Tag) -> bool {
     matches!(
         (tag.0, tag.1),
         (0x0012, 0x0062) | (0x0012, 0x0063) | (0x0012, 0x0064) | (0x0028, 0x0303)
@@ -90,10 +102,13 @@ fn walk(
         }
         let kw = keyword(tag);
         let t = TagRef(tag.0, tag.1);
+        if outer.is_none() && may_be_added(tag) {
+            // The de-identification block is the writer's own, whatever the raw file held (a
+            // file anonymized before); `identity` checks what it must say.
+            continue;
+        }
         let Some(x) = x else {
-            if !(outer.is_none() && may_be_added(tag)) {
-                push(out, Rank::Profile, tag, format!("{kw} added{}", inside()));
-            }
+            push(out, Rank::Profile, tag, format!("{kw} added{}", inside()));
             continue;
         };
         let act = if !tag.0.is_multiple_of(2) {
@@ -123,13 +138,31 @@ fn walk(
                     None
                 }
             }
-            (Act::Keep, Some(y)) => {
-                if same_value(x, y, encs) || (!tag.0.is_multiple_of(2) && substituted(x, y)) {
-                    None
-                } else {
-                    Some("changed")
+            (Act::Keep, Some(y)) if !tag.0.is_multiple_of(2) => {
+                match kept_private(ctx, x, y, encs) {
+                    Ok(()) => None,
+                    Err(problems) => {
+                        for p in problems {
+                            match p {
+                                super::blob::Problem::Left(kind) => push(
+                                    out,
+                                    Rank::Phi,
+                                    tag,
+                                    format!("{kw}{} holds {}", inside(), kind.what()),
+                                ),
+                                super::blob::Problem::Changed => push(
+                                    out,
+                                    Rank::Changed,
+                                    tag,
+                                    format!("{kw} changed{}", inside()),
+                                ),
+                            }
+                        }
+                        None
+                    }
                 }
             }
+            (Act::Keep, Some(y)) => (!same_value(x, y, encs)).then_some("changed"),
             // Cleaned text is judged by the residual sweep (it must hold no identifier).
             (Act::Clean, Some(_)) => None,
             (Act::ReplaceUid, Some(y)) => uid_problem(ctx, x, y),
@@ -169,11 +202,11 @@ fn dummy_problem(act: Act, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str> {
     if new.is_empty() {
         return (act == Act::Dummy).then_some("empty (a dummy value is required)");
     }
-    if elem_text(x).is_some_and(|o| !o.is_empty() && o == new) {
-        return Some("holds the original value");
-    }
     // The output's VR, unless it is `UN` (an implicit-VR reader's), then the raw one's.
     let vr = if &y.vr == b"UN" { x.vr } else { y.vr };
+    if elem_text(x).is_some_and(|o| !o.is_empty() && o == new) && !placeholder(vr, &new) {
+        return Some("holds the original value");
+    }
     if !vr_valid(vr, b) {
         return Some(match &vr {
             b"DA" => "not a valid date (DA)",
@@ -191,6 +224,18 @@ fn dummy_problem(act: Act, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str> {
         return Some("holds the original date shifted");
     }
     None
+}
+
+/// A value that is itself a dummy (files anonymized before hold them): keeping it keeps
+/// nothing of the participant's.
+fn placeholder(vr: [u8; 2], v: &str) -> bool {
+    match &vr {
+        b"DA" => v == "19000101",
+        b"DT" => v.starts_with("19000101") && v[8..].bytes().all(|c| c == b'0'),
+        b"TM" => v.bytes().all(|c| c == b'0' || c == b'.'),
+        b"DS" | b"IS" => v == "0",
+        _ => v.eq_ignore_ascii_case("anonymized") || v.eq_ignore_ascii_case("anonymous"),
+    }
 }
 
 /// A D/Z date that lies within a year of the original date (other than the original itself):
@@ -280,6 +325,35 @@ pub fn vr_valid(vr: [u8; 2], b: &[u8]) -> bool {
         _ if !parse::is_text(vr) => b.len().is_multiple_of(parse::word(vr)),
         _ => true,
     }
+}
+
+/// A kept private value: with the key, recomputed position by position ([`super::blob`]);
+/// without it, equal but for same-length substitutions of the right shape ([`substituted`]).
+fn kept_private(
+    ctx: &Ctx<'_>,
+    x: &Elem<'_>,
+    y: &Elem<'_>,
+    encs: (Enc, Enc),
+) -> Result<(), Vec<super::blob::Problem>> {
+    let changed = || vec![super::blob::Problem::Changed];
+    let (Some(ids), Some(key), Val::Bytes(p), Val::Bytes(q)) =
+        (&ctx.blob, ctx.key, &x.value, &y.value)
+    else {
+        return if same_value(x, y, encs) || substituted(x, y) {
+            Ok(())
+        } else {
+            Err(changed())
+        };
+    };
+    let problems = ids.check(key, p, q);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    // Nothing to substitute and equal by value (a re-encoder's byte order): unchanged.
+    if problems == changed() && same_value(x, y, encs) && ids.expected(key, p).0 == *p {
+        return Ok(());
+    }
+    Err(problems)
 }
 
 /// A kept private value that differs only where a same-length substitution may write (digits,
@@ -502,6 +576,9 @@ mod tests {
         assert_eq!(z(b"20200101"), Some("holds the original value"));
         assert_eq!(z(b"Anonymous"), Some("not a valid date (DA)"));
         assert_eq!(z(b"20191002"), Some("holds the original date shifted"));
+        // A raw file anonymized before: its dummy may stay.
+        let dummy = el(b"DA", b"19000101");
+        assert_eq!(dummy_problem(Act::Dummy, &dummy, &dummy), None);
         let d = |b: &'static [u8]| dummy_problem(Act::Dummy, &raw, &el(b"DA", b));
         assert_eq!(d(b""), Some("empty (a dummy value is required)"));
         assert_eq!(d(b"19000101"), None);
