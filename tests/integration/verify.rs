@@ -732,9 +732,17 @@ mod standard {
         Profile::standard(base).with_key(StudyKey::from_bytes(KEY))
     }
 
-    /// The made-up study anonymized by the writer into `out/`.
+    /// The made-up study (with an X attribute inside its nested sequence) anonymized by the
+    /// writer into `out/`.
     fn written(base: Base) -> (Study, PathBuf) {
         let s = Study::new(EXPLICIT, false);
+        for i in 1..=3 {
+            put_in(
+                &s.raw.join(format!("T1_P4321/IM-000{i}.dcm")),
+                REFS,
+                DataElement::new(Tag(0x0008, 0x0092), VR::ST, "1 Made-up Street"),
+            );
+        }
         let out = s.w.join(base.name());
         Anonymizer::new(&profile(base))
             .key(StudyKey::from_bytes(KEY))
@@ -787,15 +795,45 @@ mod standard {
 
     const REFS: Option<Tag> = Some(Tag(0x0008, 0x1140));
 
+    /// The original value of one top-level element of a raw file, as text.
+    fn raw_text(s: &Study, file: u32, tag: Tag) -> String {
+        let p = s.raw.join(format!("T1_P4321/IM-000{file}.dcm"));
+        let o = OpenFileOptions::new().open_file(p).unwrap();
+        o.get(tag).unwrap().to_str().unwrap().trim().to_string()
+    }
+
+    /// What a seeding function gets: the study, the anonymized file, and the profile.
+    type Seed = fn(&Study, &Path, Base);
+
+    /// The seeded faults, each under basic and under neuro: caught with the right
+    /// finding, and nothing else found in any other file. The expected findings are
+    /// `[basic, neuro]`.
     #[test]
     fn seeded_faults_are_each_caught_with_the_right_finding() {
-        type Fault = (Base, u32, &'static str, fn(&Path));
-        let faults: Vec<Fault> = vec![
+        let faults: Vec<(&str, u32, [&str; 2], Seed)> = vec![
             (
-                Base::Basic,
+                "an X attribute left inside a nested sequence",
                 1,
-                "(0009,1001) private element not removed inside (0008,1140)",
-                |p| {
+                [
+                    "(0008,0092) ReferringPhysicianAddress not removed inside (0008,1140)",
+                    "(0008,0092) ReferringPhysicianAddress not removed inside (0008,1140)",
+                ],
+                |_, p, _| {
+                    put_in(
+                        p,
+                        REFS,
+                        DataElement::new(Tag(0x0008, 0x0092), VR::ST, "1 Made-up Street"),
+                    )
+                },
+            ),
+            (
+                "a private element without a safe-listed creator, nested",
+                1,
+                [
+                    "(0009,1001) private element not removed inside (0008,1140)",
+                    "(0009,1001) private element not removed inside (0008,1140)",
+                ],
+                |_, p, _| {
                     put_in(
                         p,
                         REFS,
@@ -804,10 +842,13 @@ mod standard {
                 },
             ),
             (
-                Base::Basic,
+                "a private block outside the safe list",
                 1,
-                "(0033,1013) private element not removed",
-                |p| {
+                [
+                    "(0033,1013) private element not removed",
+                    "(0033,1013) private element not removed",
+                ],
+                |_, p, _| {
                     put_in(
                         p,
                         None,
@@ -825,10 +866,13 @@ mod standard {
                 },
             ),
             (
-                Base::Basic,
+                "a UID left original",
                 1,
-                "(0020,000D) StudyInstanceUID left original",
-                |p| {
+                [
+                    "(0020,000D) StudyInstanceUID left original",
+                    "(0020,000D) StudyInstanceUID left original",
+                ],
+                |_, p, _| {
                     put_in(
                         p,
                         None,
@@ -837,72 +881,36 @@ mod standard {
                 },
             ),
             (
-                Base::Basic,
+                "a UID remapped inconsistently between two files",
                 2,
-                "(0020,000D) StudyInstanceUID not the UID the study key gives",
-                |p| put_in(p, None, ui(0x0020, 0x000D, "2.25.1234")),
+                [
+                    "(0020,000D) StudyInstanceUID not the UID the study key gives",
+                    "(0020,000D) StudyInstanceUID not the UID the study key gives",
+                ],
+                |_, p, _| put_in(p, None, ui(0x0020, 0x000D, "2.25.1234")),
             ),
             (
-                Base::Basic,
+                "a reference pointing at the old UID",
                 1,
-                "(0008,1155) ReferencedSOPInstanceUID left original inside (0008,1140)",
-                |p| put_in(p, REFS, ui(0x0008, 0x1155, "1.2.826.0.1.3680043.10.999.7")),
+                [
+                    "(0008,1155) ReferencedSOPInstanceUID left original inside (0008,1140)",
+                    "(0008,1155) ReferencedSOPInstanceUID left original inside (0008,1140)",
+                ],
+                |_, p, _| put_in(p, REFS, ui(0x0008, 0x1155, "1.2.826.0.1.3680043.10.999.7")),
             ),
             (
-                Base::Basic,
+                // Basic empties dates (Z): a shifted date there is the original moved, not a
+                // dummy. Neuro shifts them: by another offset is wrong.
+                "a date shifted by another offset",
                 1,
-                "(0010,0010) PatientName not the study ID",
-                |p| {
-                    put_in(
-                        p,
-                        None,
-                        DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Doe^Jane"),
-                    )
-                },
-            ),
-            (
-                Base::Basic,
-                1,
-                "(0020,4000) ImageComments holds an original UID",
-                |p| {
-                    put_in(
-                        p,
-                        None,
-                        DataElement::new(
-                            Tag(0x0020, 0x4000),
-                            VR::LT,
-                            "was 1.2.826.0.1.3680043.10.999.1",
-                        ),
-                    )
-                },
-            ),
-            (Base::Basic, 1, "(0008,0060) Modality changed", |p| {
-                put_in(
-                    p,
-                    None,
-                    DataElement::new(Tag(0x0008, 0x0060), VR::CS, PrimitiveValue::Empty),
-                )
-            }),
-            (Base::Basic, 1, "(7FE0,0010) PixelData changed", |p| {
-                let mut b = std::fs::read(p).unwrap();
-                let last = b.len() - 1;
-                b[last] ^= 1;
-                std::fs::write(p, b).unwrap();
-            }),
-            (
-                Base::Neuro,
-                1,
-                "(0008,0020) StudyDate not shifted by the participant's offset",
-                |p| {
-                    let o = OpenFileOptions::new().open_file(p).unwrap();
-                    let d = o
-                        .get(Tag(0x0008, 0x0020))
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .to_string();
-                    let d = NaiveDate::parse_from_str(d.trim(), "%Y%m%d").unwrap()
-                        - chrono::Duration::days(1);
+                [
+                    "(0008,0020) StudyDate holds the original date shifted",
+                    "(0008,0020) StudyDate not shifted by the participant's offset",
+                ],
+                |s, p, _| {
+                    let d = raw_text(s, 1, Tag(0x0008, 0x0020));
+                    let d = NaiveDate::parse_from_str(&d, "%Y%m%d").unwrap()
+                        - chrono::Duration::days(101);
                     put_in(
                         p,
                         None,
@@ -914,39 +922,148 @@ mod standard {
                     )
                 },
             ),
-            (Base::Neuro, 1, "(0008,0030) StudyTime changed", |p| {
-                put_in(
-                    p,
-                    None,
-                    DataElement::new(Tag(0x0008, 0x0030), VR::TM, "101501"),
-                )
-            }),
-            (Base::Neuro, 1, "(0029,1010) private element changed", |p| {
-                put_in(
-                    p,
-                    None,
-                    DataElement::new(
-                        Tag(0x0029, 0x1010),
-                        VR::OB,
-                        PrimitiveValue::U8(
-                            b"SV1Q\x04\x03\x02\x01 Doe made-up binary".as_slice().into(),
+            (
+                // Neuro keeps times: one changed is a change. Basic empties them (Z): another
+                // valid time is a dummy by the standard, the original time back is the fault.
+                "a time changed",
+                1,
+                [
+                    "(0008,0030) StudyTime holds the original value",
+                    "(0008,0030) StudyTime changed",
+                ],
+                |s, p, base| {
+                    let t = match base {
+                        Base::Basic => raw_text(s, 1, Tag(0x0008, 0x0030)),
+                        Base::Neuro => "101501".into(),
+                    };
+                    put_in(p, None, DataElement::new(Tag(0x0008, 0x0030), VR::TM, t))
+                },
+            ),
+            (
+                "PatientName put back",
+                1,
+                [
+                    "(0010,0010) PatientName not the study ID",
+                    "(0010,0010) PatientName not the study ID",
+                ],
+                |_, p, _| {
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Doe^Jane"),
+                    )
+                },
+            ),
+            (
+                "the original UID pasted into ImageComments",
+                1,
+                [
+                    "(0020,4000) ImageComments holds an original UID",
+                    "(0020,4000) ImageComments holds an original UID",
+                ],
+                |_, p, _| {
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(
+                            Tag(0x0020, 0x4000),
+                            VR::LT,
+                            "was 1.2.826.0.1.3680043.10.999.1",
                         ),
-                    ),
-                )
-            }),
+                    )
+                },
+            ),
+            (
+                "a Type 1 attribute emptied",
+                1,
+                [
+                    "(0008,0060) Modality changed",
+                    "(0008,0060) Modality changed",
+                ],
+                |_, p, _| {
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(Tag(0x0008, 0x0060), VR::CS, PrimitiveValue::Empty),
+                    )
+                },
+            ),
+            (
+                "Anonymous written into a dummy date (D)",
+                1,
+                [
+                    "(0008,0023) ContentDate not a valid date (DA)",
+                    // Neuro shifts ContentDate rather than replacing it.
+                    "(0008,0023) ContentDate not shifted by the participant's offset",
+                ],
+                |_, p, _| {
+                    put_in(
+                        p,
+                        None,
+                        DataElement::new(Tag(0x0008, 0x0023), VR::DA, "Anonymous"),
+                    )
+                },
+            ),
+            (
+                // Neuro keeps the CSA header with same-length substitutes: one byte outside
+                // them is a change. Basic removes it: the header back is not removed.
+                "a CSA header altered",
+                1,
+                [
+                    "(0029,1010) private element not removed",
+                    "(0029,1010) private element changed",
+                ],
+                |s, p, base| match base {
+                    Base::Neuro => {
+                        let mut b = std::fs::read(p).unwrap();
+                        let at = b.windows(4).position(|w| w == b"SV10").unwrap();
+                        b[at + 2] = b'2';
+                        std::fs::write(p, b).unwrap();
+                    }
+                    Base::Basic => {
+                        let raw = s.raw.join("T1_P4321/IM-0001.dcm");
+                        let o = OpenFileOptions::new().open_file(raw).unwrap();
+                        let creator = o.get(Tag(0x0029, 0x0010)).unwrap().clone();
+                        let csa = o.get(Tag(0x0029, 0x1010)).unwrap().clone();
+                        edit(p, |a| {
+                            a.put(creator);
+                            a.put(csa);
+                        });
+                    }
+                },
+            ),
+            (
+                "one pixel byte flipped",
+                1,
+                [
+                    "(7FE0,0010) PixelData changed",
+                    "(7FE0,0010) PixelData changed",
+                ],
+                |_, p, _| {
+                    let mut b = std::fs::read(p).unwrap();
+                    let last = b.len() - 1;
+                    b[last] ^= 1;
+                    std::fs::write(p, b).unwrap();
+                },
+            ),
         ];
-        for (base, file, want, seed) in faults {
-            let (s, out) = written(base);
-            let target = out.join(format!("T1_sub-01/IM-000{file}.dcm"));
-            seed(&target);
-            let got = check(base, &s, &out, KEY);
-            let want = format!("{want} [T1_sub-01/IM-000{file}.dcm]");
-            assert!(got.contains(&want), "{base:?}: want {want}, got {got:?}");
-            // No false alarm elsewhere: every finding is about the seeded file.
-            assert!(
-                got.iter().all(|f| f.contains(&format!("IM-000{file}"))),
-                "{base:?}: {got:?}"
-            );
+        for (what, file, wants, seed) in &faults {
+            for (base, want) in [Base::Basic, Base::Neuro].into_iter().zip(wants) {
+                let (s, out) = written(base);
+                let target = out.join(format!("T1_sub-01/IM-000{file}.dcm"));
+                seed(&s, &target, base);
+                let got = check(base, &s, &out, KEY);
+                let want = format!("{want} [T1_sub-01/IM-000{file}.dcm]");
+                assert!(
+                    got.contains(&want),
+                    "{what}, {base:?}: want {want}, got {got:?}"
+                );
+                // No false alarm elsewhere: every finding is about the seeded file.
+                assert!(
+                    got.iter().all(|f| f.contains(&format!("IM-000{file}"))),
+                    "{what}, {base:?}: {got:?}"
+                );
+            }
         }
     }
 
@@ -954,28 +1071,31 @@ mod standard {
     /// UID maps to one new UID across the participant.
     #[test]
     fn without_the_key_inconsistent_remapping_is_caught() {
-        let (s, out) = written(Base::Basic);
-        put_in(
-            &out.join("T1_sub-01/IM-0002.dcm"),
-            None,
-            ui(0x0020, 0x000D, "2.25.1234"),
-        );
-        let p = profile(Base::Basic);
-        let got: Vec<String> = Verifier::new(&p)
-            .original_id("P4321")
-            .study_id("sub-01")
-            .verify_dir(&s.raw, &out, &indicatif::ProgressBar::hidden())
-            .unwrap()
-            .findings
-            .iter()
-            .map(|f| f.detailed())
-            .collect();
-        assert_eq!(
-            got,
-            [
-                "(0020,000D) StudyInstanceUID remapped inconsistently across files [T1_sub-01/IM-0002.dcm]"
-            ]
-        );
+        for base in [Base::Basic, Base::Neuro] {
+            let (s, out) = written(base);
+            put_in(
+                &out.join("T1_sub-01/IM-0002.dcm"),
+                None,
+                ui(0x0020, 0x000D, "2.25.1234"),
+            );
+            let p = profile(base);
+            let got: Vec<String> = Verifier::new(&p)
+                .original_id("P4321")
+                .study_id("sub-01")
+                .verify_dir(&s.raw, &out, &indicatif::ProgressBar::hidden())
+                .unwrap()
+                .findings
+                .iter()
+                .map(|f| f.detailed())
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    "(0020,000D) StudyInstanceUID remapped inconsistently across files [T1_sub-01/IM-0002.dcm]"
+                ],
+                "{base:?}"
+            );
+        }
     }
 
     /// A real file's name in ../shared/dicom, its raw folder and its anonymized folder.
@@ -1155,17 +1275,28 @@ mod standard {
 
     #[test]
     fn a_wrong_key_makes_every_uid_a_finding() {
-        let (s, out) = written(Base::Basic);
-        let got = check(Base::Basic, &s, &out, [0x11; 32]);
-        for uid in [
-            "(0008,0018) SOPInstanceUID not the UID the study key gives in 3 files",
-            "(0020,000D) StudyInstanceUID not the UID the study key gives in 3 files",
-            "(0008,1155) ReferencedSOPInstanceUID not the UID the study key gives inside (0008,1140) in 3 files",
-        ] {
-            assert!(
-                got.iter().any(|f| f.starts_with(uid)),
-                "want {uid}, got {got:?}"
-            );
+        for base in [Base::Basic, Base::Neuro] {
+            let (s, out) = written(base);
+            let got = check(base, &s, &out, [0x11; 32]);
+            for uid in [
+                "(0008,0018) SOPInstanceUID not the UID the study key gives in 3 files",
+                "(0020,000D) StudyInstanceUID not the UID the study key gives in 3 files",
+                "(0008,1155) ReferencedSOPInstanceUID not the UID the study key gives inside (0008,1140) in 3 files",
+            ] {
+                assert!(
+                    got.iter().any(|f| f.starts_with(uid)),
+                    "{base:?}: want {uid}, got {got:?}"
+                );
+            }
+            // Neuro's shifted dates come from the key too.
+            if base == Base::Neuro {
+                assert!(
+                    got.iter().any(|f| f.starts_with(
+                        "(0008,0020) StudyDate not shifted by the participant's offset in 3 files"
+                    )),
+                    "{got:?}"
+                );
+            }
         }
     }
 }
