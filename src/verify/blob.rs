@@ -23,7 +23,7 @@
 //! substitution covers, is a leak too.
 
 use super::keyed::{Key, shift_date};
-use super::parse::{self, Elem, Val};
+use super::parse::{Elem, Val};
 use super::sweep::Kind;
 use crate::deid::{Act, DeidOption, Rules};
 use crate::finding::TagRef;
@@ -198,15 +198,26 @@ impl Ids {
         }
         // An identifier in another case escapes the substitutions: still a leak.
         if !out.iter().any(|p| matches!(p, Problem::Left(_)))
-            && let Some((_, kind)) = self.texts.iter().find(|(t, _)| {
-                let t = String::from_utf8_lossy(t).to_lowercase();
-                super::sweep::contains_ci(&parse::text(anon), &t, true)
-            })
+            && let Some((_, kind)) = self.texts.iter().find(|(t, _)| word_ci(anon, t))
         {
             out.insert(0, Problem::Left(*kind));
         }
         out
     }
+}
+
+/// `needle` in `hay`, ASCII case ignored, standing alone (no letter or digit beside it); on the
+/// bytes, so a binary blob is searched without being copied into text.
+fn word_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    !needle.is_empty()
+        && hay.len() >= needle.len()
+        && (0..=hay.len() - needle.len()).any(|i| {
+            hay[i].eq_ignore_ascii_case(&needle[0])
+                && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+                && !alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
+                && !alnum(hay.get(i + needle.len()))
+        })
 }
 
 /// `v` without space and NUL padding at either end (padding at the start: spaces only).

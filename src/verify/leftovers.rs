@@ -87,12 +87,22 @@ impl Tally {
                             hides[2] |= dates.iter().any(|d| holds(b, d));
                             hides[3] |= serial.as_deref().is_some_and(|s| holds(b, s));
                         }
-                        let v = parse::text(b);
-                        let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
-                            || (&e.vr == b"UI" && v.starts_with("2.25."));
+                        if e.tag.1 == 0 || e.tag == parse::PIXEL_DATA {
+                            continue;
+                        }
+                        // Text is decoded only for text VRs: binary values (CSA headers) are
+                        // judged by their bytes, without a copy.
+                        let (empty, own) = if parse::is_text(e.vr) {
+                            let v = parse::text(b);
+                            let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
+                                || (&e.vr == b"UI" && v.starts_with("2.25."));
+                            (v.is_empty(), own)
+                        } else {
+                            (b.iter().all(|c| matches!(c, b' ' | 0)), false)
+                        };
                         let own =
                             own || (ds.as_ptr() == top && own_top.binary_search(&e.tag).is_ok());
-                        if v.is_empty() || own || e.tag.1 == 0 {
+                        if empty || own {
                             continue;
                         }
                         let t = TagRef(e.tag.0, e.tag.1);
