@@ -44,7 +44,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Adds one output file: `raw` gives the scan date and serial to look for. Values in
+    /// Adds one output file (`basic` is [`basic()`]): `raw` gives the scan date and serial to
+    /// look for. Values in
     /// `exclude` (the profile's replacements, lowercase), keyed UIDs (`2.25.`) and the
     /// top-level elements in `own_top` (sorted: what the profile writes itself, such as the
     /// lab's run date in AcquisitionDate) are the profile's own, not leftovers.
@@ -74,7 +75,8 @@ impl Tally {
         while let Some(ds) = stack.pop() {
             for e in ds {
                 let holds = |b: &[u8], n: &str| {
-                    !n.is_empty() && b.windows(n.len()).any(|w| w == n.as_bytes())
+                    let n = n.as_bytes();
+                    !n.is_empty() && b.windows(n.len()).any(|w| w[0] == n[0] && w == n)
                 };
                 match &e.value {
                     Val::Seq(items) => stack.extend(items.iter().map(Vec::as_slice)),
@@ -109,7 +111,7 @@ impl Tally {
                         if !e.tag.0.is_multiple_of(2) {
                             // Private: one line per group (creators and values alike).
                             seen.insert(TagRef(e.tag.0, 0x0000));
-                        } else if basic.action(t, vr_of(e)) != Act::Keep {
+                        } else if !basic_keeps(basic, t, e.vr) {
                             seen.insert(t);
                         }
                     }
@@ -167,16 +169,28 @@ impl Tally {
     }
 }
 
+/// Whether the Basic profile keeps a public element (of this VR) as it is. Cached per thread:
+/// `basic` is always [`basic()`], and looking a tag up in the standard's table costs a scan of
+/// its repeating-group rows for every tag the table does not list.
+fn basic_keeps(basic: &Rules, t: TagRef, vr: [u8; 2]) -> bool {
+    thread_local! {
+        static KEEPS: std::cell::RefCell<std::collections::HashMap<(TagRef, [u8; 2]), bool>> =
+            Default::default();
+    }
+    KEEPS.with(|c| {
+        *c.borrow_mut().entry((t, vr)).or_insert_with(|| {
+            let vr = std::str::from_utf8(&vr)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(VR::UN);
+            basic.action(t, vr) == Act::Keep
+        })
+    })
+}
+
 /// The Basic profile's rules, against which leftovers are judged.
 pub fn basic() -> Rules {
     Rules::resolve(Base::Basic, &[])
-}
-
-fn vr_of(e: &Elem<'_>) -> VR {
-    std::str::from_utf8(&e.vr)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(VR::UN)
 }
 
 impl Leftovers {

@@ -111,6 +111,8 @@ pub struct Verifier<'p> {
     /// The lab-style profile's tags that get the run's date, sorted: the profile's own value,
     /// never a leftover.
     run_date_tags: Vec<Tag>,
+    /// Names this verifier's rules in the per-thread cache of actions ([`standard::action`]).
+    token: u64,
 }
 
 /// The running result of a participant's files, folded in one by one.
@@ -235,6 +237,7 @@ impl<'p> Verifier<'p> {
             basic: None,
             rule_tags,
             run_date_tags,
+            token: standard::rules_token(),
         }
     }
 
@@ -587,6 +590,7 @@ impl<'p> Verifier<'p> {
                 });
             let ctx = standard::Ctx {
                 rules,
+                token: self.token,
                 key: self.key.as_ref(),
                 offset,
                 study_id: self.study_id.as_deref(),
@@ -657,7 +661,7 @@ impl Verifier<'_> {
                 .and_then(|v| v.parse::<dicom_core::VR>().ok())
                 .unwrap_or(dicom_core::VR::UN);
             matches!(
-                rules.action(crate::finding::TagRef(tag.0, tag.1), vr),
+                standard::action(rules, self.token, crate::finding::TagRef(tag.0, tag.1), vr),
                 crate::deid::Act::Keep | crate::deid::Act::Clean
             )
         };

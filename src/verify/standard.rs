@@ -27,6 +27,8 @@ use dicom_core::{Tag, VR};
 /// What the check needs besides the two files.
 pub struct Ctx<'c> {
     pub rules: &'c Rules,
+    /// The verifier's [`rules_token`], for the cache of [`action`].
+    pub token: u64,
     pub key: Option<&'c Key>,
     /// The participant's date offset in days, when a key and the original ID are known.
     pub offset: Option<i64>,
@@ -37,6 +39,30 @@ pub struct Ctx<'c> {
     /// The raw file's identifiers for recomputing kept private values ([`super::blob`]), when
     /// the key and the date offset are known and the profile keeps private values.
     pub blob: Option<super::blob::Ids>,
+}
+
+/// A token naming one verifier's rules, for [`action`]'s cache (never reused in a process).
+pub fn rules_token() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `rules.action(tag, vr)` for a public element, cached per thread under `token` (from
+/// [`rules_token`], one per verifier): the standard's table is scanned row by row for every
+/// tag it does not list, for every element of every file otherwise.
+pub fn action(rules: &Rules, token: u64, tag: TagRef, vr: VR) -> Act {
+    type Cache = std::collections::HashMap<(u64, TagRef, VR), Act>;
+    thread_local! {
+        static ACTS: std::cell::RefCell<Cache> = Default::default();
+    }
+    ACTS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 1 << 16 {
+            c.clear(); // a long-lived process with many verifiers: stay bounded
+        }
+        *c.entry((token, tag, vr))
+            .or_insert_with(|| rules.action(tag, vr))
+    })
 }
 
 impl Ctx<'_> {
@@ -114,7 +140,7 @@ fn walk(
         let act = if !tag.0.is_multiple_of(2) {
             ctx.rules.private_action(t, creator(raw, tag).as_deref())
         } else {
-            ctx.rules.action(t, vr_of(x))
+            action(ctx.rules, ctx.token, t, vr_of(x))
         };
         let problem: Option<&str> = match (act, y) {
             (Act::Remove, None) => None,
