@@ -718,6 +718,39 @@ fn a_name_held_by_another_file_or_another_pn_element_is_caught() {
     );
 }
 
+/// A name only a raw file without its anonymized copy holds is still looked for in the other
+/// files: the needles come from every raw file, copied or not.
+#[test]
+fn a_name_held_only_by_a_file_without_a_copy_is_caught() {
+    let s = Study::new(EXPLICIT, false);
+    edit(&s.raw.join("T1_P4321/IM-0003.dcm"), |o| {
+        o.put(DataElement::new(Tag(0x0010, 0x1001), VR::PN, "Smythe^Zed"));
+    });
+    for path in [&s.raw.join("T1_P4321/IM-0001.dcm"), &s.anon_file(1)] {
+        edit(path, |o| {
+            o.put(DataElement::new(
+                Tag(0x0020, 0x4000),
+                VR::LT,
+                "seen by Smythe",
+            ));
+        });
+    }
+    std::fs::remove_file(s.anon_file(3)).unwrap();
+    let run = s.run(&[]);
+    run.expect_code(1);
+    let out = run.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "(0020,4000) ImageComments holds the patient's name [T1_sub-01/IM-0001.dcm]",
+            "T1_sub-01/IM-0003.dcm missing",
+            "2 findings in 2 files checked against profile `lab`",
+        ],
+        "{out}"
+    );
+}
+
 /// The standard profiles: the writer's output of the made-up study, checked by the verifier with
 /// the same key, passes; seeded faults are each caught; a wrong key makes every UID a finding.
 mod standard {
