@@ -8,9 +8,11 @@
 //! present; nesting walked iteratively with a depth limit), and compared value by value, so
 //! folders anonymized by hand in DicomBrowser or by other tools that re-encode are checked too.
 //! It never writes: not to the raw tree, not to the anonymized one. Submodules: [`parse`]
-//! (reading a file), [`tree`] (listing and pairing files), [`compare`] (profile and
-//! element-by-element checks), [`sweep`] (residual PHI), [`aggregate`] (ordering and merging the
-//! findings of many files).
+//! (reading a file), [`tree`] (listing and pairing files), [`compare`] (the lab profile and
+//! element-by-element checks), [`standard`] (the standard profiles, action by action),
+//! [`keyed`] (the verifier's own keyed values), [`blob`] (retained private values recomputed
+//! position by position), [`sweep`] (residual PHI), [`leftovers`] (what a profile leaves
+//! behind), [`aggregate`] (ordering and merging the findings of many files).
 //!
 //! ```no_run
 //! # use anontrack::{anonymize::Profile, verify::Verifier};
