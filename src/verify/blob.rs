@@ -20,10 +20,11 @@
 //! raw value on its own (not the writer's code) and compares: every byte that differs from the
 //! expected value is a finding, `changed` when the output holds something else there, a leak
 //! when it still holds the original there. An identifier left in another case, which no
-//! substitution covers, is a leak too.
+//! substitution covers, is a leak too, as is the site's identity (InstitutionName, StationName,
+//! AccessionNumber, unless the profile keeps them) anywhere in the value.
 
 use super::keyed::{Key, shift_date};
-use super::parse::{Elem, Val};
+use super::parse::{self, Elem, Val};
 use super::sweep::Kind;
 use crate::deid::{Act, DeidOption, Rules};
 use crate::finding::TagRef;
@@ -36,6 +37,9 @@ pub struct Ids {
     texts: Vec<(Vec<u8>, Kind)>,
     /// Original dates (`YYYYMMDD`) with their substitutes.
     dates: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The site's identity the profile does not keep (InstitutionName, StationName,
+    /// AccessionNumber): no substitution writes over them, so they must simply be absent.
+    site: Vec<Vec<u8>>,
 }
 
 /// What is wrong at some byte of a kept private value.
@@ -63,6 +67,22 @@ impl Ids {
         let serial = rules.action(TagRef(0x0018, 0x1000), VR::LO) != Act::Keep;
         let shift = !rules.has(DeidOption::RetainLongFullDates);
         ids.collect(raw, serial, shift.then_some(offset));
+        for tag in [(0x0008, 0x0080), (0x0008, 0x1010), (0x0008, 0x0050)] {
+            if matches!(
+                rules.action(TagRef(tag.0, tag.1), VR::LO),
+                Act::Keep | Act::Clean
+            ) {
+                continue;
+            }
+            if let Some(Val::Bytes(b)) = parse::get(raw, Tag(tag.0, tag.1)).map(|e| &e.value) {
+                let v = trimmed(b);
+                let placeholder =
+                    v.eq_ignore_ascii_case(b"anonymized") || v.eq_ignore_ascii_case(b"anonymous");
+                if v.len() >= 3 && !placeholder {
+                    ids.site.push(v.to_vec());
+                }
+            }
+        }
         ids
     }
 
@@ -196,11 +216,23 @@ impl Ids {
                 out.push(Problem::Changed);
             }
         }
-        // An identifier in another case escapes the substitutions: still a leak.
-        if !out.iter().any(|p| matches!(p, Problem::Left(_)))
-            && let Some((_, kind)) = self.texts.iter().find(|(t, _)| word_ci(anon, t))
-        {
-            out.insert(0, Problem::Left(*kind));
+        // An identifier in another case escapes the substitutions: still a leak. So is the
+        // site's identity, which nothing substitutes.
+        if !out.iter().any(|p| matches!(p, Problem::Left(_))) {
+            let found = self
+                .texts
+                .iter()
+                .find(|(t, _)| word_ci(anon, t))
+                .map(|(_, kind)| *kind)
+                .or_else(|| {
+                    self.site
+                        .iter()
+                        .any(|t| word_ci(anon, t))
+                        .then_some(Kind::Identity)
+                });
+            if let Some(kind) = found {
+                out.insert(0, Problem::Left(kind));
+            }
         }
         out
     }
@@ -257,6 +289,7 @@ mod tests {
             el(0x0008, 0x0020, b"DA", b"20131024"),
             el(0x0010, 0x0010, b"PN", b"Doe^Jane"),
             el(0x0010, 0x0020, b"LO", b"P4321 "),
+            el(0x0008, 0x0080, b"LO", b"Made-up Hospital"),
         ];
         Ids::from_raw(&raw, Some("P4321"), &Rules::resolve(Base::Neuro, &[]), -10)
     }
@@ -298,5 +331,8 @@ mod tests {
         let at = want.windows(4).position(|w| w == b"Doey").unwrap();
         b[at..at + 4].copy_from_slice(b"DOE ");
         assert_eq!(ids().check(&k, RAW, &b)[0], Problem::Left(Kind::Name));
+        // The institution (neuro does not keep it) anywhere in a kept value.
+        let raw = b"at MADE-UP HOSPITAL today";
+        assert_eq!(ids().check(&k, raw, raw), [Problem::Left(Kind::Identity)]);
     }
 }
