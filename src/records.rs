@@ -37,9 +37,24 @@ pub fn write_report(dir: &Path, report: &ParticipantReport<'_>) -> Result<PathBu
     std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     let name = format!("{}-{}.json", safe_file_name(report.id), report.action);
     let path = dir.join(name);
+    // The leftovers in one line beside the findings (the full count is in `verify`).
+    #[derive(Serialize)]
+    struct WithLeftovers<'r, 'a> {
+        #[serde(flatten)]
+        report: &'r ParticipantReport<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        leftovers: Option<String>,
+    }
+    let full = WithLeftovers {
+        report,
+        leftovers: report
+            .verify
+            .and_then(|v| v.leftovers.as_ref())
+            .map(crate::verify::leftovers::Leftovers::line),
+    };
     // Streamed into the temp file: a 20,000-file participant's report is never held as text.
     write_atomic_with(&path, |w| {
-        serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)?;
+        serde_json::to_writer_pretty(&mut *w, &full).map_err(std::io::Error::other)?;
         w.write_all(b"\n")
     })?;
     Ok(path)
@@ -88,6 +103,27 @@ pub fn append_audit(path: &Path, entry: &AuditLine) -> Result<()> {
         .open(&path)
         .map_err(|e| Error::write(&path, e))?;
     f.write_all(&line).map_err(|e| Error::write(&path, e))
+}
+
+/// The profile that last anonymized each participant, by study ID, from the audit log at
+/// `path`: the latest `anonymize` line that passed (what `AnonDcm` holds now). Lines that are not
+/// about a row (notices) are skipped; a missing or unreadable log gives an empty map.
+pub fn anonymized_profiles(path: &Path) -> std::collections::HashMap<String, String> {
+    use std::io::BufRead;
+    let mut out = std::collections::HashMap::new();
+    let Ok(f) = std::fs::File::open(path) else {
+        return out;
+    };
+    for line in std::io::BufReader::new(f).lines() {
+        let Ok(line) = line else { break };
+        if let Ok(a) = serde_json::from_str::<AuditLine>(&line)
+            && a.action == "anonymize"
+            && a.outcome == "passed"
+        {
+            out.insert(a.id, a.profile);
+        }
+    }
+    out
 }
 
 /// Appends any serializable record as one line of `.anontrack/audit.jsonl` (used for lines that
@@ -206,5 +242,8 @@ mod tests {
         }
         let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
         assert_eq!(log.lines().count(), 2);
+        let profiles = anonymized_profiles(&dir.path().join("audit.jsonl"));
+        assert_eq!(profiles.get("114").map(String::as_str), Some("lab"));
+        assert!(anonymized_profiles(&dir.path().join("none.jsonl")).is_empty());
     }
 }

@@ -124,7 +124,8 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
             .original_id(original_id)
             .study_id(&item.id)
             .run_date(expected_date)
-            .today(study.today());
+            .today(study.today())
+            .leftovers(true); // the report's leftovers line
         // The verifier reads the key's bytes itself and recomputes every keyed value.
         if study.needs_key()
             && let Some(key) = crate::verify::keyed::Key::read(&study.key_path())

@@ -1,4 +1,5 @@
-//! `anontrack status`: every participant's state and each stage's progress. Never writes.
+//! `anontrack status`: every participant's state, the profile that anonymized it (from the
+//! audit log), and each stage's progress. Never writes.
 
 use crate::config::Config;
 use crate::error::Result;
@@ -28,10 +29,13 @@ pub struct StatusLine<'a> {
     pub excluded: bool,
     pub anonymization: &'a WorkCell,
     pub check: &'a WorkCell,
+    /// The profile of the last anonymization that passed (`.anontrack/audit.jsonl`), if any.
+    pub profile: Option<&'a str>,
 }
 
-impl<'a> From<&'a Row> for StatusLine<'a> {
-    fn from(row: &'a Row) -> Self {
+impl<'a> StatusLine<'a> {
+    /// A row's line; `profile` the profile that anonymized it, when the audit log says.
+    pub fn new(row: &'a Row, profile: Option<&'a str>) -> Self {
         Self {
             row: row.row,
             id: &row.id,
@@ -39,21 +43,38 @@ impl<'a> From<&'a Row> for StatusLine<'a> {
             excluded: row.excluded,
             anonymization: &row.anonymization,
             check: &row.check,
+            profile,
         }
     }
 }
+
+impl<'a> From<&'a Row> for StatusLine<'a> {
+    fn from(row: &'a Row) -> Self {
+        Self::new(row, None)
+    }
+}
+
+/// The profile each participant was anonymized with, by study ID (see
+/// [`crate::records::anonymized_profiles`]).
+pub type Profiles = std::collections::HashMap<String, String>;
 
 /// Runs `anontrack status`.
 pub fn run(args: StatusArgs, ui: &Ui) -> Result<Outcome> {
     let StatusArgs { workbook, config } = args;
     let (config, _) = Config::load(&workbook, config.as_deref())?;
     let table = sheet::read::read_table(&workbook, &config.columns)?;
+    let profiles = crate::records::anonymized_profiles(
+        &crate::study::state_dir_of(&workbook).join("audit.jsonl"),
+    );
     if ui.is_json() {
         for row in &table.rows {
-            ui.json(&StatusLine::from(row));
+            ui.json(&StatusLine::new(
+                row,
+                profiles.get(&row.id).map(String::as_str),
+            ));
         }
     } else {
-        for line in human_lines(&table) {
+        for line in human_lines_with(&table, &profiles) {
             ui.line(line);
         }
     }
@@ -62,6 +83,11 @@ pub fn run(args: StatusArgs, ui: &Ui) -> Result<Outcome> {
 
 /// The table for humans, then one progress line per stage.
 pub fn human_lines(table: &Table) -> Vec<String> {
+    human_lines_with(table, &Profiles::new())
+}
+
+/// [`human_lines`] with a `profile` column when the audit log names any row's profile.
+pub fn human_lines_with(table: &Table, profiles: &Profiles) -> Vec<String> {
     let mut out = Vec::new();
     if table.rows.is_empty() {
         out.push(format!(
@@ -70,11 +96,12 @@ pub fn human_lines(table: &Table) -> Vec<String> {
         ));
         return out;
     }
-    let cells: Vec<[String; 5]> = table
+    let with_profile = table.rows.iter().any(|r| profiles.contains_key(&r.id));
+    let cells: Vec<Vec<String>> = table
         .rows
         .iter()
         .map(|r| {
-            [
+            let mut c = vec![
                 r.row.to_string(),
                 r.id.clone(),
                 r.original_id.clone().unwrap_or_default(),
@@ -88,16 +115,29 @@ pub fn human_lines(table: &Table) -> Vec<String> {
                 } else {
                     describe(&r.check)
                 },
-            ]
+            ];
+            if with_profile {
+                c.push(profiles.get(&r.id).cloned().unwrap_or_default());
+            }
+            c
         })
         .collect();
     // Sheet values are anyone's text: escape what could repaint the terminal or forge a line.
-    let cells: Vec<[String; 5]> = cells
+    let cells: Vec<Vec<String>> = cells
         .into_iter()
-        .map(|c| c.map(|t| crate::sheet::display_safe(&t).into_owned()))
+        .map(|c| {
+            c.into_iter()
+                .map(|t| crate::sheet::display_safe(&t).into_owned())
+                .collect()
+        })
         .collect();
-    let header = ["row", "ID", "original", "anonymization", "check"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
+    let mut header: Vec<String> = ["row", "ID", "original", "anonymization", "check"]
+        .map(String::from)
+        .to_vec();
+    if with_profile {
+        header.push("profile".into());
+    }
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for c in &cells {
         for (w, text) in widths.iter_mut().zip(c) {
             *w = (*w).max(text.chars().count());
@@ -106,8 +146,8 @@ pub fn human_lines(table: &Table) -> Vec<String> {
     for c in std::iter::once(&header).chain(&cells) {
         let line = c
             .iter()
-            .zip(widths)
-            .map(|(t, w)| format!("{t:<w$}"))
+            .zip(&widths)
+            .map(|(t, &w)| format!("{t:<w$}"))
             .collect::<Vec<_>>()
             .join("  ");
         out.push(line.trim_end().to_string());

@@ -44,18 +44,22 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Adds one output file: `raw` gives the scan date and serial to look for. Values in
-    /// `exclude` (the profile's replacements, lowercase) and keyed UIDs (`2.25.`) are the
-    /// profile's own, not leftovers.
+    /// Adds one output file (`basic` is [`basic()`]): `raw` gives the scan date and serial to
+    /// look for. Values in
+    /// `exclude` (the profile's replacements, lowercase), keyed UIDs (`2.25.`) and the
+    /// top-level elements in `own_top` (sorted: what the profile writes itself, such as the
+    /// lab's run date in AcquisitionDate) are the profile's own, not leftovers.
     pub fn add(
         &mut self,
         basic: &Rules,
         exclude: &[String],
+        own_top: &[Tag],
         raw: &DataSet<'_>,
         anon: &DataSet<'_>,
     ) {
         let mut seen: BTreeSet<TagRef> = BTreeSet::new();
         let mut stack: Vec<&[Elem<'_>]> = vec![anon];
+        let top = anon.as_ptr();
         let text = |t: Tag| super::sweep::element_text(raw, t).filter(|s| !s.is_empty());
         let dates: Vec<String> = [
             Tag(0x0008, 0x0020),
@@ -71,7 +75,8 @@ impl Tally {
         while let Some(ds) = stack.pop() {
             for e in ds {
                 let holds = |b: &[u8], n: &str| {
-                    !n.is_empty() && b.windows(n.len()).any(|w| w == n.as_bytes())
+                    let n = n.as_bytes();
+                    !n.is_empty() && b.windows(n.len()).any(|w| w[0] == n[0] && w == n)
                 };
                 match &e.value {
                     Val::Seq(items) => stack.extend(items.iter().map(Vec::as_slice)),
@@ -84,17 +89,29 @@ impl Tally {
                             hides[2] |= dates.iter().any(|d| holds(b, d));
                             hides[3] |= serial.as_deref().is_some_and(|s| holds(b, s));
                         }
-                        let v = parse::text(b);
-                        let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
-                            || (&e.vr == b"UI" && v.starts_with("2.25."));
-                        if v.is_empty() || own || e.tag.1 == 0 {
+                        if e.tag.1 == 0 || e.tag == parse::PIXEL_DATA {
+                            continue;
+                        }
+                        // Text is decoded only for text VRs: binary values (CSA headers) are
+                        // judged by their bytes, without a copy.
+                        let (empty, own) = if parse::is_text(e.vr) {
+                            let v = parse::text(b);
+                            let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
+                                || (&e.vr == b"UI" && v.starts_with("2.25."));
+                            (v.is_empty(), own)
+                        } else {
+                            (b.iter().all(|c| matches!(c, b' ' | 0)), false)
+                        };
+                        let own =
+                            own || (ds.as_ptr() == top && own_top.binary_search(&e.tag).is_ok());
+                        if empty || own {
                             continue;
                         }
                         let t = TagRef(e.tag.0, e.tag.1);
                         if !e.tag.0.is_multiple_of(2) {
                             // Private: one line per group (creators and values alike).
                             seen.insert(TagRef(e.tag.0, 0x0000));
-                        } else if basic.action(t, vr_of(e)) != Act::Keep {
+                        } else if !basic_keeps(basic, t, e.vr) {
                             seen.insert(t);
                         }
                     }
@@ -152,19 +169,74 @@ impl Tally {
     }
 }
 
+/// Whether the Basic profile keeps a public element (of this VR) as it is. Cached per thread:
+/// `basic` is always [`basic()`], and looking a tag up in the standard's table costs a scan of
+/// its repeating-group rows for every tag the table does not list.
+fn basic_keeps(basic: &Rules, t: TagRef, vr: [u8; 2]) -> bool {
+    thread_local! {
+        static KEEPS: std::cell::RefCell<std::collections::HashMap<(TagRef, [u8; 2]), bool>> =
+            Default::default();
+    }
+    KEEPS.with(|c| {
+        *c.borrow_mut().entry((t, vr)).or_insert_with(|| {
+            let vr = std::str::from_utf8(&vr)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(VR::UN);
+            basic.action(t, vr) == Act::Keep
+        })
+    })
+}
+
 /// The Basic profile's rules, against which leftovers are judged.
 pub fn basic() -> Rules {
     Rules::resolve(Base::Basic, &[])
 }
 
-fn vr_of(e: &Elem<'_>) -> VR {
-    std::str::from_utf8(&e.vr)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(VR::UN)
-}
-
 impl Leftovers {
+    /// The summary in one short line, for the participant's report after a `sync`: how many
+    /// attributes are left (the first few named, most files first) and where the scan date or
+    /// serial hides. No values from the files.
+    pub fn line(&self) -> String {
+        const NAMED: usize = 5;
+        let mut s = if self.attributes.is_empty() {
+            "none: nothing the Basic profile would remove or replace is left".to_string()
+        } else {
+            let n = self.attributes.len();
+            let names: Vec<&str> = self
+                .attributes
+                .iter()
+                .take(NAMED)
+                .map(|a| a.keyword.as_str())
+                .collect();
+            format!(
+                "{n} attribute{} the Basic profile would remove or replace still hold{} a value \
+                 ({}{})",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                names.join(", "),
+                if n > NAMED { ", ..." } else { "" }
+            )
+        };
+        for (n, what) in [
+            (self.scan_date_in_uids, "the scan date inside UIDs"),
+            (self.serial_in_uids, "the device serial inside UIDs"),
+            (self.scan_date_in_csa, "the scan date inside the CSA header"),
+            (
+                self.serial_in_csa,
+                "the device serial inside the CSA header",
+            ),
+        ] {
+            if n > 0 {
+                s.push_str(&format!(
+                    "; {what} in {n} file{}",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        s
+    }
+
     /// The summary as lines for a terminal, without values from the files.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();

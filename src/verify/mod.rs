@@ -8,9 +8,11 @@
 //! present; nesting walked iteratively with a depth limit), and compared value by value, so
 //! folders anonymized by hand in DicomBrowser or by other tools that re-encode are checked too.
 //! It never writes: not to the raw tree, not to the anonymized one. Submodules: [`parse`]
-//! (reading a file), [`tree`] (listing and pairing files), [`compare`] (profile and
-//! element-by-element checks), [`sweep`] (residual PHI), [`aggregate`] (ordering and merging the
-//! findings of many files).
+//! (reading a file), [`tree`] (listing and pairing files), [`compare`] (the lab profile and
+//! element-by-element checks), [`standard`] (the standard profiles, action by action),
+//! [`keyed`] (the verifier's own keyed values), [`blob`] (retained private values recomputed
+//! position by position), [`sweep`] (residual PHI), [`leftovers`] (what a profile leaves
+//! behind), [`aggregate`] (ordering and merging the findings of many files).
 //!
 //! ```no_run
 //! # use anontrack::{anonymize::Profile, verify::Verifier};
@@ -25,6 +27,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod blob;
 pub mod compare;
 pub mod keyed;
 pub mod leftovers;
@@ -107,6 +110,11 @@ pub struct Verifier<'p> {
     basic: Option<crate::deid::Rules>,
     /// The lab-style profile's tags, sorted (checked by their rule, skipped elsewhere).
     rule_tags: Vec<Tag>,
+    /// The lab-style profile's tags that get the run's date, sorted: the profile's own value,
+    /// never a leftover.
+    run_date_tags: Vec<Tag>,
+    /// Names this verifier's rules in the per-thread cache of actions ([`standard::action`]).
+    token: u64,
 }
 
 /// The running result of a participant's files, folded in one by one.
@@ -198,7 +206,14 @@ impl<'p> Verifier<'p> {
             .map(|r| Tag(r.tag.0, r.tag.1))
             .collect();
         rule_tags.sort_unstable();
-        let exclude = profile
+        let mut run_date_tags: Vec<Tag> = profile
+            .rules
+            .iter()
+            .filter(|r| matches!(r.action, Action::RunDate))
+            .map(|r| Tag(r.tag.0, r.tag.1))
+            .collect();
+        run_date_tags.sort_unstable();
+        let mut exclude: Vec<String> = profile
             .rules
             .iter()
             .filter_map(|r| match &r.action {
@@ -206,6 +221,11 @@ impl<'p> Verifier<'p> {
                 _ => None,
             })
             .collect();
+        if profile.standard.is_some() {
+            // A file anonymized before holds such placeholders as its name, ID or station:
+            // no one's identity (the lab profile's needles stay as they always were).
+            exclude.extend(["anonymized".to_string(), "anonymous".to_string()]);
+        }
         Self {
             profile,
             original_id: None,
@@ -218,6 +238,8 @@ impl<'p> Verifier<'p> {
             key: None,
             basic: None,
             rule_tags,
+            run_date_tags,
+            token: standard::rules_token(),
         }
     }
 
@@ -319,32 +341,39 @@ impl<'p> Verifier<'p> {
                         }
                     } else if !tree::is_dicom(&raw_path) {
                         not_dicom()
-                    } else if let Some(unfit) = std::fs::read(&raw_path)
-                        .ok()
-                        .and_then(|b| parse::read(&b, &mut Vec::new()).err())
-                        .filter(|u| *u != parse::Unfit::Broken)
-                    {
-                        // No copy because the raw file itself is broken (the anonymizer refuses
-                        // it): say that, rather than blame the anonymized folder.
-                        Checked {
-                            findings: vec![Ranked {
-                                rank: Rank::File,
-                                finding: Finding::new(format!(
-                                    "raw file {}, so it has no anonymized copy",
-                                    unfit.reason()
-                                ))
-                                .file(anon_rel),
-                            }],
-                            ..Checked::default()
-                        }
                     } else {
-                        Checked {
-                            findings: vec![Ranked {
-                                rank: Rank::File,
-                                finding: Finding::new("missing").file(anon_rel),
-                            }],
-                            missing: true,
-                            ..Checked::default()
+                        // Read anyway: its needles (a name only this file holds) are the
+                        // participant's, to be looked for in every other anonymized file.
+                        let bytes = std::fs::read(&raw_path).ok();
+                        let mut scratch = Vec::new();
+                        let parsed = bytes.as_deref().map(|b| parse::read(b, &mut scratch));
+                        match parsed {
+                            Some(Err(unfit)) if unfit != parse::Unfit::Broken => {
+                                // No copy because the raw file itself is broken (the anonymizer
+                                // refuses it): say that, rather than blame the anonymized folder.
+                                Checked {
+                                    findings: vec![Ranked {
+                                        rank: Rank::File,
+                                        finding: Finding::new(format!(
+                                            "raw file {}, so it has no anonymized copy",
+                                            unfit.reason()
+                                        ))
+                                        .file(anon_rel),
+                                    }],
+                                    ..Checked::default()
+                                }
+                            }
+                            _ => Checked {
+                                findings: vec![Ranked {
+                                    rank: Rank::File,
+                                    finding: Finding::new("missing").file(anon_rel),
+                                }],
+                                needles: parsed
+                                    .and_then(Result::ok)
+                                    .map(|f| self.needles_of(&f.root)),
+                                missing: true,
+                                ..Checked::default()
+                            },
                         }
                     };
                     acc.add(i, r);
@@ -519,28 +548,7 @@ impl<'p> Verifier<'p> {
                 };
             }
         };
-        // Under a standard profile the sweep also looks for staff names, identity attributes,
-        // original UIDs and dates, except those whose original value the profile keeps.
-        let kept = |tag: Tag, vr: &[u8]| {
-            let Some(rules) = &self.profile.standard else {
-                return false;
-            };
-            let vr = std::str::from_utf8(vr)
-                .ok()
-                .and_then(|v| v.parse::<dicom_core::VR>().ok())
-                .unwrap_or(dicom_core::VR::UN);
-            matches!(
-                rules.action(crate::finding::TagRef(tag.0, tag.1), vr),
-                crate::deid::Act::Keep | crate::deid::Act::Clean
-            )
-        };
-        let extended: Option<&sweep::Kept<'_>> = (self.profile.name != "lab").then_some(&kept);
-        let needles = Needles::from_raw(
-            &raw_file.root,
-            self.original_id.as_deref(),
-            &self.exclude,
-            extended,
-        );
+        let needles = self.needles_of(&raw_file.root);
         let anon_bytes = std::fs::read(anon);
         let mut anon_scratch = Vec::new();
         let anon_file = match &anon_bytes {
@@ -572,16 +580,24 @@ impl<'p> Verifier<'p> {
                     finding: Finding::new("MediaStorageSOPClassUID changed").tag(0x0002, 0x0002),
                 });
             }
+            let offset = self
+                .key
+                .as_ref()
+                .zip(self.original_id.as_deref())
+                .map(|(k, id)| k.date_offset(id, keyed::OFFSET_DAYS));
+            let blob = offset
+                .filter(|_| standard::Ctx::keeps_private(rules))
+                .map(|days| {
+                    blob::Ids::from_raw(&raw_file.root, self.original_id.as_deref(), rules, days)
+                });
             let ctx = standard::Ctx {
                 rules,
+                token: self.token,
                 key: self.key.as_ref(),
-                offset: self
-                    .key
-                    .as_ref()
-                    .zip(self.original_id.as_deref())
-                    .map(|(k, id)| k.date_offset(id, keyed::OFFSET_DAYS)),
+                offset,
                 study_id: self.study_id.as_deref(),
                 pairs: Default::default(),
+                blob,
             };
             standard::check(&ctx, &raw_file, &anon_file, &mut out);
             uid_pairs = ctx.pairs.into_inner();
@@ -590,14 +606,35 @@ impl<'p> Verifier<'p> {
             compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
             compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
         }
-        let skip = |t: Tag| self.rule_tags.binary_search(&t).is_ok();
+        let skip = |t: Tag| self.skip_in_sweep(t);
         needles.sweep(&anon_file.root, &skip, &mut out);
+        if self.profile.standard.is_some() {
+            // The sweep and the blob check may both see a name left in a kept private value.
+            out.sort_by(|a, b| {
+                (a.rank, a.finding.tag, &a.finding.message).cmp(&(
+                    b.rank,
+                    b.finding.tag,
+                    &b.finding.message,
+                ))
+            });
+            out.dedup_by(|a, b| {
+                a.rank == b.rank
+                    && a.finding.tag == b.finding.tag
+                    && a.finding.message == b.finding.message
+            });
+        }
         for r in &mut out {
             r.finding.file = Some(rel.to_string());
         }
         let tally = self.basic.as_ref().map(|basic| {
             let mut t = leftovers::Tally::default();
-            t.add(basic, &self.exclude, &raw_file.root, &anon_file.root);
+            t.add(
+                basic,
+                &self.exclude,
+                &self.run_date_tags,
+                &raw_file.root,
+                &anon_file.root,
+            );
             t
         });
         Checked {
@@ -613,6 +650,35 @@ impl<'p> Verifier<'p> {
 }
 
 impl Verifier<'_> {
+    /// The needles of one raw file (see [`Needles::from_raw`]): under a standard profile also
+    /// staff names, identity attributes, original UIDs and dates, except those whose original
+    /// value the profile keeps.
+    fn needles_of(&self, raw: &[parse::Elem<'_>]) -> Needles {
+        let kept = |tag: Tag, vr: &[u8]| {
+            let Some(rules) = &self.profile.standard else {
+                return false;
+            };
+            let vr = std::str::from_utf8(vr)
+                .ok()
+                .and_then(|v| v.parse::<dicom_core::VR>().ok())
+                .unwrap_or(dicom_core::VR::UN);
+            matches!(
+                standard::action(rules, self.token, crate::finding::TagRef(tag.0, tag.1), vr),
+                crate::deid::Act::Keep | crate::deid::Act::Clean
+            )
+        };
+        let extended: Option<&sweep::Kept<'_>> = (self.profile.name != "lab").then_some(&kept);
+        Needles::from_raw(raw, self.original_id.as_deref(), &self.exclude, extended)
+    }
+
+    /// Top-level elements the residual sweep leaves alone: the lab-style profile's own
+    /// elements, and under a standard profile the de-identification block the writer adds (its
+    /// fixed words, such as `Retain Patient Characteristics Option`, are nobody's).
+    fn skip_in_sweep(&self, t: Tag) -> bool {
+        self.rule_tags.binary_search(&t).is_ok()
+            || (self.profile.standard.is_some() && standard::may_be_added(t))
+    }
+
     /// The residual sweep alone over one anonymized file, with `needles`.
     fn sweep_file(&self, anon: &Path, needles: &Needles) -> Vec<Ranked> {
         let mut out = Vec::new();
@@ -621,7 +687,7 @@ impl Verifier<'_> {
         };
         let mut scratch = Vec::new();
         if let Ok(f) = parse::read(&bytes, &mut scratch) {
-            let skip = |t: Tag| self.rule_tags.binary_search(&t).is_ok();
+            let skip = |t: Tag| self.skip_in_sweep(t);
             needles.sweep(&f.root, &skip, &mut out);
         }
         out

@@ -10,7 +10,8 @@
 //! of the original (without a key: valid, at most 64 characters, not the original); shifted
 //! dates equal to the original plus the participant's offset (the time part of a DT unchanged);
 //! PatientID and PatientName the study ID. Private elements follow their block's creator; a kept
-//! private value may differ only by same-length substitutions (digits, dots and `X`). Only the
+//! private value may differ only by the same-length substitutions the contract gives, recomputed
+//! position by position ([`super::blob`]; without a key: only digits, dots and `X`). Only the
 //! de-identification block (0012,0062-0064) and (0028,0303) may be added; PatientIdentityRemoved
 //! must be `YES`, the method code sequence must list exactly the profile's codes, and
 //! MediaStorageSOPInstanceUID must equal SOPInstanceUID.
@@ -26,6 +27,8 @@ use dicom_core::{Tag, VR};
 /// What the check needs besides the two files.
 pub struct Ctx<'c> {
     pub rules: &'c Rules,
+    /// The verifier's [`rules_token`], for the cache of [`action`].
+    pub token: u64,
     pub key: Option<&'c Key>,
     /// The participant's date offset in days, when a key and the original ID are known.
     pub offset: Option<i64>,
@@ -33,6 +36,41 @@ pub struct Ctx<'c> {
     /// Every (tag, original, new) UID pair seen, as hashes: checked one-to-one across the
     /// participant by [`inconsistent`].
     pub pairs: std::cell::RefCell<Vec<(Tag, u64, u64)>>,
+    /// The raw file's identifiers for recomputing kept private values ([`super::blob`]), when
+    /// the key and the date offset are known and the profile keeps private values.
+    pub blob: Option<super::blob::Ids>,
+}
+
+/// A token naming one verifier's rules, for [`action`]'s cache (never reused in a process).
+pub fn rules_token() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `rules.action(tag, vr)` for a public element, cached per thread under `token` (from
+/// [`rules_token`], one per verifier): the standard's table is scanned row by row for every
+/// tag it does not list, for every element of every file otherwise.
+pub fn action(rules: &Rules, token: u64, tag: TagRef, vr: VR) -> Act {
+    type Cache = std::collections::HashMap<(u64, TagRef, VR), Act>;
+    thread_local! {
+        static ACTS: std::cell::RefCell<Cache> = Default::default();
+    }
+    ACTS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 1 << 16 {
+            c.clear(); // a long-lived process with many verifiers: stay bounded
+        }
+        *c.entry((token, tag, vr))
+            .or_insert_with(|| rules.action(tag, vr))
+    })
+}
+
+impl Ctx<'_> {
+    /// Whether the rules can keep a private value (only then are blob identifiers needed).
+    pub fn keeps_private(rules: &Rules) -> bool {
+        rules.has(crate::deid::DeidOption::RetainSafePrivate)
+            || rules.overrides().keys().any(|t| t.0 % 2 == 1)
+    }
 }
 
 fn push(out: &mut Vec<Ranked>, rank: Rank, tag: Tag, message: String) {
@@ -50,7 +88,7 @@ pub fn check(ctx: &Ctx<'_>, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranke
 }
 
 /// The elements anontrack adds to every output.
-fn may_be_added(tag: Tag) -> bool {
+pub fn may_be_added(tag: Tag) -> bool {
     matches!(
         (tag.0, tag.1),
         (0x0012, 0x0062) | (0x0012, 0x0063) | (0x0012, 0x0064) | (0x0028, 0x0303)
@@ -90,31 +128,25 @@ fn walk(
         }
         let kw = keyword(tag);
         let t = TagRef(tag.0, tag.1);
+        if outer.is_none() && may_be_added(tag) {
+            // The de-identification block is the writer's own, whatever the raw file held (a
+            // file anonymized before); `identity` checks what it must say.
+            continue;
+        }
         let Some(x) = x else {
-            if !(outer.is_none() && may_be_added(tag)) {
-                push(out, Rank::Profile, tag, format!("{kw} added{}", inside()));
-            }
+            push(out, Rank::Profile, tag, format!("{kw} added{}", inside()));
             continue;
         };
         let act = if !tag.0.is_multiple_of(2) {
             ctx.rules.private_action(t, creator(raw, tag).as_deref())
         } else {
-            ctx.rules.action(t, vr_of(x))
+            action(ctx.rules, ctx.token, t, vr_of(x))
         };
         let problem: Option<&str> = match (act, y) {
             (Act::Remove, None) => None,
             (Act::Remove, Some(_)) => Some("not removed"),
             (Act::Empty, None) => None,
-            (Act::Empty | Act::Dummy, Some(y)) => {
-                let orig = elem_text(x).filter(|s| !s.is_empty());
-                match (&y.value, orig) {
-                    (Val::Seq(items), _) if !items.is_empty() => Some("not emptied"),
-                    (Val::Bytes(_), Some(o)) if elem_text(y).is_some_and(|v| v == o) => {
-                        Some("holds the original value")
-                    }
-                    _ => None,
-                }
-            }
+            (Act::Empty | Act::Dummy, Some(y)) => dummy_problem(act, x, y),
             (Act::Dummy, None) => Some("missing (a dummy value is required)"),
             (_, None) => Some("missing"),
             (Act::Keep | Act::Clean | Act::ReplaceUid, Some(y))
@@ -132,13 +164,31 @@ fn walk(
                     None
                 }
             }
-            (Act::Keep, Some(y)) => {
-                if same_value(x, y, encs) || (!tag.0.is_multiple_of(2) && substituted(x, y)) {
-                    None
-                } else {
-                    Some("changed")
+            (Act::Keep, Some(y)) if !tag.0.is_multiple_of(2) => {
+                match kept_private(ctx, x, y, encs) {
+                    Ok(()) => None,
+                    Err(problems) => {
+                        for p in problems {
+                            match p {
+                                super::blob::Problem::Left(kind) => push(
+                                    out,
+                                    Rank::Phi,
+                                    tag,
+                                    format!("{kw}{} holds {}", inside(), kind.what()),
+                                ),
+                                super::blob::Problem::Changed => push(
+                                    out,
+                                    Rank::Changed,
+                                    tag,
+                                    format!("{kw} changed{}", inside()),
+                                ),
+                            }
+                        }
+                        None
+                    }
                 }
             }
+            (Act::Keep, Some(y)) => (!same_value(x, y, encs)).then_some("changed"),
             // Cleaned text is judged by the residual sweep (it must hold no identifier).
             (Act::Clean, Some(_)) => None,
             (Act::ReplaceUid, Some(y)) => uid_problem(ctx, x, y),
@@ -163,6 +213,173 @@ fn walk(
             push(out, rank, tag, msg);
         }
     }
+}
+
+/// What a Z (empty) or D (dummy) element holds: Z empty or a dummy, D a dummy; a dummy valid
+/// for its VR, not the original value, and (dates) not the original date moved by days.
+fn dummy_problem(act: Act, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str> {
+    let b = match &y.value {
+        Val::Seq(items) if items.is_empty() => return None,
+        Val::Seq(_) => return (act == Act::Empty).then_some("not emptied"),
+        Val::Frags(_) => return None,
+        Val::Bytes(b) => *b,
+    };
+    let new = parse::text(b);
+    if new.is_empty() {
+        return (act == Act::Dummy).then_some("empty (a dummy value is required)");
+    }
+    // The output's VR, unless it is `UN` (an implicit-VR reader's), then the raw one's.
+    let vr = if &y.vr == b"UN" { x.vr } else { y.vr };
+    if elem_text(x).is_some_and(|o| !o.is_empty() && o == new) && !placeholder(vr, &new) {
+        return Some("holds the original value");
+    }
+    if !vr_valid(vr, b) {
+        return Some(match &vr {
+            b"DA" => "not a valid date (DA)",
+            b"TM" => "not a valid time (TM)",
+            b"DT" => "not a valid date and time (DT)",
+            b"DS" => "not a valid decimal (DS)",
+            b"IS" => "not a valid integer (IS)",
+            b"UI" => "not a valid UID (UI)",
+            b"AS" => "not a valid age (AS)",
+            b"CS" => "not a valid code string (CS)",
+            _ => "not valid for its VR",
+        });
+    }
+    if matches!(&vr, b"DA" | b"DT") && near_original_date(x, &new) {
+        return Some("holds the original date shifted");
+    }
+    None
+}
+
+/// A value that is itself a dummy (files anonymized before hold them): keeping it keeps
+/// nothing of the participant's.
+fn placeholder(vr: [u8; 2], v: &str) -> bool {
+    match &vr {
+        b"DA" => v == "19000101",
+        b"DT" => v.starts_with("19000101") && v[8..].bytes().all(|c| c == b'0'),
+        b"TM" => v.bytes().all(|c| c == b'0' || c == b'.'),
+        b"DS" | b"IS" => v == "0",
+        _ => v.eq_ignore_ascii_case("anonymized") || v.eq_ignore_ascii_case("anonymous"),
+    }
+}
+
+/// A D/Z date that lies within a year of the original date (other than the original itself):
+/// the original moved by some offset, not a dummy (a dummy, such as `19000101`, is unrelated).
+fn near_original_date(x: &Elem<'_>, new: &str) -> bool {
+    let Some(orig) = elem_text(x) else {
+        return false;
+    };
+    let date = |s: &str| {
+        s.get(..8)
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+    };
+    orig.split('\\')
+        .zip(new.split('\\'))
+        .any(|(o, n)| match (date(o.trim()), date(n.trim())) {
+            (Some(o), Some(n)) => {
+                let days = (n - o).num_days().abs();
+                days > 0 && days <= super::keyed::OFFSET_DAYS.1
+            }
+            _ => false,
+        })
+}
+
+/// A value valid for its VR (PS3.5 6.2): every value of a multi-valued string, each of the
+/// right characters and length; binary values a whole number of their words.
+pub fn vr_valid(vr: [u8; 2], b: &[u8]) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let date = |s: &str| {
+        s.len() == 8 && digits(s) && chrono::NaiveDate::parse_from_str(s, "%Y%m%d").is_ok()
+    };
+    let time = |s: &str| {
+        let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
+        let frac_ok = frac.is_empty() || (frac.len() <= 6 && digits(frac));
+        let n = |r: std::ops::Range<usize>, max: u32| {
+            hms.get(r)
+                .filter(|p| digits(p))
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|v| v <= max)
+        };
+        frac_ok
+            && matches!(hms.len(), 2 | 4 | 6)
+            && n(0..2, 23)
+            && (hms.len() < 4 || n(2..4, 59))
+            && (hms.len() < 6 || n(4..6, 60))
+            && (frac.is_empty() || hms.len() == 6)
+    };
+    let text = parse::text(b);
+    let values = || text.split('\\').map(|v| v.trim_matches([' ', '\0']));
+    match &vr {
+        b"DA" => values().all(|v| v.is_empty() || date(v)),
+        b"TM" => values().all(|v| v.is_empty() || time(v)),
+        b"DT" => values().all(|v| {
+            let v = v.split(['+', '-']).next().unwrap_or("");
+            v.is_empty()
+                || (v.len() >= 4
+                    && digits(&v[..4])
+                    && (v.len() < 8 || date(&v[..8]))
+                    && (v.len() <= 8 || time(&v[8..])))
+        }),
+        b"DS" => values().all(|v| {
+            v.is_empty()
+                || (v.len() <= 16
+                    && v.bytes().all(|c| {
+                        c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'e' | b'E')
+                    })
+                    && v.parse::<f64>().is_ok_and(f64::is_finite))
+        }),
+        b"IS" => values().all(|v| {
+            v.is_empty()
+                || (v.len() <= 12 && v.parse::<i64>().is_ok_and(|n| i32::try_from(n).is_ok()))
+        }),
+        b"UI" => values().all(|v| v.is_empty() || valid_uid(v)),
+        b"AS" => values().all(|v| {
+            v.is_empty()
+                || (v.len() == 4 && digits(&v[..3]) && matches!(&v[3..], "D" | "W" | "M" | "Y"))
+        }),
+        b"CS" => values().all(|v| {
+            v.len() <= 16
+                && v.bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b' ' || c == b'_')
+        }),
+        b"AE" | b"SH" => values().all(|v| v.chars().count() <= 16),
+        b"LO" => values().all(|v| v.chars().count() <= 64),
+        b"PN" => values().all(|v| v.split('=').all(|g| g.chars().count() <= 64)),
+        b"ST" => text.chars().count() <= 1024,
+        b"LT" => text.chars().count() <= 10240,
+        _ if !parse::is_text(vr) => b.len().is_multiple_of(parse::word(vr)),
+        _ => true,
+    }
+}
+
+/// A kept private value: with the key, recomputed position by position ([`super::blob`]);
+/// without it, equal but for same-length substitutions of the right shape ([`substituted`]).
+fn kept_private(
+    ctx: &Ctx<'_>,
+    x: &Elem<'_>,
+    y: &Elem<'_>,
+    encs: (Enc, Enc),
+) -> Result<(), Vec<super::blob::Problem>> {
+    let changed = || vec![super::blob::Problem::Changed];
+    let (Some(ids), Some(key), Val::Bytes(p), Val::Bytes(q)) =
+        (&ctx.blob, ctx.key, &x.value, &y.value)
+    else {
+        return if same_value(x, y, encs) || substituted(x, y) {
+            Ok(())
+        } else {
+            Err(changed())
+        };
+    };
+    let problems = ids.check(key, p, q);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    // Nothing to substitute and equal by value (a re-encoder's byte order): unchanged.
+    if problems == changed() && same_value(x, y, encs) && ids.expected(key, p).0 == *p {
+        return Ok(());
+    }
+    Err(problems)
 }
 
 /// A kept private value that differs only where a same-length substitution may write (digits,
@@ -347,6 +564,58 @@ mod tests {
         assert_eq!(
             inconsistent(vec![(0, t, 1, 2), (3, t, 7, 2)]),
             [(3, t, "one new UID for two original UIDs")]
+        );
+    }
+
+    #[test]
+    fn dummies_must_be_valid_for_their_vr() {
+        for (vr, ok, bad) in [
+            (b"DA", "19000101", "Anonymous"),
+            (b"DA", "20240229\\19000101", "20230229"),
+            (b"TM", "000000", "Anonymous"),
+            (b"TM", "101500.123", "2500"),
+            (b"DT", "19000101000000", "Anonymous"),
+            (b"DT", "20240101120000.5+0100", "2024010112xx"),
+            (b"DS", "0", "Anonymous"),
+            (b"DS", "-1.5e3\\2", "1.2.3"),
+            (b"IS", "0", "Anonymous"),
+            (b"IS", "-12", "99999999999"),
+            (b"UI", "2.25.1", "Anonymous"),
+            (b"AS", "000Y", "Anonymous"),
+            (b"CS", "ANONYMIZED", "Anonymous"),
+            (b"SH", "sub-01", "a name far longer than sixteen"),
+        ] {
+            assert!(vr_valid(*vr, ok.as_bytes()), "{ok}");
+            assert!(!vr_valid(*vr, bad.as_bytes()), "{bad}");
+        }
+        assert!(vr_valid(*b"LO", b"Anonymous"));
+        assert!(vr_valid(*b"US", b"\x01\x00") && !vr_valid(*b"US", b"\x01"));
+    }
+
+    #[test]
+    fn z_and_d_elements_hold_empty_or_a_valid_unrelated_dummy() {
+        let el = |vr: &[u8; 2], b: &'static [u8]| Elem {
+            tag: Tag(0x0008, 0x0020),
+            vr: *vr,
+            value: Val::Bytes(b),
+        };
+        let raw = el(b"DA", b"20200101");
+        let z = |b: &'static [u8]| dummy_problem(Act::Empty, &raw, &el(b"DA", b));
+        assert_eq!(z(b""), None);
+        assert_eq!(z(b"19000101"), None);
+        assert_eq!(z(b"20200101"), Some("holds the original value"));
+        assert_eq!(z(b"Anonymous"), Some("not a valid date (DA)"));
+        assert_eq!(z(b"20191002"), Some("holds the original date shifted"));
+        // A raw file anonymized before: its dummy may stay.
+        let dummy = el(b"DA", b"19000101");
+        assert_eq!(dummy_problem(Act::Dummy, &dummy, &dummy), None);
+        let d = |b: &'static [u8]| dummy_problem(Act::Dummy, &raw, &el(b"DA", b));
+        assert_eq!(d(b""), Some("empty (a dummy value is required)"));
+        assert_eq!(d(b"19000101"), None);
+        // An implicit-VR reader's `UN` is judged by the raw element's VR.
+        assert_eq!(
+            dummy_problem(Act::Empty, &raw, &el(b"UN", b"Anonymous")),
+            Some("not a valid date (DA)")
         );
     }
 

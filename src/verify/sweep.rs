@@ -108,7 +108,12 @@ impl Needles {
         }
         if let Some(bd) = element_text(raw, Tag(0x0010, 0x0030)) {
             let bd = bd.trim();
-            if bd.len() == 8 && bd.bytes().all(|b| b.is_ascii_digit()) {
+            // Under a standard profile, the dummy date `19000101` of a file anonymized before is
+            // no one's birth date (the lab profile's needles stay as they always were).
+            if bd.len() == 8
+                && bd.bytes().all(|b| b.is_ascii_digit())
+                && !(extended_on && bd == "19000101")
+            {
                 n.birth_dates.insert(bd.to_string());
             }
         }
@@ -122,7 +127,8 @@ impl Needles {
                 if kept(tag, b"LO") {
                     continue;
                 }
-                if let Some(v) = element_text(raw, tag) {
+                // A serial of `0` or a one-letter station is no one's identity.
+                if let Some(v) = element_text(raw, tag).filter(|v| v.chars().count() >= 3) {
                     add(&mut n, Kind::Identity, &v);
                 }
             }

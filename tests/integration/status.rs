@@ -465,8 +465,81 @@ fn json_mode_prints_only_json() {
             "excluded",
             "id",
             "original_id",
+            "profile",
             "row"
         ]
     );
+    // Never anonymized: no profile yet.
+    assert!(lines[0]["profile"].is_null());
     assert_eq!(summary(&lines[0]), "3 101 60784 pending(KH) not_started");
+}
+
+/// `status` names the profile each row was anonymized with (from the audit log), and each
+/// `sync` report carries a one-line summary of what the profile leaves behind: the lab profile
+/// leaves UIDs and times (but its own AcquisitionDate is no leftover), neuro far less.
+#[test]
+fn status_names_each_rows_profile_and_sync_reports_carry_a_leftovers_line() {
+    use crate::sync::Study;
+    use anontrack::synth::ParticipantSpec;
+    let s = Study::simple(&[("S01", "5890001", "KH", ""), ("S02", "5890002", "", "")]);
+    s.participant(&ParticipantSpec::new("5890001", 71));
+    s.participant(&ParticipantSpec::new("5890002", 72));
+    // Before any work: no profile column.
+    let before = s.w.run(["status", &s.book]);
+    before.expect_code(0);
+    assert!(!before.stdout().contains("profile"), "{}", before.stdout());
+
+    s.sync(&[]).expect_code(0);
+    let lab = s.report("S01-anonymize.json");
+    let line = lab["leftovers"].as_str().expect("a leftovers line");
+    assert!(
+        line.contains("the Basic profile would remove or replace still hold a value"),
+        "{line}"
+    );
+    assert!(line.contains("StudyTime"), "{line}");
+    assert!(!line.contains("AcquisitionDate"), "{line}");
+    let count = |l: &str| l.split(' ').next().unwrap().parse::<usize>().unwrap_or(0);
+    let listed = |r: &serde_json::Value| {
+        r["verify"]["leftovers"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["keyword"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(count(line), listed(&lab).len(), "{line}");
+    assert!(listed(&lab).contains(&"StudyTime".to_string()));
+    assert!(!listed(&lab).contains(&"AcquisitionDate".to_string()));
+
+    // S02 is anonymized later, under neuro.
+    std::fs::write(s.w.join("anontrack.toml"), "profile = \"neuro\"\n").unwrap();
+    s.set_text(4, 3, "KH");
+    s.sync(&[]).expect_code(0);
+    let neuro = s.report("S02-anonymize.json");
+    let nline = neuro["leftovers"].as_str().expect("a leftovers line");
+    assert_eq!(count(nline), listed(&neuro).len(), "{nline}");
+    // Neuro keeps the (shifted) dates and the times: information, not findings.
+    assert!(listed(&neuro).contains(&"StudyDate".to_string()));
+    assert_eq!(neuro["outcome"], "passed");
+
+    let run = s.w.run(["status", &s.book]);
+    run.expect_code(0);
+    let out = run.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("row") && lines[0].ends_with("profile"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("3") && lines[1].ends_with("  lab"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("4") && lines[2].ends_with("  neuro"),
+        "{out}"
+    );
+    let json = s.w.run(["status", "--json", &s.book]);
+    let rows = json.json_lines();
+    assert_eq!(rows[0]["profile"], "lab");
+    assert_eq!(rows[1]["profile"], "neuro");
 }

@@ -1,0 +1,338 @@
+//! Retained private blobs (`retain-safe-private`: the Siemens CSA headers and every other kept
+//! private value), recomputed position by position from the raw value and the study key.
+//!
+//! The contract in [`crate::deid`] says what the writer substitutes inside a kept private value,
+//! each substitute the same length as what it replaces:
+//! - every UID-shaped token (a maximal run of digits and dots that starts with a digit, its
+//!   trailing dots cut off, at least 16 characters and 4 dots) becomes its keyed blob UID
+//!   ([`Key::blob_uid`]);
+//! - every original date of the file (8 characters: the value of a DA element at any depth, or
+//!   of PatientBirthDate), standing alone (no digit beside it), becomes the shifted date (an
+//!   8-character value that is no real date becomes `19000101`); not under
+//!   `retain-long-full-dates`;
+//! - every identifier of the participant, standing alone (no letter or digit beside it), exact
+//!   case, becomes `X`s: the sheet's Original ID, the parts of PatientName (split at `^`, `=` and
+//!   spaces), the values of PatientID and OtherPatientIDs, and DeviceSerialNumber unless the
+//!   profile keeps it; 3 characters or more.
+//!
+//! UIDs are replaced first, then dates and identifiers left to right (at one spot, dates before
+//! identifiers, identifiers in the order the file holds them). This module applies that to the
+//! raw value on its own (not the writer's code) and compares: every byte that differs from the
+//! expected value is a finding, `changed` when the output holds something else there, a leak
+//! when it still holds the original there. An identifier left in another case, which no
+//! substitution covers, is a leak too, as is the site's identity (InstitutionName, StationName,
+//! AccessionNumber, unless the profile keeps them) anywhere in the value.
+
+use super::keyed::{Key, shift_date};
+use super::parse::{self, Elem, Val};
+use super::sweep::Kind;
+use crate::deid::{Act, DeidOption, Rules};
+use crate::finding::TagRef;
+use dicom_core::{Tag, VR};
+
+/// The participant's identifiers in one raw file, as the blob substitutions need them.
+#[derive(Debug, Default)]
+pub struct Ids {
+    /// Identifiers to become `X`s, in the order found, each with what it is.
+    texts: Vec<(Vec<u8>, Kind)>,
+    /// Original dates (`YYYYMMDD`) with their substitutes.
+    dates: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The site's identity the profile does not keep (InstitutionName, StationName,
+    /// AccessionNumber): no substitution writes over them, so they must simply be absent.
+    site: Vec<Vec<u8>>,
+}
+
+/// What is wrong at some byte of a kept private value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// The original identifier of this kind is still there.
+    Left(Kind),
+    /// A byte differs from both the raw value and its substitute.
+    Changed,
+}
+
+impl Ids {
+    /// The identifiers of the raw file `raw` (every depth, file order), the sheet's Original ID
+    /// first. `offset`: the participant's date offset in days.
+    pub fn from_raw(
+        raw: &[Elem<'_>],
+        original_id: Option<&str>,
+        rules: &Rules,
+        offset: i64,
+    ) -> Self {
+        let mut ids = Ids::default();
+        if let Some(id) = original_id {
+            ids.text(id.as_bytes(), Kind::Id);
+        }
+        let serial = rules.action(TagRef(0x0018, 0x1000), VR::LO) != Act::Keep;
+        let shift = !rules.has(DeidOption::RetainLongFullDates);
+        ids.collect(raw, serial, shift.then_some(offset));
+        for tag in [(0x0008, 0x0080), (0x0008, 0x1010), (0x0008, 0x0050)] {
+            if matches!(
+                rules.action(TagRef(tag.0, tag.1), VR::LO),
+                Act::Keep | Act::Clean
+            ) {
+                continue;
+            }
+            if let Some(Val::Bytes(b)) = parse::get(raw, Tag(tag.0, tag.1)).map(|e| &e.value) {
+                let v = trimmed(b);
+                let placeholder =
+                    v.eq_ignore_ascii_case(b"anonymized") || v.eq_ignore_ascii_case(b"anonymous");
+                if v.len() >= 3 && !placeholder {
+                    ids.site.push(v.to_vec());
+                }
+            }
+        }
+        ids
+    }
+
+    fn text(&mut self, v: &[u8], kind: Kind) {
+        let v = trimmed(v);
+        if v.len() >= 3 && !self.texts.iter().any(|(t, _)| t.eq_ignore_ascii_case(v)) {
+            self.texts.push((v.to_vec(), kind));
+        }
+    }
+
+    /// Recursion is bounded by the parser's depth limit.
+    fn collect(&mut self, ds: &[Elem<'_>], serial: bool, offset: Option<i64>) {
+        for e in ds {
+            let b = match &e.value {
+                Val::Seq(items) => {
+                    for item in items {
+                        self.collect(item, serial, offset);
+                    }
+                    continue;
+                }
+                Val::Frags(_) => continue,
+                Val::Bytes(b) => *b,
+            };
+            match (e.tag.0, e.tag.1) {
+                (0x0010, 0x0010) => {
+                    for part in b.split(|c| matches!(c, b'^' | b'=' | b' ')) {
+                        self.text(part, Kind::Name);
+                    }
+                }
+                (0x0010, 0x0020) | (0x0010, 0x1000) => {
+                    for part in b.split(|c| *c == b'\\') {
+                        self.text(part, Kind::Id);
+                    }
+                }
+                (0x0018, 0x1000) if serial => self.text(b, Kind::Identity),
+                _ => {}
+            }
+            let v = trimmed(b);
+            if let Some(days) = offset
+                && (&e.vr == b"DA" || e.tag == Tag(0x0010, 0x0030))
+                && v.len() == 8
+                && !self.dates.iter().any(|(d, _)| d == v)
+            {
+                let sub = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|d| shift_date(d, days))
+                    .unwrap_or_else(|| "19000101".into());
+                self.dates.push((v.to_vec(), sub.into_bytes()));
+            }
+        }
+    }
+
+    /// The value `raw` must become, and the spots substituted (with what they held).
+    pub fn expected(&self, key: &Key, raw: &[u8]) -> (Vec<u8>, Vec<(usize, usize, Kind)>) {
+        let mut out = raw.to_vec();
+        let mut spots = Vec::new();
+        let uidish = |b: u8| b.is_ascii_digit() || b == b'.';
+        let mut i = 0;
+        while i < raw.len() {
+            if !raw[i].is_ascii_digit() || (i > 0 && uidish(raw[i - 1])) {
+                i += 1;
+                continue;
+            }
+            let run = raw[i..].iter().take_while(|b| uidish(**b)).count();
+            let tok = &raw[i..i + run];
+            let len = run - tok.iter().rev().take_while(|b| **b == b'.').count();
+            let tok = &tok[..len];
+            if len >= 16 && tok.iter().filter(|b| **b == b'.').count() >= 4 {
+                let sub = key.blob_uid(&String::from_utf8_lossy(tok));
+                out[i..i + len].copy_from_slice(sub.as_bytes());
+                spots.push((i, i + len, Kind::Uid));
+            }
+            i += run;
+        }
+        let alone = |v: &[u8], at: usize, n: usize, word: fn(u8) -> bool| {
+            (at == 0 || !word(v[at - 1])) && v.get(at + n).is_none_or(|b| !word(*b))
+        };
+        let digit = |b: u8| b.is_ascii_digit();
+        let alnum = |b: u8| b.is_ascii_alphanumeric();
+        let mut i = 0;
+        while i < out.len() {
+            let date = self
+                .dates
+                .iter()
+                .find(|(d, _)| out[i..].starts_with(d) && alone(&out, i, d.len(), digit));
+            if let Some((d, sub)) = date {
+                out[i..i + d.len()].copy_from_slice(sub);
+                spots.push((i, i + d.len(), Kind::Date));
+                i += d.len();
+                continue;
+            }
+            let text = self
+                .texts
+                .iter()
+                .find(|(t, _)| out[i..].starts_with(t) && alone(&out, i, t.len(), alnum));
+            if let Some((t, kind)) = text {
+                out[i..i + t.len()].fill(b'X');
+                spots.push((i, i + t.len(), *kind));
+                i += t.len();
+                continue;
+            }
+            i += 1;
+        }
+        (out, spots)
+    }
+
+    /// Compares an anonymized kept private value `anon` with what `raw` must become: the
+    /// problems found, at most one of each (a leak first).
+    pub fn check(&self, key: &Key, raw: &[u8], anon: &[u8]) -> Vec<Problem> {
+        let (want, spots) = self.expected(key, raw);
+        let mut out = Vec::new();
+        if trim_end(anon) != trim_end(&want) {
+            // A spot that still holds its original token, whole: a leak there, not a change.
+            let left: Vec<&(usize, usize, Kind)> = spots
+                .iter()
+                .filter(|(s, e, _)| anon.get(*s..*e) == raw.get(*s..*e))
+                .collect();
+            for (_, _, kind) in &left {
+                if !out.contains(&Problem::Left(*kind)) {
+                    out.push(Problem::Left(*kind));
+                }
+            }
+            let n = want.len().max(anon.len());
+            let changed = (0..n).any(|p| {
+                want.get(p) != anon.get(p)
+                    && !left.iter().any(|(s, e, _)| (*s..*e).contains(&p))
+                    && !(p >= want.len().min(anon.len())
+                        && trim_end(anon).len() == trim_end(&want).len())
+            });
+            if changed {
+                out.push(Problem::Changed);
+            }
+        }
+        // An identifier in another case escapes the substitutions: still a leak. So is the
+        // site's identity, which nothing substitutes.
+        if !out.iter().any(|p| matches!(p, Problem::Left(_))) {
+            let found = self
+                .texts
+                .iter()
+                .find(|(t, _)| word_ci(anon, t))
+                .map(|(_, kind)| *kind)
+                .or_else(|| {
+                    self.site
+                        .iter()
+                        .any(|t| word_ci(anon, t))
+                        .then_some(Kind::Identity)
+                });
+            if let Some(kind) = found {
+                out.insert(0, Problem::Left(kind));
+            }
+        }
+        out
+    }
+}
+
+/// `needle` in `hay`, ASCII case ignored, standing alone (no letter or digit beside it); on the
+/// bytes, so a binary blob is searched without being copied into text.
+fn word_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    !needle.is_empty()
+        && hay.len() >= needle.len()
+        && (0..=hay.len() - needle.len()).any(|i| {
+            hay[i].eq_ignore_ascii_case(&needle[0])
+                && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+                && !alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
+                && !alnum(hay.get(i + needle.len()))
+        })
+}
+
+/// `v` without space and NUL padding at either end (padding at the start: spaces only).
+fn trimmed(v: &[u8]) -> &[u8] {
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | 0))
+        .map_or(0, |i| i + 1);
+    let start = v[..end].iter().position(|b| *b != b' ').unwrap_or(end);
+    &v[start..end]
+}
+
+/// Without trailing space and NUL padding (a re-encoder may pad an odd length either way).
+fn trim_end(v: &[u8]) -> &[u8] {
+    &v[..v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | 0))
+        .map_or(0, |i| i + 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deid::Base;
+
+    fn key() -> Key {
+        Key::new([9u8; 32])
+    }
+
+    fn ids() -> Ids {
+        let el = |g, e, vr: &[u8; 2], v: &'static [u8]| Elem {
+            tag: Tag(g, e),
+            vr: *vr,
+            value: Val::Bytes(v),
+        };
+        let raw = vec![
+            el(0x0008, 0x0020, b"DA", b"20131024"),
+            el(0x0010, 0x0010, b"PN", b"Doe^Jane"),
+            el(0x0010, 0x0020, b"LO", b"P4321 "),
+            el(0x0008, 0x0080, b"LO", b"Made-up Hospital"),
+        ];
+        Ids::from_raw(&raw, Some("P4321"), &Rules::resolve(Base::Neuro, &[]), -10)
+    }
+
+    const RAW: &[u8] = b"x 1.3.12.2.1107.5.2.32.35162.2013102415 Doe 20131024 Doey P4321\0";
+
+    #[test]
+    fn the_expected_value_substitutes_uids_dates_and_identifiers_in_place() {
+        let k = key();
+        let (want, spots) = ids().expected(&k, RAW);
+        let uid = k.blob_uid("1.3.12.2.1107.5.2.32.35162.2013102415");
+        let expect = format!("x {uid} XXX 20131014 Doey XXXXX\0");
+        assert_eq!(String::from_utf8_lossy(&want), expect);
+        let kinds: Vec<Kind> = spots.iter().map(|s| s.2).collect();
+        assert_eq!(kinds, [Kind::Uid, Kind::Name, Kind::Date, Kind::Id]);
+        assert!(ids().check(&k, RAW, &want).is_empty());
+    }
+
+    #[test]
+    fn every_other_difference_is_a_finding() {
+        let k = key();
+        let (want, _) = ids().expected(&k, RAW);
+        // One byte outside any substitution.
+        let mut b = want.clone();
+        b[0] = b'y';
+        assert_eq!(ids().check(&k, RAW, &b), [Problem::Changed]);
+        // A wrong substitute for the UID (another key's).
+        let (other, _) = ids().expected(&Key::new([1u8; 32]), RAW);
+        assert_eq!(ids().check(&k, RAW, &other), [Problem::Changed]);
+        // The original blob kept as it was: the UID is the first leak.
+        assert_eq!(ids().check(&k, RAW, RAW)[0], Problem::Left(Kind::Uid));
+        // Only the name put back.
+        let mut b = want.clone();
+        let at = RAW.windows(3).position(|w| w == b"Doe").unwrap();
+        b[at..at + 3].copy_from_slice(b"Doe");
+        assert_eq!(ids().check(&k, RAW, &b), [Problem::Left(Kind::Name)]);
+        // The same name in upper case, which no substitution covers, is a leak as well.
+        let mut b = want.clone();
+        let at = want.windows(4).position(|w| w == b"Doey").unwrap();
+        b[at..at + 4].copy_from_slice(b"DOE ");
+        assert_eq!(ids().check(&k, RAW, &b)[0], Problem::Left(Kind::Name));
+        // The institution (neuro does not keep it) anywhere in a kept value.
+        let raw = b"at MADE-UP HOSPITAL today";
+        assert_eq!(ids().check(&k, raw, raw), [Problem::Left(Kind::Identity)]);
+    }
+}
