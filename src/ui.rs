@@ -102,13 +102,35 @@ const LABEL_WIDTH: usize = 18;
 
 /// `bar` with anontrack's style and `what` as its label.
 fn styled_bar(bar: indicatif::ProgressBar, what: &str) -> indicatif::ProgressBar {
-    // Counts and time are whole numbers; no rate (`12.3456/s` is noise to a lab user).
-    let style = indicatif::ProgressStyle::with_template(
-        "{prefix} {msg}[{bar:16}] {pos}/{len} files, {eta} left",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style = indicatif::ProgressStyle::with_template("{prefix} {msg}{counts}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .with_key(
+            "counts",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&counts(state.pos(), state.len(), state.eta()));
+            },
+        );
     bar.with_style(style).with_prefix(bar_label(what))
+}
+
+/// `[=====>          ] 120/410 files, 4s left`: whole numbers only (no `12.3456/s` rate), and
+/// nothing before a pass has started (a bar of `0/0` would read as done).
+fn counts(pos: u64, len: Option<u64>, eta: std::time::Duration) -> String {
+    const WIDTH: usize = 16;
+    let Some(len) = len.filter(|l| *l > 0) else {
+        return String::new();
+    };
+    let pos = pos.min(len);
+    let filled = usize::try_from(pos * WIDTH as u64 / len).unwrap_or(WIDTH);
+    let bar = if filled >= WIDTH {
+        "=".repeat(WIDTH)
+    } else {
+        format!("{}>{}", "=".repeat(filled), " ".repeat(WIDTH - filled - 1))
+    };
+    format!(
+        "[{bar}] {pos}/{len} files, {:#} left",
+        indicatif::HumanDuration(eta)
+    )
 }
 
 /// `what` safe to print and cut to [`LABEL_WIDTH`] characters.
@@ -144,6 +166,12 @@ fn write_stdout(text: &str) {
 /// anonymizer on the same bar).
 impl Progress for indicatif::ProgressBar {
     fn phase(&self, phase: Phase) {
+        // The last pass's counts go first: `writing` beside the ID check's `800/800` would read
+        // as written.
+        self.update(|state| {
+            state.set_len(0);
+            state.set_pos(0);
+        });
         self.set_message(format!("{:<width$} ", phase.label(), width = Phase::WIDTH));
     }
 
@@ -279,6 +307,39 @@ mod tests {
                 assert!(lines.last().unwrap().starts_with("row 12345 (SUBJ... "));
             }
         }
+    }
+
+    #[test]
+    fn counts_are_whole_and_empty_before_a_pass() {
+        let eta = std::time::Duration::from_secs(4);
+        assert_eq!(counts(0, Some(0), eta), "");
+        assert_eq!(counts(0, None, eta), "");
+        assert_eq!(
+            counts(120, Some(410), eta),
+            "[====>           ] 120/410 files, 4s left"
+        );
+        assert_eq!(
+            counts(0, Some(3), eta),
+            "[>               ] 0/3 files, 4s left"
+        );
+        assert_eq!(
+            counts(3, Some(3), std::time::Duration::ZERO),
+            "[================] 3/3 files, 0s left"
+        );
+    }
+
+    #[test]
+    fn a_phase_before_its_pass_shows_no_counts() {
+        let lines = drawn("row 3 (S01)", |bar| bar.phase(Phase::CheckingIds));
+        assert_eq!(lines.last().unwrap().trim_end(), "row 3 (S01) checking IDs");
+        // Nor after the last pass: the ID check's `5/5` is not the writing's.
+        let lines = drawn("row 3 (S01)", |bar| {
+            bar.phase(Phase::CheckingIds);
+            bar.start(5);
+            (0..5).for_each(|_| bar.file_done());
+            bar.phase(Phase::Writing);
+        });
+        assert_eq!(lines.last().unwrap().trim_end(), "row 3 (S01) writing");
     }
 
     #[test]
