@@ -87,7 +87,7 @@ where
         Verbosity::Normal
     };
     init_logging(verbosity, cli.verbose);
-    let ui = Ui::new(verbosity);
+    let ui = Ui::new(verbosity).with_verbose(cli.verbose);
     let result = match cli.command {
         Command::Sync(args) => cmd::sync::run(args, &ui),
         Command::Status(args) => cmd::status::run(args, &ui),

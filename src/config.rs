@@ -92,10 +92,7 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| {
             let msg = e.message().trim().to_string();
             match e.span() {
-                Some(span) => {
-                    let line = text[..span.start.min(text.len())].lines().count().max(1);
-                    format!("line {line}: {msg}")
-                }
+                Some(span) => format!("line {}: {msg}", line_of(text, span.start)),
                 None => msg,
             }
         })?;
@@ -134,6 +131,13 @@ impl Config {
         }
         Ok((raw, anon))
     }
+}
+
+/// The 1-based line of byte `offset` in `text`: one more than the line breaks before it (an
+/// offset at the start of a line is on that line, not the one before).
+fn line_of(text: &str, offset: usize) -> usize {
+    let before = text.as_bytes().get(..offset).unwrap_or(text.as_bytes());
+    before.iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// Checks that a folder template is not empty, has balanced braces and only known placeholders.
@@ -409,6 +413,23 @@ mod tests {
         assert!(e.contains("without its `}`"), "{e}");
         let e = Config::parse("anon_dir = \"\"\n").unwrap_err();
         assert!(e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn a_config_error_names_its_own_line() {
+        // Comments and blank lines before; the bad key starts its line (line 7), then a bad
+        // value in the middle of a line (line 3 of a second text), then CRLF line ends.
+        let text = "# settings\n\n# folders\nraw_dir = \"sourcedata/{original_id}\"\n\n[columns]\nidd = \"x\"\n";
+        let e = Config::parse(text).unwrap_err();
+        assert!(e.starts_with("line 7: unknown field `idd`"), "{e}");
+        let e = Config::parse("# a\n\nprofile = 5\n").unwrap_err();
+        assert!(e.starts_with("line 3: "), "{e}");
+        let e = Config::parse("# a\r\n\r\n[columns]\r\nidd = \"x\"\r\n").unwrap_err();
+        assert!(e.starts_with("line 4: "), "{e}");
+        assert_eq!(
+            (line_of("a\nb", 2), line_of("a\nb", 1), line_of("", 9)),
+            (2, 1, 1)
+        );
     }
 
     #[test]

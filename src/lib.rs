@@ -24,6 +24,7 @@
 //! - [`progress`]: how engines report progress (a small trait; bars are drawn by [`ui`]);
 //! - [`notify`]: the Slack/Mattermost notice after a sync (`[notify]` in anontrack.toml);
 //! - [`lock`]: one sync per study at a time (`.anontrack/sync.lock`);
+//! - [`near`]: the near-match behind every "did you mean ...?" hint;
 //! - [`cluster`]: the plan file, work items and collect step of a sync split across a cluster,
 //!   and the SLURM submit script;
 //! - [`synth`]: synthetic DICOM files with made-up PHI, for the demo, tests and benchmarks;
@@ -43,6 +44,7 @@ pub mod finding;
 pub mod folder;
 pub mod interrupt;
 pub mod lock;
+pub mod near;
 pub mod notify;
 pub mod plan;
 pub mod private;

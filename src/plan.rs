@@ -164,13 +164,21 @@ pub fn warnings(table: &Table) -> Vec<Warning> {
                 "the check cell {check_cell} has initials but the anonymization cell {anon_cell} is empty, so there is nothing to check (hint: put the initials in {anon_cell} to anonymize first)"
             ));
         }
+        // The cell's text is not repeated: a sheet cell may hold anything, even a name.
         for (cell, ref_) in [(&row.anonymization, &anon_cell), (&row.check, &check_cell)] {
-            if let (State::Problem, Some(initials), Some(note)) =
-                (cell.state, &cell.initials, &cell.note)
-                && note.chars().all(char::is_alphabetic)
+            let word = cell
+                .note
+                .as_deref()
+                .filter(|_| cell.state == State::Problem);
+            if cell.initials.is_none() && word.is_some_and(crate::sheet::is_done_word) {
+                warn(format!(
+                    "{ref_} holds a word that marks a step done, not initials, so the row is skipped (hint: a finished step is filled green; initials alone ask for the work, with dots if they spell a word, like `O.K.`)"
+                ));
+            } else if cell.initials.is_some()
+                && word.is_some_and(|n| n.chars().all(char::is_alphabetic))
             {
                 warn(format!(
-                    "{ref_} reads `{initials} {note}`, neither initials alone nor a problem note, so the row is skipped (hint: write initials alone, like `{initials}`, to ask for the work; a finished step is filled green)"
+                    "{ref_} holds initials and one more word, neither initials alone nor a problem note, so the row is skipped (hint: write initials alone to ask for the work; a finished step is filled green)"
                 ));
             }
         }
@@ -307,8 +315,8 @@ mod tests {
                     3,
                     "the check cell F3 has initials but the anonymization cell E3 is empty"
                 ),
-                (4, "E4 reads `KH done`"),
-                (5, "F5 reads `Kim Ho`"),
+                (4, "E4 holds initials and one more word"),
+                (5, "F5 holds initials and one more word"),
             ]
         );
     }

@@ -5,11 +5,44 @@
 //! `&dyn Progress`; the command layer hands them a progress bar (see [`crate::ui`]), tests and
 //! library users hand them [`NoProgress`] or a closure wrapped in [`OnFile`]. Calls come from
 //! many worker threads at once, so implementations must be `Sync`.
+//!
+//! A row goes through [`Phase`]s (checking IDs, writing, verifying); the row runner announces
+//! them ([`Passes`] names the anonymizer's two passes), so a bar can say what it counts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// What an engine is doing with a participant's files, for a progress line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The anonymizer's first pass: every file's ID checked before anything is written.
+    CheckingIds,
+    /// The anonymizer's second pass: the files written.
+    Writing,
+    /// The verifier's pass: each output compared with its raw file.
+    Verifying,
+}
+
+impl Phase {
+    /// The phase in a few words, as a progress line shows it (at most [`Phase::WIDTH`] wide).
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::CheckingIds => "checking IDs",
+            Phase::Writing => "writing",
+            Phase::Verifying => "verifying",
+        }
+    }
+
+    /// The widest label, so progress lines can keep their columns.
+    pub const WIDTH: usize = 12;
+}
 
 /// Receives progress from an engine working through a list of files.
 pub trait Progress: Sync {
+    /// The next pass is `phase` (called before its [`start`](Progress::start)).
+    fn phase(&self, phase: Phase) {
+        let _ = phase;
+    }
+
     /// A pass over `total` files begins (an engine may make more than one pass: the
     /// anonymizer checks every file's ID, then writes).
     fn start(&self, total: u64) {
@@ -59,6 +92,48 @@ impl<F: Fn(u64, u64) + Sync> Progress for OnFile<F> {
     }
 }
 
+/// Names an engine's passes: the `n`th [`start`](Progress::start) announces `phases[n]` to the
+/// progress it wraps, then passes everything on. The anonymizer makes two passes (the ID
+/// check, the writing) without knowing how they are shown.
+pub struct Passes<'a> {
+    inner: &'a dyn Progress,
+    phases: &'a [Phase],
+    next: AtomicUsize,
+}
+
+impl<'a> Passes<'a> {
+    /// Wraps `inner`; passes beyond `phases` are not named.
+    pub fn new(inner: &'a dyn Progress, phases: &'a [Phase]) -> Self {
+        Self {
+            inner,
+            phases,
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Progress for Passes<'_> {
+    fn phase(&self, phase: Phase) {
+        self.inner.phase(phase);
+    }
+
+    fn start(&self, total: u64) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Some(phase) = self.phases.get(n) {
+            self.inner.phase(*phase);
+        }
+        self.inner.start(total);
+    }
+
+    fn file_done(&self) {
+        self.inner.file_done();
+    }
+
+    fn finish(&self) {
+        self.inner.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +150,49 @@ mod tests {
         p.file_done();
         p.finish();
         assert_eq!(*seen.lock().unwrap(), [(1, 2), (2, 2), (1, 1)]);
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Progress for Recorder {
+        fn phase(&self, phase: Phase) {
+            self.0.lock().unwrap().push(phase.label().into());
+        }
+        fn start(&self, total: u64) {
+            self.0.lock().unwrap().push(format!("start {total}"));
+        }
+        fn finish(&self) {
+            self.0.lock().unwrap().push("finish".into());
+        }
+    }
+
+    #[test]
+    fn passes_name_each_start_in_order() {
+        let r = Recorder::default();
+        let p = Passes::new(&r, &[Phase::CheckingIds, Phase::Writing]);
+        p.start(3);
+        p.start(2);
+        p.start(1);
+        p.finish();
+        assert_eq!(
+            *r.0.lock().unwrap(),
+            [
+                "checking IDs",
+                "start 3",
+                "writing",
+                "start 2",
+                "start 1",
+                "finish"
+            ]
+        );
+    }
+
+    #[test]
+    fn labels_fit_their_column() {
+        for p in [Phase::CheckingIds, Phase::Writing, Phase::Verifying] {
+            assert!(p.label().len() <= Phase::WIDTH, "{p:?}");
+        }
+        assert_eq!(Phase::CheckingIds.label().len(), Phase::WIDTH);
     }
 }

@@ -9,14 +9,18 @@ use crate::anonymize::Anonymizer;
 use crate::error::{Error, Result};
 use crate::finding::{Finding, sheet_note, short_note};
 use crate::interrupt;
+use crate::near::edit_distance;
 use crate::plan::{Skip, Stage, WorkItem};
-use crate::progress::Progress;
+use crate::progress::{Passes, Phase, Progress};
 use crate::records::{self, AuditLine, ParticipantReport};
 use crate::results::RowResult;
 use crate::staging;
 use crate::study::Study;
 use crate::verify::Verifier;
 use std::path::{Path, PathBuf};
+
+/// The anonymizer's passes, as a row's progress names them.
+const ANONYMIZER_PASSES: &[Phase] = &[Phase::CheckingIds, Phase::Writing];
 
 /// Works one planned row to its end and writes its JSON report. Problems in the data become
 /// findings; only a failure to write the report is an error, and [`Error::Interrupted`] when a
@@ -75,7 +79,11 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
             .original_id(original_id)
             .study_id(&item.id)
             .map_uids(study.mapping_dir().is_some());
-        match anonymizer.anonymize_dir(&item.raw_dir, staged, progress) {
+        match anonymizer.anonymize_dir(
+            &item.raw_dir,
+            staged,
+            &Passes::new(progress, ANONYMIZER_PASSES),
+        ) {
             Ok(run) => {
                 files_written = run.written.len();
                 files_skipped = run.not_dicom.len();
@@ -132,6 +140,7 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         {
             verifier = verifier.key(key);
         }
+        progress.phase(Phase::Verifying);
         match verifier.verify_dir(&item.raw_dir, checked_dir, progress) {
             Ok(report) => {
                 files_checked = report.files_checked;
@@ -367,21 +376,6 @@ fn near_match(dir: &Path, study: &Study) -> Option<PathBuf> {
     (near.len() == 1).then(|| near.remove(0))
 }
 
-/// Levenshtein distance between `a` and `b`, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,15 +457,6 @@ mod tests {
         // A result survives being saved and read back (the cluster's round trip).
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<RowResult>(&json).unwrap(), r);
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("58253", "58235"), 2);
-        assert_eq!(edit_distance("58253", "58253"), 0);
-        assert_eq!(edit_distance("S1", "S12"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("58253", "99999"), 5);
     }
 
     #[test]

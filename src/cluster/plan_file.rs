@@ -214,14 +214,24 @@ impl PlanFile {
         Ok(plan)
     }
 
-    /// Writes the plan as pretty JSON, atomically.
+    /// Writes the plan as pretty JSON, atomically, readable by its owner only (mode 0600, like
+    /// the study key): it holds every planned row's Original ID.
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_vec_pretty(self).map_err(|e| Error::Patch {
             path: path.to_path_buf(),
             reason: format!("cannot encode the plan: {e}"),
         })?;
         text.push(b'\n');
-        crate::records::write_atomic(path, &text)
+        // The temporary file is created 0600 (tempfile's default) and renamed into place; the
+        // mode is set again so this does not rest on a library's default.
+        crate::records::write_atomic(path, &text)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::write(path, e))?;
+        }
+        Ok(())
     }
 
     /// The study folder for a task reading the plan at `plan_path`: the plan's own folder when
@@ -447,6 +457,20 @@ mod tests {
         assert!(text.contains("\"run_date\": \"20261130\""), "{text}");
         assert!(text.contains("\"key\": null"), "{text}");
         assert_eq!(PlanFile::read(&path).unwrap(), p);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_plan_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        // An older plan left readable by all is replaced by one that is not.
+        std::fs::write(&path, b"{}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        sample(dir.path()).write(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 
     #[test]

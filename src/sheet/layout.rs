@@ -203,6 +203,38 @@ pub fn map_columns(
     Ok((columns, stages))
 }
 
+/// The one cell of `rows` whose text is a typo or two from the header `wanted` (after
+/// normalising), as the sheet writes it: the "did you mean ...?" of a missing header.
+///
+/// Short names allow fewer edits (one under 8 characters, none under 4: any two letters are two
+/// edits from `ID`), so a hint names a header, not some other cell; `min_len` can ask for more.
+pub fn near_header(
+    grid: &Grid,
+    rows: impl IntoIterator<Item = u32>,
+    wanted: &str,
+    min_len: usize,
+) -> Option<String> {
+    let wanted = normalise(wanted);
+    let len = wanted.chars().count();
+    if len < min_len {
+        return None;
+    }
+    let max = (len / 4).min(2);
+    // Normalised text -> the text as written (the first cell with it).
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
+    for row in rows {
+        for (_, value) in grid.row(row) {
+            let text = cell_text(value);
+            let norm = normalise(&text);
+            if !norm.is_empty() {
+                texts.entry(norm).or_insert(text);
+            }
+        }
+    }
+    let near = crate::near::unique_near(&wanted, texts.keys().map(String::as_str), max)?;
+    texts.get(near).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +301,25 @@ mod tests {
         let r = range(&[&["DICOMS Anonymized", "DICOM anonymization check"]]);
         let err = map_columns(&r, 0, &ColumnNames::default()).unwrap_err();
         assert_eq!(err, ("id", "ID".to_string()));
+    }
+
+    #[test]
+    fn a_near_header_is_named_as_written() {
+        let g = range(&[
+            &["Study title"],
+            &["ID", "DICOMS  Anonymised", "Dicom anonymization chek", "KH"],
+        ]);
+        assert_eq!(
+            near_header(&g, [1], "DICOMS Anonymized", 0).as_deref(),
+            Some("DICOMS  Anonymised")
+        );
+        assert_eq!(
+            near_header(&g, 0..2, "DICOM anonymization check", 0).as_deref(),
+            Some("Dicom anonymization chek")
+        );
+        // Too short to guess (any two letters are near `ID`), or shorter than asked.
+        assert_eq!(near_header(&g, [1], "IE", 0), None);
+        assert_eq!(near_header(&g, [1], "DICOMS Anonymized", 20), None);
+        assert_eq!(near_header(&g, [0], "DICOMS Anonymized", 0), None);
     }
 }

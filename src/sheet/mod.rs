@@ -19,7 +19,7 @@ pub mod template;
 pub mod write;
 pub mod writeback;
 
-pub use state::display_safe;
+pub use state::{display_safe, is_done_word};
 
 use chrono::NaiveDate;
 use serde::Serialize;

@@ -46,6 +46,8 @@ pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
     let mut any_data = false;
     let mut first_error = None;
     let mut found = None;
+    // The first sheet's near match for the missing header, for the error's hint.
+    let mut near = None;
     for name in &sheet_names {
         let sheet = match read_sheet(&mut book, name, positions.as_deref()) {
             Ok(s) => s,
@@ -62,6 +64,15 @@ pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
             found = Some((name.clone(), sheet, row));
             break;
         }
+        if near.is_none() {
+            // Only a long name is hinted: these rows may hold data, not just headers.
+            let rows = sheet
+                .values
+                .rows_from(0)
+                .take_while(|&r| r < HEADER_SEARCH_ROWS);
+            near = layout::near_header(&sheet.values, rows, &names.anonymized, 8)
+                .map(|text| (name.clone(), text));
+        }
     }
     let Some((sheet_name, sheet, header)) = found else {
         if let Some(e) = first_error {
@@ -70,6 +81,14 @@ pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
         if !any_data {
             return Err(Error::EmptyWorkbook {
                 path: path.to_path_buf(),
+            });
+        }
+        if let Some((sheet, text)) = near {
+            return Err(Error::HeaderNotFoundNear {
+                path: path.to_path_buf(),
+                wanted: names.anonymized.clone(),
+                near: super::display_safe(&text).into_owned(),
+                sheet: super::display_safe(&sheet).into_owned(),
             });
         }
         return Err(Error::HeaderNotFound {
@@ -82,12 +101,22 @@ pub fn read_table(path: &Path, names: &ColumnNames) -> Result<Table> {
 
     let (columns, stages) =
         layout::map_columns(&sheet.values, header, names).map_err(|(key, wanted)| {
-            Error::ColumnNotFound {
-                path: path.to_path_buf(),
-                sheet: sheet_name.clone(),
-                row: header + 1,
-                wanted,
-                key: key.to_string(),
+            match layout::near_header(&sheet.values, [header], &wanted, 0) {
+                Some(near) => Error::ColumnNotFoundNear {
+                    path: path.to_path_buf(),
+                    sheet: sheet_name.clone(),
+                    row: header + 1,
+                    wanted,
+                    key,
+                    near: super::display_safe(&near).into_owned(),
+                },
+                None => Error::ColumnNotFound {
+                    path: path.to_path_buf(),
+                    sheet: sheet_name.clone(),
+                    row: header + 1,
+                    wanted,
+                    key: key.to_string(),
+                },
             }
         })?;
     // The write-back parses the package its own way: make sure it finds this sheet now.
@@ -289,9 +318,7 @@ pub fn check_workbook_path(path: &Path) -> Result<()> {
         _ => None,
     };
     if !path.exists() {
-        return Err(Error::NotFound {
-            path: path.to_path_buf(),
-        });
+        return Err(Error::not_found(path));
     }
     if let Some(kind) = kind {
         return Err(not_xlsx(path, kind));

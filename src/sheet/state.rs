@@ -45,9 +45,15 @@ pub fn display_safe(text: &str) -> Cow<'_, str> {
 /// The state of a workflow cell holding `text`, green or not.
 ///
 /// Green means done whatever the text says. Otherwise: empty is not started, initials alone are
-/// pending (someone claimed it), and anything more is a problem note.
+/// pending (someone claimed it), and anything more is a problem note. A word that marks a step
+/// done ([`is_done_word`]: `done`, `ok`, `x`) is not initials: it is a note (no claim), which
+/// `sync` warns about.
 pub fn work_cell(text: &str, green: bool) -> WorkCell {
-    let (initials, note) = split_initials(text);
+    let (initials, note) = if is_done_word(text) {
+        (None, non_empty(text.trim()))
+    } else {
+        split_initials(text)
+    };
     let state = if green {
         State::Done
     } else if text.trim().is_empty() {
@@ -62,6 +68,28 @@ pub fn work_cell(text: &str, green: bool) -> WorkCell {
         initials,
         note,
     }
+}
+
+/// True when `text` is a word people write to mark a step done (`done`, `ok`, `yes`, `x`, a
+/// tick), any case, a final `.` or `!` aside: short enough to pass for initials, but not a
+/// person's. Initials that spell one are written with dots (`O.K.`).
+pub fn is_done_word(text: &str) -> bool {
+    let word = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    matches!(
+        word.as_str(),
+        "done"
+            | "ok"
+            | "okay"
+            | "yes"
+            | "y"
+            | "x"
+            | "✓"
+            | "✔"
+            | "checked"
+            | "finished"
+            | "complete"
+            | "completed"
+    )
 }
 
 /// Splits `MF (0010,4000) Patient Comments not anonymous` into `MF` and the note.
@@ -195,6 +223,31 @@ mod tests {
         assert_eq!(work_cell("JD", true).state, State::Done);
         assert_eq!(work_cell("", true).state, State::Done);
         assert_eq!(work_cell("MF note", true).note.as_deref(), Some("note"));
+    }
+
+    #[test]
+    fn a_word_for_done_is_not_a_claim() {
+        for word in [
+            "done", "Done", "OK", "ok.", "yes", "x", "X", "✓", "Checked!",
+        ] {
+            assert!(is_done_word(word), "{word}");
+            let cell = work_cell(word, false);
+            assert_eq!(cell.state, State::Problem, "{word}");
+            assert_eq!(
+                (cell.initials, cell.note.as_deref()),
+                (None, Some(word.trim())),
+                "{word}"
+            );
+        }
+        for initials in ["O.K.", "KH", "JD", "Y.X.", "xy"] {
+            assert!(!is_done_word(initials), "{initials}");
+            assert_eq!(
+                work_cell(initials, false).state,
+                State::Pending,
+                "{initials}"
+            );
+        }
+        assert_eq!(work_cell("done", true).state, State::Done);
     }
 
     #[test]

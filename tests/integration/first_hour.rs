@@ -38,20 +38,39 @@ fn odd_workflow_cells_get_a_warning_naming_the_row() {
         ("S02", "5890002", "KH done", ""),
         ("S03", "5890003", "Kim Ho", ""),
         ("S04", "5890004", "", ""),
+        ("S05", "5890005", "done", ""),
+        ("S06", "5890006", "OK", ""),
+        ("S07", "5890007", "x", ""),
     ]);
     for args in [&["--dry-run"][..], &[]] {
         let run = s.sync(args);
         run.expect_code(0);
         let err = run.stderr();
-        for expected in [
-            "warning: row 3 (`S01`): the check cell E3 has initials but the anonymization cell D3 is empty",
-            "warning: row 4 (`S02`): D4 reads `KH done`, neither initials alone nor a problem note",
-            "warning: row 5 (`S03`): D5 reads `Kim Ho`, neither initials alone nor a problem note",
-        ] {
-            assert!(err.contains(expected), "{args:?}: {expected}\n{err}");
+        let mut expected = vec![
+            "warning: row 3 (`S01`): the check cell E3 has initials but the anonymization cell D3 is empty".to_string(),
+            "warning: row 4 (`S02`): D4 holds initials and one more word, neither initials alone nor a problem note, so the row is skipped (hint: write initials alone to ask for the work; a finished step is filled green)".into(),
+            "warning: row 5 (`S03`): D5 holds initials and one more word, neither initials alone nor a problem note".into(),
+        ];
+        // A word for "done" is not a claim: the row is not worked, and the warning says why.
+        for (row, id) in [(7, "S05"), (8, "S06"), (9, "S07")] {
+            expected.push(format!(
+                "warning: row {row} (`{id}`): D{row} holds a word that marks a step done, not initials, so the row is skipped (hint: a finished step is filled green; initials alone ask for the work, with dots if they spell a word, like `O.K.`)"
+            ));
+        }
+        for e in &expected {
+            assert!(err.contains(e.as_str()), "{args:?}: {e}\n{err}");
         }
         assert!(!err.contains("row 6"), "{err}");
+        // The cells' text is not repeated on stderr.
+        for text in ["KH done", "Kim Ho", "`done`", "`OK`", "`x`"] {
+            assert!(!err.contains(text), "{text}: {err}");
+        }
     }
+    let out = s.sync(&["--dry-run"]).stdout();
+    assert!(
+        out.contains("plan: 0 to anonymize, 0 to verify, 7 skipped"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -115,5 +134,191 @@ fn a_missing_raw_folder_gets_a_near_match_hint_unless_another_row_owns_it() {
     assert_eq!(
         report["findings"][1]["message"],
         format!("a folder with a similar name exists: sourcedata/{near}").as_str()
+    );
+}
+
+#[test]
+fn the_vr_note_shows_once_per_study_and_always_with_verbose() {
+    use anontrack::synth::ParticipantSpec;
+    let s = Study::simple(&[
+        ("S01", "5896001", "KH", ""),
+        ("S02", "5896002", "", ""),
+        ("S03", "5896003", "", ""),
+    ]);
+    for (i, original) in ["5896001", "5896002", "5896003"].into_iter().enumerate() {
+        s.participant(&ParticipantSpec::new(original, 90 + i as u64));
+    }
+    let vr_notes = |run: &crate::harness::Run| {
+        run.stderr()
+            .lines()
+            .filter(|l| l.starts_with("note: the `lab` profile writes `Anonymous`"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let run = s.sync(&[]);
+    run.expect_code(0);
+    let first = vr_notes(&run);
+    assert_eq!(first.len(), 1, "{}", run.stderr());
+    assert!(
+        first[0].ends_with("(shown once per study; `-v` always shows it)"),
+        "{first:?}"
+    );
+    assert!(s.w.join(".anontrack/notes-shown").is_file());
+    // The next sync that writes the same kind of fields stays quiet about it.
+    s.set_text(4, 3, "KH");
+    let run = s.sync(&[]);
+    run.expect_code(0);
+    assert!(run.stdout().contains("S02"), "{}", run.stdout());
+    assert_eq!(vr_notes(&run), Vec::<String>::new(), "{}", run.stderr());
+    // `-v` shows it again.
+    s.set_text(5, 3, "KH");
+    let run = s.sync(&["-v"]);
+    run.expect_code(0);
+    assert_eq!(vr_notes(&run).len(), 1, "{}", run.stderr());
+}
+
+/// A checker no machine has, for the two probes below.
+const NEVER_INSTALLED: &str = "the never-installed checker (a test probe)";
+
+/// Skips like a test whose checker is missing, only when the test below runs it.
+fn skip_probe() {
+    if std::env::var_os("ANONTRACK_SKIP_PROBE").is_some() {
+        assert!(!crate::harness::require(NEVER_INSTALLED, false));
+    }
+}
+
+#[test]
+fn skip_probe_one() {
+    skip_probe();
+}
+
+#[test]
+fn skip_probe_two() {
+    skip_probe();
+}
+
+#[test]
+fn a_missing_checker_shows_one_line_in_the_cargo_test_output() {
+    // This test binary again, running the two probes as `cargo test` would (output captured).
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "first_hour::skip_probe_one",
+            "first_hour::skip_probe_two",
+        ])
+        .args(["--test-threads", "1"])
+        .env("ANONTRACK_SKIP_PROBE", "1")
+        .env_remove("ANONTRACK_REQUIRE_TOOLS")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 passed"), "{stdout}");
+    let line = format!(
+        "note: tests that need {NEVER_INSTALLED} skip those checks: it is missing (ANONTRACK_REQUIRE_TOOLS=1 fails instead)"
+    );
+    let shown = format!("{stdout}{stderr}");
+    assert_eq!(shown.matches(line.as_str()).count(), 1, "{shown}");
+    // Under ANONTRACK_REQUIRE_TOOLS=1 the same skip is a failure.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "first_hour::skip_probe_one"])
+        .env("ANONTRACK_SKIP_PROBE", "1")
+        .env("ANONTRACK_REQUIRE_TOOLS", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_mistyped_workbook_or_profile_file_gets_a_near_match_hint() {
+    let s = Study::simple(&[("S01", "5890001", "KH", "")]);
+    let run = s.w.run(["sync", "--dry-run", "STUDY_dataprocesing.xlsx"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr().trim_end(),
+        "error: cannot find `STUDY_dataprocesing.xlsx` (hint: did you mean `STUDY_dataprocessing.xlsx`?)"
+    );
+    // Far from any file: the usual hint.
+    let run = s.w.run(["sync", "--dry-run", "OTHER.xlsx"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("(hint: check the path;"),
+        "{}",
+        run.stderr()
+    );
+    // A profile file named in anontrack.toml.
+    let profile = s.w.run(["profile", "show", "lab"]);
+    profile.expect_code(0);
+    std::fs::write(s.w.join("lab_profile.toml"), profile.stdout()).unwrap();
+    std::fs::write(
+        s.w.join("anontrack.toml"),
+        "profile = \"lab_profle.toml\"\n",
+    )
+    .unwrap();
+    let run = s.sync(&["--dry-run"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("lab_profle.toml` (hint: did you mean `")
+            && run.stderr().contains("lab_profile.toml`?)"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_mistyped_header_gets_a_near_match_hint() {
+    let s = Study::simple(&[("S01", "5890001", "KH", "")]);
+    s.set_text(2, 3, "DICOMS Anonymised");
+    let run = s.sync(&["--dry-run"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains(
+            "no cell equal to `DICOMS Anonymized` (hint: did you mean `DICOMS Anonymised` in sheet `Sheet1`? rename that cell to `DICOMS Anonymized`, or set `columns.anonymized` in anontrack.toml to its text)"
+        ),
+        "{}",
+        run.stderr()
+    );
+    let s = Study::simple(&[("S01", "5890001", "KH", "")]);
+    s.set_text(2, 4, "DICOM anonymisation chek");
+    let run = s.sync(&["--dry-run"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains(
+            "cannot find column `DICOM anonymization check` in row 2 of sheet `Sheet1` in `STUDY_dataprocessing.xlsx` (hint: did you mean `DICOM anonymisation chek`? rename that header to `DICOM anonymization check`, or set `columns.check` in anontrack.toml to its text)"
+        ),
+        "{}",
+        run.stderr()
+    );
+    // Nothing near: the general hint, no guess.
+    s.set_text(2, 4, "Reviewed by");
+    let run = s.sync(&["--dry-run"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("cannot find column `DICOM anonymization check`")
+            && !run.stderr().contains("did you mean"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_config_error_names_the_line_it_is_on() {
+    let s = Study::simple(&[("S01", "5890001", "KH", "")]);
+    std::fs::write(
+        s.w.join("anontrack.toml"),
+        "# anontrack settings\n\n# where the scans are\nraw_dir = \"sourcedata/{original_id}\"\n\n[columns]\nidd = \"Subject\"\n",
+    )
+    .unwrap();
+    let run = s.sync(&["--dry-run"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains(": line 7: unknown field `idd`"),
+        "{}",
+        run.stderr()
     );
 }

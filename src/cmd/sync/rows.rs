@@ -132,7 +132,12 @@ pub(super) fn run_rows(
         if !warned_vr
             && let Some(text) = prose::vr_warning_text(&study.profile().name, &result.vr_warnings)
         {
-            ui.note(format!("note: {text}"));
+            note_once(
+                study,
+                ui,
+                &format!("vr-note {}", study.profile().name),
+                &text,
+            );
             warned_vr = true;
         }
         prose::print_row(&result, ui);
@@ -152,6 +157,42 @@ pub(super) fn run_rows(
         stop = Stop::Interrupted { undone: None };
     }
     Ok((report, stop))
+}
+
+/// The file in `.anontrack/` listing the notes already shown for this study, one key a line.
+const SHOWN_NOTES: &str = "notes-shown";
+
+/// Prints `note: TEXT` the first time `key` comes up in this study, and every time with `-v`.
+/// Remembered in `.anontrack/notes-shown` only once a person could have read it (not with
+/// `--quiet`); a file that cannot be written only means the note shows again.
+fn note_once(study: &Study, ui: &Ui, key: &str, text: &str) {
+    if ui.verbosity() == crate::ui::Verbosity::Quiet {
+        return;
+    }
+    let file = study.state_dir().join(SHOWN_NOTES);
+    let shown = std::fs::read_to_string(&file).unwrap_or_default();
+    let known = shown.lines().any(|l| l == key);
+    if ui.verbose() > 0 {
+        ui.note(format!("note: {text}"));
+    } else if known {
+        tracing::info!("a note shown before for this study is not repeated ({key})");
+        return;
+    } else {
+        ui.note(format!(
+            "note: {text} (shown once per study; `-v` always shows it)"
+        ));
+    }
+    if !known {
+        let updated = format!("{shown}{key}\n");
+        let written = std::fs::create_dir_all(study.state_dir())
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                crate::records::write_atomic(&file, updated.as_bytes()).map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            tracing::debug!("cannot remember a shown note: {e}");
+        }
+    }
 }
 
 /// After a row failed for want of space (its output removed): `None` when the next row to
@@ -174,4 +215,60 @@ fn no_room_for_next(study: &Study, rest: &[Step<'_>]) -> Option<String> {
             staging::human(needed - free)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::Stage;
+    use crate::progress::{Phase, Progress};
+    use crate::sheet::template::{TemplateCell, TemplateRow, write_template_with_rows};
+    use crate::study::{Study, StudyOptions};
+    use crate::synth::{ParticipantSpec, write_participant};
+    use std::sync::Mutex;
+
+    /// Keeps the phases a row announces and the size of each pass.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Progress for Recorder {
+        fn phase(&self, phase: Phase) {
+            self.0.lock().unwrap().push(phase.label().into());
+        }
+        fn start(&self, total: u64) {
+            self.0.lock().unwrap().push(total.to_string());
+        }
+    }
+
+    #[test]
+    fn a_rows_progress_names_each_phase_before_its_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let workbook = dir.path().join("W_dataprocessing.xlsx");
+        let row = TemplateRow {
+            id: "S1".into(),
+            original_id: "5890001".into(),
+            anonymized: TemplateCell::claimed("KH"),
+            ..TemplateRow::default()
+        };
+        write_template_with_rows(&workbook, &[row]).unwrap();
+        let study = Study::open(&StudyOptions {
+            workbook,
+            ..StudyOptions::default()
+        })
+        .unwrap();
+        write_participant(
+            &dir.path().join("sourcedata/5890001"),
+            &ParticipantSpec::new("5890001", 3),
+        )
+        .unwrap();
+        let plan = crate::plan::plan(study.table(), study.config(), study.folder());
+        let item = &plan.items[0];
+        assert_eq!(item.action, Stage::Anonymize);
+        let seen = Recorder::default();
+        let r = crate::runner::run_row(&study, item, &seen).unwrap();
+        assert!(r.passed, "{:?}", r.findings);
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            ["checking IDs", "8", "writing", "8", "verifying", "8"]
+        );
+    }
 }
