@@ -306,7 +306,7 @@ impl<'p> Verifier<'p> {
                     };
                     let r = if has_anon(&anon_rel) {
                         // Read once: the signature is checked on the bytes that are parsed.
-                        let bytes = std::fs::read(&raw_path).ok();
+                        let bytes = parse::read_file(&raw_path).ok();
                         let dicom = match &bytes {
                             Some(b) => tree::is_signed(b),
                             None => tree::is_dicom(&raw_path),
@@ -486,7 +486,7 @@ impl<'p> Verifier<'p> {
 
     /// Compares one pair of files; `rel` names the anonymized file in findings.
     fn check_pair(&self, raw: &Path, anon: &Path, rel: &str) -> Checked {
-        self.check_read(std::fs::read(raw).ok(), raw, anon, rel)
+        self.check_read(parse::read_file(raw).ok(), raw, anon, rel)
     }
 
     /// [`check_pair`](Self::check_pair) with the raw file's bytes already read (`None`: the
@@ -494,7 +494,7 @@ impl<'p> Verifier<'p> {
     /// reader; nothing is decoded or copied.
     fn check_read(
         &self,
-        raw_bytes: Option<Vec<u8>>,
+        raw_bytes: Option<parse::Bytes>,
         _raw: &Path,
         anon: &Path,
         rel: &str,
@@ -541,7 +541,7 @@ impl<'p> Verifier<'p> {
             &self.exclude,
             extended,
         );
-        let anon_bytes = std::fs::read(anon);
+        let anon_bytes = parse::read_file(anon);
         let mut anon_scratch = Vec::new();
         let anon_file = match &anon_bytes {
             Ok(b) => parse::read(b, &mut anon_scratch),
@@ -590,8 +590,8 @@ impl<'p> Verifier<'p> {
             compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
             compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
         }
-        let skip = |t: Tag| self.rule_tags.binary_search(&t).is_ok();
-        needles.sweep(&anon_file.root, &skip, &mut out);
+        let rules = compare::TagSet::new(&self.rule_tags);
+        needles.sweep(&anon_file.root, &|t| rules.contains(t), &mut out);
         for r in &mut out {
             r.finding.file = Some(rel.to_string());
         }
