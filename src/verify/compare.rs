@@ -15,7 +15,46 @@ use crate::anonymize::profile::{Action, Profile};
 use crate::finding::Finding;
 use chrono::NaiveDate;
 use dicom_core::Tag;
+use std::cell::Cell;
 use std::cmp::Ordering;
+
+/// A sorted set of tags asked about in ascending order (a data set's elements, one by one):
+/// each question costs a step of a cursor, not a search; a question out of order restarts the
+/// cursor with a binary search, so any order still gets the right answer.
+#[derive(Debug)]
+pub struct TagSet<'t> {
+    tags: &'t [Tag],
+    /// The index of the first tag not below the last question.
+    at: Cell<usize>,
+    last: Cell<Tag>,
+}
+
+impl<'t> TagSet<'t> {
+    /// `tags` must be sorted.
+    pub fn new(tags: &'t [Tag]) -> Self {
+        debug_assert!(tags.is_sorted());
+        Self {
+            tags,
+            at: Cell::new(0),
+            last: Cell::new(Tag(0, 0)),
+        }
+    }
+
+    /// Whether `tag` is in the set.
+    pub fn contains(&self, tag: Tag) -> bool {
+        let mut at = if tag >= self.last.get() {
+            self.at.get()
+        } else {
+            self.tags.partition_point(|t| *t < tag)
+        };
+        while self.tags.get(at).is_some_and(|t| *t < tag) {
+            at += 1;
+        }
+        self.at.set(at);
+        self.last.set(tag);
+        self.tags.get(at) == Some(&tag)
+    }
+}
 
 /// When an AcquisitionDate (`run_date` rule) passes.
 #[derive(Debug, Clone, Copy)]
@@ -62,10 +101,22 @@ pub fn check_profile(
     anon: &File<'_>,
     out: &mut Vec<Ranked>,
 ) {
-    for rule in &profile.rules {
-        let tag = Tag(rule.tag.0, rule.tag.1);
+    // The rules in tag order, looked up in one pass over each file; findings in rule order.
+    let mut order: Vec<usize> = (0..profile.rules.len()).collect();
+    order.sort_by_key(|&i| profile.rules[i].tag);
+    let tags: Vec<Tag> = order
+        .iter()
+        .map(|&i| Tag(profile.rules[i].tag.0, profile.rules[i].tag.1))
+        .collect();
+    let (raw_els, anon_els) = (raw.get_sorted(&tags), anon.get_sorted(&tags));
+    let mut at = vec![0; order.len()];
+    for (k, &i) in order.iter().enumerate() {
+        at[i] = k;
+    }
+    for (rule, &k) in profile.rules.iter().zip(&at) {
+        let tag = tags[k];
         let kw = &rule.keyword;
-        let (raw_el, anon_el) = (raw.get(tag), anon.get(tag));
+        let (raw_el, anon_el) = (raw_els[k], anon_els[k]);
         let Some(raw_el) = raw_el else {
             if anon_el.is_some() {
                 push(out, Rank::Profile, tag, format!("{kw} added"));
@@ -130,7 +181,8 @@ pub fn compare_elements(profile: &Profile, raw: &File<'_>, anon: &File<'_>, out:
         .map(|r| Tag(r.tag.0, r.tag.1))
         .collect();
     tags.sort_unstable();
-    let skip = |t: Tag| tags.binary_search(&t).is_ok();
+    let rules = TagSet::new(&tags);
+    let skip = |t: Tag| rules.contains(t);
     let encs = (raw.enc, anon.enc);
     compare_in(&raw.root, &anon.root, None, encs, &skip, out);
 }
@@ -287,6 +339,35 @@ mod tests {
             check_date(Some("20240602"), None, pinned),
             Some("not the run's date")
         );
+    }
+
+    #[test]
+    fn a_tag_set_answers_in_any_order() {
+        let tags = [
+            Tag(8, 0x20),
+            Tag(0x10, 0x10),
+            Tag(0x10, 0x20),
+            Tag(0x29, 0x1010),
+        ];
+        let set = TagSet::new(&tags);
+        let asked = [
+            (Tag(8, 5), false),
+            (Tag(8, 0x20), true),
+            (Tag(8, 0x20), true),
+            (Tag(0x10, 0x15), false),
+            (Tag(0x10, 0x20), true),
+            (Tag(0x7FE0, 0x10), false),
+            // Out of order (a nested set, an unsorted file): still right.
+            (Tag(0x10, 0x10), true),
+            (Tag(8, 0x21), false),
+            (Tag(0x29, 0x1010), true),
+            (Tag(0, 0), false),
+            (Tag(8, 0x20), true),
+        ];
+        for (tag, want) in asked {
+            assert_eq!(set.contains(tag), want, "{tag:?}");
+        }
+        assert!(!TagSet::new(&[]).contains(Tag(8, 0x20)));
     }
 
     #[test]

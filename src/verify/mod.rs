@@ -328,7 +328,7 @@ impl<'p> Verifier<'p> {
                     };
                     let r = if has_anon(&anon_rel) {
                         // Read once: the signature is checked on the bytes that are parsed.
-                        let bytes = std::fs::read(&raw_path).ok();
+                        let bytes = parse::read_file(&raw_path).ok();
                         let dicom = match &bytes {
                             Some(b) => tree::is_signed(b),
                             None => tree::is_dicom(&raw_path),
@@ -515,7 +515,7 @@ impl<'p> Verifier<'p> {
 
     /// Compares one pair of files; `rel` names the anonymized file in findings.
     fn check_pair(&self, raw: &Path, anon: &Path, rel: &str) -> Checked {
-        self.check_read(std::fs::read(raw).ok(), raw, anon, rel)
+        self.check_read(parse::read_file(raw).ok(), raw, anon, rel)
     }
 
     /// [`check_pair`](Self::check_pair) with the raw file's bytes already read (`None`: the
@@ -523,7 +523,7 @@ impl<'p> Verifier<'p> {
     /// reader; nothing is decoded or copied.
     fn check_read(
         &self,
-        raw_bytes: Option<Vec<u8>>,
+        raw_bytes: Option<parse::Bytes>,
         _raw: &Path,
         anon: &Path,
         rel: &str,
@@ -549,7 +549,7 @@ impl<'p> Verifier<'p> {
             }
         };
         let needles = self.needles_of(&raw_file.root);
-        let anon_bytes = std::fs::read(anon);
+        let anon_bytes = parse::read_file(anon);
         let mut anon_scratch = Vec::new();
         let anon_file = match &anon_bytes {
             Ok(b) => parse::read(b, &mut anon_scratch),
@@ -606,9 +606,11 @@ impl<'p> Verifier<'p> {
             compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
             compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
         }
-        let skip = |t: Tag| self.skip_in_sweep(t);
+        let rules = compare::TagSet::new(&self.rule_tags);
+        let standard = self.profile.standard.is_some();
+        let skip = |t: Tag| rules.contains(t) || (standard && standard::may_be_added(t));
         needles.sweep(&anon_file.root, &skip, &mut out);
-        if self.profile.standard.is_some() {
+        if standard {
             // The sweep and the blob check may both see a name left in a kept private value.
             out.sort_by(|a, b| {
                 (a.rank, a.finding.tag, &a.finding.message).cmp(&(

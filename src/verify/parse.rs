@@ -22,7 +22,9 @@
 use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
+use std::cell::RefCell;
 use std::io::Read;
+use std::path::Path;
 
 /// Why a file cannot be compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +106,37 @@ pub struct File<'a> {
     pub meta: Meta,
     pub enc: Enc,
     pub root: DataSet<'a>,
+    /// The top level is in strictly ascending tag order (as in every valid file), so a binary
+    /// search that misses needs no scan.
+    sorted: bool,
 }
 
 impl<'a> File<'a> {
-    /// The top-level element `tag`, if present.
+    /// The top-level element `tag`, if present (the first one, in an unsorted file).
     pub fn get(&self, tag: Tag) -> Option<&Elem<'a>> {
-        get(&self.root, tag)
+        if self.sorted {
+            let i = self.root.binary_search_by(|e| e.tag.cmp(&tag)).ok()?;
+            Some(&self.root[i])
+        } else {
+            get(&self.root, tag)
+        }
+    }
+
+    /// The top-level elements `tags` (ascending), each as [`get`](Self::get) finds it, in one
+    /// pass over a sorted file rather than a search per tag.
+    pub fn get_sorted(&self, tags: &[Tag]) -> Vec<Option<&Elem<'a>>> {
+        if !self.sorted || !tags.is_sorted() {
+            return tags.iter().map(|t| self.get(*t)).collect();
+        }
+        let mut at = 0;
+        tags.iter()
+            .map(|&t| {
+                while self.root.get(at).is_some_and(|e| e.tag < t) {
+                    at += 1;
+                }
+                self.root.get(at).filter(|e| e.tag == t)
+            })
+            .collect()
     }
 }
 
@@ -192,7 +219,92 @@ pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<File<'a>, U
         _ => (le, &bytes[pos..]),
     };
     let root = dataset(body, enc)?;
-    Ok(File { meta, enc, root })
+    let sorted = root.windows(2).all(|w| w[0].tag < w[1].tag);
+    Ok(File {
+        meta,
+        enc,
+        root,
+        sorted,
+    })
+}
+
+/// Read buffers larger than this are not kept for the next file (a multi-frame file of
+/// hundreds of MB must not stay resident).
+const KEEP_BUFFER: usize = 16 << 20;
+/// The first size of a fresh buffer (a typical MR slice fits).
+const FIRST_BUFFER: usize = 256 << 10;
+
+thread_local! {
+    /// Each thread's spare read buffers, zero-filled to their length, reused file after file.
+    static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A whole file's bytes in a reused buffer: the verifier reads every raw and anonymized file,
+/// and a fresh allocation per file (plus the size query `std::fs::read` makes) costs about as
+/// much as parsing it. Dropping it hands the buffer back to the thread's spares.
+pub struct Bytes {
+    /// Initialized to its full length; the file is `buf[..len]`.
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bytes({} bytes)", self.len)
+    }
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        if self.buf.len() <= KEEP_BUFFER {
+            let buf = std::mem::take(&mut self.buf);
+            // A thread keeps at most the two buffers of a pair.
+            let _ = SPARE.try_with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < 2 {
+                    s.push(buf);
+                }
+            });
+        }
+    }
+}
+
+/// Reads a whole file into a reused buffer, like `std::fs::read`.
+pub fn read_file(path: &Path) -> std::io::Result<Bytes> {
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = SPARE
+        .try_with(|s| s.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            // Full: grow to the file's size (one query, only for files larger than the
+            // buffer), at least doubling. The bytes are zeroed once per buffer, not per file.
+            let size = file.metadata().map_or(0, |m| m.len());
+            let want = usize::try_from(size)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1)
+                .max(buf.len().saturating_mul(2))
+                .max(FIRST_BUFFER);
+            buf.resize(want, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bytes { buf, len })
 }
 
 /// One level of the walk: a data set being filled, or a sequence's items.
@@ -383,6 +495,7 @@ struct Header {
 }
 
 /// Reads the element header at `pos`, or `None` when the data ends inside it.
+#[inline(always)]
 fn header(b: &[u8], pos: usize, enc: Enc) -> Option<Header> {
     let tag = Tag(u16_at(b, pos, enc.big)?, u16_at(b, pos + 2, enc.big)?);
     if tag.0 == 0xFFFE || !enc.explicit {
@@ -414,6 +527,7 @@ fn header(b: &[u8], pos: usize, enc: Enc) -> Option<Header> {
 }
 
 /// Reads an item or delimiter header (always tag and 4-byte length).
+#[inline(always)]
 fn item_header(b: &[u8], pos: usize, enc: Enc) -> Option<Header> {
     Some(Header {
         tag: Tag(u16_at(b, pos, enc.big)?, u16_at(b, pos + 2, enc.big)?),
@@ -424,6 +538,7 @@ fn item_header(b: &[u8], pos: usize, enc: Enc) -> Option<Header> {
 }
 
 /// The end of a value of `len` bytes at `at`, refused when it passes `limit`.
+#[inline]
 fn value_end(_b: &[u8], at: usize, len: u32, limit: usize) -> Result<usize, Unfit> {
     let len = usize::try_from(len).map_err(|_| Unfit::LengthBeyondEnd)?;
     match at.checked_add(len) {
@@ -456,6 +571,7 @@ pub fn implicit_vr(tag: Tag) -> [u8; 2] {
 }
 
 /// VRs whose explicit-VR header has a 2-byte length.
+#[inline]
 fn short_length(vr: [u8; 2]) -> bool {
     matches!(
         &vr,
@@ -484,6 +600,7 @@ fn short_length(vr: [u8; 2]) -> bool {
 }
 
 /// Known VRs with 2 reserved bytes and a 4-byte length.
+#[inline]
 fn long_length(vr: [u8; 2]) -> bool {
     matches!(
         &vr,
@@ -554,6 +671,7 @@ pub fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+#[inline(always)]
 fn u16_at(b: &[u8], pos: usize, big: bool) -> Option<u16> {
     let x: [u8; 2] = b.get(pos..pos.checked_add(2)?)?.try_into().ok()?;
     Some(if big {
@@ -563,6 +681,7 @@ fn u16_at(b: &[u8], pos: usize, big: bool) -> Option<u16> {
     })
 }
 
+#[inline(always)]
 fn u32_at(b: &[u8], pos: usize, big: bool) -> Option<u32> {
     let x: [u8; 4] = b.get(pos..pos.checked_add(4)?)?.try_into().ok()?;
     Some(if big {
@@ -744,6 +863,51 @@ pub(crate) mod tests {
             parse(&file("1.2.840.10008.1.2.1.99", &[0xFF; 40])),
             Err(Unfit::Inflate)
         );
+    }
+
+    #[test]
+    fn files_read_into_reused_buffers_hold_exactly_their_bytes() {
+        let t = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..FIRST_BUFFER * 3 + 7).map(|i| (i % 251) as u8).collect();
+        let (a, b, c) = (t.path().join("a"), t.path().join("b"), t.path().join("c"));
+        std::fs::write(&a, &big).unwrap();
+        std::fs::write(&b, b"small").unwrap();
+        std::fs::write(&c, b"").unwrap();
+        // Larger than a fresh buffer, then smaller ones in the same (reused) buffers.
+        for _ in 0..2 {
+            let (x, y) = (read_file(&a).unwrap(), read_file(&b).unwrap());
+            assert_eq!(&*x, big.as_slice());
+            assert_eq!(&*y, b"small");
+            drop((x, y));
+            assert_eq!(&*read_file(&c).unwrap(), b"");
+            assert_eq!(&*read_file(&b).unwrap(), b"small");
+        }
+        assert!(read_file(&t.path().join("absent")).is_err());
+    }
+
+    #[test]
+    fn a_lookup_finds_elements_in_sorted_and_unsorted_files() {
+        let el = |e: u16| short(0x0010, e, b"LO", b"ab");
+        let sorted = [el(0x10), el(0x20), el(0x30)].concat();
+        let unsorted = [el(0x30), el(0x10), el(0x20)].concat();
+        for body in [sorted, unsorted] {
+            let bytes = file(EXPLICIT, &body);
+            let mut scratch = Vec::new();
+            let f = read(&bytes, &mut scratch).unwrap();
+            let tags = [
+                Tag(0x0010, 0x0005),
+                Tag(0x0010, 0x0010),
+                Tag(0x0010, 0x0020),
+                Tag(0x0010, 0x0025),
+                Tag(0x0010, 0x0030),
+                Tag(0x0010, 0x0040),
+            ];
+            let want = [false, true, true, false, true, false];
+            let found: Vec<bool> = f.get_sorted(&tags).iter().map(Option::is_some).collect();
+            assert_eq!(found, want);
+            let one_by_one: Vec<bool> = tags.iter().map(|t| f.get(*t).is_some()).collect();
+            assert_eq!(one_by_one, want);
+        }
     }
 
     #[test]

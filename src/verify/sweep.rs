@@ -328,7 +328,8 @@ pub fn is_csa(ds: &[Elem<'_>], tag: Tag) -> bool {
     if tag.0.is_multiple_of(2) || tag.1 < 0x1000 {
         return false;
     }
-    element_text(ds, Tag(tag.0, tag.1 >> 8)).is_some_and(|c| c == "SIEMENS CSA HEADER")
+    parse::get(ds, Tag(tag.0, tag.1 >> 8))
+        .is_some_and(|c| matches!(c.value, Val::Bytes(b) if parse::text(b) == "SIEMENS CSA HEADER"))
 }
 
 /// An element's value as text, trimmed of padding (UTF-8, else Latin-1).
