@@ -31,6 +31,10 @@ pub fn preamble_and_meta(ts: &str) -> Vec<u8> {
     }
     let mut v = vec![0u8; 128];
     v.extend_from_slice(b"DICM");
+    // (0002,0000) group length, as every real file has: where the meta ends is then known even
+    // when the data set (a deflated stream, say) begins with the bytes `02 00`.
+    v.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    v.extend_from_slice(&(8 + uid.len() as u32).to_le_bytes());
     v.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
     v.extend_from_slice(&(uid.len() as u16).to_le_bytes());
     v.extend_from_slice(&uid);

@@ -163,7 +163,10 @@ pub fn meta(buf: &[u8]) -> Result<Meta<'_>, LocateError> {
     let mut pos = 132;
     let mut ts = None;
     let mut sop_class = "";
-    while pos + 2 <= buf.len() && b.u16(pos, false)? == 0x0002 {
+    // Where (0002,0000) FileMetaInformationGroupLength says the group ends. A deflated data set
+    // may begin with the bytes `02 00`, which a scan by group number alone takes for more meta.
+    let mut declared_end = None;
+    while pos + 2 <= buf.len() && b.u16(pos, false)? == 0x0002 && declared_end != Some(pos) {
         let h = header(b, pos, Encoding::ExplicitLe)?;
         if h.len == UNDEFINED {
             return Err(LocateError::Malformed {
@@ -174,6 +177,9 @@ pub fn meta(buf: &[u8]) -> Result<Meta<'_>, LocateError> {
         let end = b.end(h.value_start, h.len)?;
         let text = || trim_uid(&buf[h.value_start..end]);
         match h.tag {
+            0x0002_0000 if end - h.value_start == 4 => {
+                declared_end = Some(end + b.u32(h.value_start, false)? as usize);
+            }
             0x0002_0010 => ts = Some(text()),
             0x0002_0002 => sop_class = text(),
             _ => {}

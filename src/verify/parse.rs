@@ -164,8 +164,11 @@ pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<File<'a>, U
     };
     let mut meta = Meta::default();
     let mut has_ts = false;
+    // Where (0002,0000) FileMetaInformationGroupLength says the group ends: a deflated data set
+    // may begin with the bytes `02 00`, which a scan by group number alone takes for more meta.
+    let mut declared_end = None;
     while let Some(h) = header(bytes, pos, le) {
-        if h.tag.0 != 0x0002 {
+        if h.tag.0 != 0x0002 || declared_end == Some(pos) {
             break;
         }
         if h.len == UNDEFINED {
@@ -174,6 +177,10 @@ pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<File<'a>, U
         let end = value_end(bytes, h.value_at, h.len, bytes.len())?;
         let text = || text(&bytes[h.value_at..end]).into_owned();
         match h.tag.1 {
+            0x0000 if end - h.value_at == 4 => {
+                let v = &bytes[h.value_at..end];
+                declared_end = Some(end + u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize);
+            }
             0x0002 => meta.sop_class = text(),
             0x0003 => meta.sop_instance = text(),
             0x0010 => {

@@ -11,7 +11,7 @@ use crate::sync::Study;
 use anontrack::synth::{ParticipantSpec, write_participant};
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -474,4 +474,40 @@ fn verify_survives_a_date_holding_latin_1_letters_under_neuro() {
         v.run.stderr()
     );
     assert!(!v.run.stderr().contains("panicked"), "{}", v.run.stderr());
+}
+
+/// A valid deflated file whose compressed stream begins with the bytes `02 00` (an empty fixed
+/// Huffman block, then a stored block holding the data set): read by group number alone, the
+/// stream looks like more file meta. Found by the `deflate` fuzz target. The meta ends where
+/// its group length says, so the file is written and verified like any other.
+#[test]
+fn a_deflated_stream_that_starts_like_file_meta_is_read_as_data() {
+    let ds = dataset_head("7001");
+    let mut stream = vec![0x02, 0x00]; // empty fixed block; then a stored block, not final
+    stream.extend((ds.len() as u16).to_le_bytes());
+    stream.extend((!(ds.len() as u16)).to_le_bytes());
+    stream.extend(&ds);
+    stream.extend([0x03, 0x00]); // final empty fixed block
+    let mut inflated = Vec::new();
+    flate2::read::DeflateDecoder::new(&stream[..])
+        .read_to_end(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated, ds, "the built stream is valid deflate");
+
+    let mut file = preamble_and_meta(DEFLATED);
+    file.extend(&stream);
+    let w = Workdir::new();
+    participant_with(&w, "7001", "starts-like-meta.dcm", &file);
+    let id = ["--original-id", "7001", "--study-id", "S1"];
+    let a = run_measured(
+        w.path(),
+        [&["anonymize", "raw/7001", "anon/S1"][..], &id[..]].concat(),
+    );
+    a.expect_clean(0);
+    assert!(w.join("anon/S1/starts-like-meta.dcm").is_file());
+    let v = run_measured(
+        w.path(),
+        [&["verify", "raw/7001", "anon/S1"][..], &id[..]].concat(),
+    );
+    v.expect_clean(0);
 }
