@@ -30,7 +30,7 @@ pub fn write(dir: &Path, ids: (&str, &str), uids: Option<&[(String, String)]>) -
     Ok(())
 }
 
-/// Merges the mapping files in `part` (one participant's, written by [`write`] into a folder of
+/// Merges the mapping files in `part` (one participant's, written by [`write()`] into a folder of
 /// its own, as a cluster task does) into those in `dir`, the same way. Files missing from
 /// `part` are skipped; a file there without the `old,new` header is refused.
 pub fn merge_part(part: &Path, dir: &Path) -> io::Result<()> {
