@@ -22,16 +22,49 @@ const HEADER: &str = "old,new";
 /// `patid_mapping.csv`, and, when `uids` is given (a standard profile), each `(old, new)` pair
 /// into `uid_mapping.csv`. Errors name the file, never a value.
 pub fn write(dir: &Path, ids: (&str, &str), uids: Option<&[(String, String)]>) -> io::Result<()> {
+    make_dir(dir)?;
+    merge(&dir.join(PATID_FILE), std::iter::once(line(ids.0, ids.1)))?;
+    if let Some(uids) = uids {
+        merge(&dir.join(UID_FILE), uids.iter().map(|(o, n)| line(o, n)))?;
+    }
+    Ok(())
+}
+
+/// Merges the mapping files in `part` (one participant's, written by [`write()`] into a folder of
+/// its own, as a cluster task does) into those in `dir`, the same way. Files missing from
+/// `part` are skipped; a file there without the `old,new` header is refused.
+pub fn merge_part(part: &Path, dir: &Path) -> io::Result<()> {
+    for name in [PATID_FILE, UID_FILE] {
+        let from = part.join(name);
+        let text = match std::fs::read_to_string(&from) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(named(&from, e)),
+        };
+        let mut lines = text.lines();
+        if lines.next().map(str::trim_end) != Some(HEADER) {
+            return Err(named(
+                &from,
+                io::Error::other("it is not a mapping file (no `old,new` header)"),
+            ));
+        }
+        make_dir(dir)?;
+        merge(
+            &dir.join(name),
+            lines.filter(|l| !l.trim().is_empty()).map(str::to_string),
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes `dir` owner-only if it is missing.
+fn make_dir(dir: &Path) -> io::Result<()> {
     if !dir.is_dir() {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
-    }
-    merge(&dir.join(PATID_FILE), std::iter::once(line(ids.0, ids.1)))?;
-    if let Some(uids) = uids {
-        merge(&dir.join(UID_FILE), uids.iter().map(|(o, n)| line(o, n)))?;
     }
     Ok(())
 }
@@ -143,6 +176,28 @@ mod tests {
         assert_eq!(mode & 0o777, 0o700);
         let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
         assert_eq!(names.len(), 2, "a temp file was left");
+    }
+
+    #[test]
+    fn parts_merge_into_the_shared_files_without_duplicates() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b, dir) = (t.path().join("a"), t.path().join("b"), t.path().join("map"));
+        write(&a, ("101", "sub-01"), Some(&pairs(&[("1.2.3", "2.25.1")]))).unwrap();
+        write(&b, ("102", "sub-02"), Some(&pairs(&[("1.2.4", "2.25.2")]))).unwrap();
+        for part in [&a, &b, &a] {
+            merge_part(part, &dir).unwrap();
+        }
+        let uids = std::fs::read_to_string(dir.join(UID_FILE)).unwrap();
+        assert_eq!(uids, "old,new\n1.2.3,2.25.1\n1.2.4,2.25.2\n");
+        let ids = std::fs::read_to_string(dir.join(PATID_FILE)).unwrap();
+        assert_eq!(ids, "old,new\n101,sub-01\n102,sub-02\n");
+        let mode = std::fs::metadata(dir.join(UID_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(a.join(UID_FILE), "name,age\n").unwrap();
+        assert!(merge_part(&a, &dir).is_err());
     }
 
     #[test]

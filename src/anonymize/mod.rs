@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod clean;
 pub mod deflate;
 pub mod dir;
 pub mod file;

@@ -10,6 +10,7 @@
 //! is inflated, patched the same way and deflated again ([`deflated`]). This module
 //! does not read or write files ([`super::file`]) and does not decide what the verifier checks.
 
+use super::clean::Needles;
 use super::locate::{Kind, LenField, Node};
 use super::patch::{Edit, Patched};
 use crate::deid::keyed::{StudyKey, shift_date, shift_datetime};
@@ -51,22 +52,22 @@ const SOP_INSTANCE_UID: u32 = 0x0008_0018;
 const DEVICE_SERIAL: u32 = 0x0018_1000;
 const MEDIA_SOP_INSTANCE: u32 = 0x0002_0003;
 
-/// The participant's identifiers found in the file, to look for in text and private blobs.
+/// The participant's identifiers found in the file, substituted inside kept private values
+/// (the contract in [`crate::deid`]; `clean` looks for more, see [`super::clean`]).
 #[derive(Debug, Default)]
 struct Identity {
-    /// Name parts, IDs, device serial: replaced by `X`s in blobs, and what `clean` looks for.
+    /// The Original ID, PatientName parts, PatientID and OtherPatientIDs values and the device
+    /// serial (unless kept), 3 characters or more: replaced by `X`s.
     texts: Vec<Vec<u8>>,
-    /// Original dates (`YYYYMMDD`) seen in DA values.
+    /// Original dates (`YYYYMMDD`) of DA values and PatientBirthDate: the shifted date.
     dates: Vec<Vec<u8>>,
-    /// Original UIDs that are replaced.
-    uids: Vec<Vec<u8>>,
 }
 
-fn value<'a>(buf: &'a [u8], n: &Node) -> &'a [u8] {
+pub(super) fn value<'a>(buf: &'a [u8], n: &Node) -> &'a [u8] {
     buf.get(n.value_start..n.end).unwrap_or_default()
 }
 
-fn trimmed(v: &[u8]) -> &[u8] {
+pub(super) fn trimmed(v: &[u8]) -> &[u8] {
     let end = v
         .iter()
         .rposition(|b| !matches!(b, b' ' | 0))
@@ -76,7 +77,7 @@ fn trimmed(v: &[u8]) -> &[u8] {
 }
 
 /// The VR of a node: from the file, or from the dictionary in implicit VR (`UN` if unknown).
-fn vr_of(n: &Node) -> VR {
+pub(super) fn vr_of(n: &Node) -> VR {
     if let Some(v) = n.vr {
         return VR::from_binary(v).unwrap_or(VR::UN);
     }
@@ -121,6 +122,8 @@ pub fn plan(
     let rules = &ctx.rules;
     let mut patched = Patched::default();
     let id = identity(buf, nodes, ctx);
+    // What `clean` looks for, gathered on the first element to clean.
+    let mut clean: Option<Needles> = None;
     // Size change of each node's content, to propagate to enclosing defined lengths.
     let mut grow: HashMap<u32, i64> = HashMap::new();
     // Size change per (container, group), for group lengths.
@@ -145,11 +148,12 @@ pub fn plan(
         };
         if n.tag == SOP_INSTANCE_UID && n.parent.is_none() {
             let v = String::from_utf8_lossy(trimmed(value(buf, n))).into_owned();
-            sop_uid = Some(if act == Act::ReplaceUid {
-                ctx.key.uid(&v)
-            } else {
-                v
-            });
+            sop_uid = match act {
+                Act::ReplaceUid if !v.is_empty() => Some(ctx.key.uid(&v)),
+                Act::Keep | Act::Clean if !v.is_empty() => Some(v),
+                // Removed, emptied or empty: the meta follows its own rule below.
+                _ => None,
+            };
         }
         let new: Option<Vec<u8>> = match act {
             Act::Keep => {
@@ -174,7 +178,9 @@ pub fn plan(
             Act::Clean if is_binary(vr) => continue,
             Act::Clean => {
                 let v = value(buf, n);
-                if !id.texts.iter().any(|t| contains_word_ci(v, t)) {
+                let needles =
+                    clean.get_or_insert_with(|| Needles::of(buf, nodes, rules, &ctx.original_id));
+                if !needles.found_in(v) {
                     continue;
                 } else if tag == TEXT_VALUE {
                     // An SR's TEXT item requires its value (Type 1): a dummy, not an empty one.
@@ -347,11 +353,23 @@ pub fn plan(
             output: from..scratch.len(),
         });
     }
-    // The file meta follows SOPInstanceUID.
-    if let Some(new_uid) = sop_uid
-        && rules.action(TagRef(0x0002, 0x0003), VR::UI) == Act::ReplaceUid
-        && let Some(m) = meta.iter().find(|m| m.tag == MEDIA_SOP_INSTANCE)
-    {
+    // The file meta follows SOPInstanceUID: the data set's new SOPInstanceUID, whatever the raw
+    // meta held (a meta that disagrees with its data set, or pads differently, still ends equal).
+    // A data set without one (or whose rule removes it) leaves the meta to its own rule, so an
+    // original UID never stays there under `U`.
+    let meta_sop = meta.iter().find(|m| m.tag == MEDIA_SOP_INSTANCE);
+    let new_meta = match (sop_uid, meta_sop) {
+        (Some(u), Some(_)) => Some(u),
+        (None, Some(m)) if rules.action(TagRef(0x0002, 0x0003), VR::UI) == Act::ReplaceUid => {
+            let raw = String::from_utf8_lossy(trimmed(value(buf, m))).into_owned();
+            (!raw.is_empty()).then(|| {
+                patched.uids.push(raw.clone());
+                ctx.key.uid(&raw)
+            })
+        }
+        _ => None,
+    };
+    if let (Some(new_uid), Some(m)) = (new_meta, meta_sop) {
         let mut v = new_uid.into_bytes();
         if v.len() % 2 == 1 {
             v.push(0);
@@ -569,17 +587,6 @@ fn element_bytes(
     out
 }
 
-/// Case-insensitive (ASCII) search for `needle` standing alone (not inside a longer word).
-fn contains_word_ci(hay: &[u8], needle: &[u8]) -> bool {
-    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
-    !needle.is_empty()
-        && hay.windows(needle.len()).enumerate().any(|(i, w)| {
-            w.eq_ignore_ascii_case(needle)
-                && !alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
-                && !alnum(hay.get(i + needle.len()))
-        })
-}
-
 /// The participant's identifiers in this file (and the sheet's Original ID).
 fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
     let mut id = Identity::default();
@@ -617,24 +624,11 @@ fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
     {
         let vr = vr_of(n);
         let v = trimmed(value(buf, n));
-        if (vr == VR::DA || n.tag == BIRTH_DATE) && v.len() == 8 {
-            if !id.dates.iter().any(|d| d == v) {
-                id.dates.push(v.to_vec());
-            }
-        } else if vr == VR::UI
-            && n.group() % 2 == 0
-            && ctx.rules.action(TagRef(n.group(), n.tag as u16), VR::UI) == Act::ReplaceUid
+        if (vr == VR::DA || n.tag == BIRTH_DATE) && v.len() == 8 && !id.dates.iter().any(|d| d == v)
         {
-            for u in v.split(|b| *b == b'\\') {
-                let u = trimmed(u);
-                if u.len() >= 8 && !id.uids.iter().any(|x| x == u) {
-                    id.uids.push(u.to_vec());
-                }
-            }
+            id.dates.push(v.to_vec());
         }
     }
-    // Longest first, so a UID's prefix never replaces part of a longer one.
-    id.uids.sort_by_key(|u| std::cmp::Reverse(u.len()));
     id
 }
 
@@ -860,8 +854,18 @@ mod tests {
     /// A made-up file with a defined-length sequence whose defined-length item holds a
     /// reference UID and an element the Basic Profile removes.
     fn file() -> Vec<u8> {
+        file_with(b"1.2.3.4.5.6.7.8.9.10", Some(b"1.2.3.4.5.6.7.8.9.10"), &[])
+    }
+
+    /// [`file`] with this meta instance UID and SOPInstanceUID (`None`: absent), and `extra`
+    /// top-level elements (in tag order among the others' groups 0008 and 0010).
+    fn file_with(
+        meta_uid: &[u8],
+        sop: Option<&[u8]>,
+        extra: &[(u16, u16, &[u8; 2], &[u8])],
+    ) -> Vec<u8> {
         let mut meta = Vec::new();
-        el(&mut meta, 0x0002, 0x0003, b"UI", b"1.2.3.4.5.6.7.8.9.10");
+        el(&mut meta, 0x0002, 0x0003, b"UI", meta_uid);
         el(&mut meta, 0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0");
         let mut v = vec![0u8; 128];
         v.extend_from_slice(b"DICM");
@@ -873,7 +877,12 @@ mod tests {
             &(meta.len() as u32).to_le_bytes(),
         );
         v.extend(meta);
-        el(&mut v, 0x0008, 0x0018, b"UI", b"1.2.3.4.5.6.7.8.9.10");
+        if let Some(sop) = sop {
+            el(&mut v, 0x0008, 0x0018, b"UI", sop);
+        }
+        for (g, e, vr, value) in extra.iter().filter(|x| x.0 == 0x0008) {
+            el(&mut v, *g, *e, vr, value);
+        }
         let mut item = Vec::new();
         el(
             &mut item,
@@ -890,6 +899,9 @@ mod tests {
         el(&mut v, 0x0008, 0x1140, b"SQ", &seq);
         el(&mut v, 0x0010, 0x0010, b"PN", b"Doe^Jane");
         el(&mut v, 0x0010, 0x0020, b"LO", b"P101");
+        for (g, e, vr, value) in extra.iter().filter(|x| x.0 == 0x0010) {
+            el(&mut v, *g, *e, vr, value);
+        }
         el(&mut v, 0x0029, 0x0010, b"LO", b"SIEMENS CSA HEADER");
         el(
             &mut v,
@@ -903,17 +915,117 @@ mod tests {
     }
 
     fn run(base: Base) -> (Vec<u8>, StudyKey) {
+        run_file(&Profile::standard(base), &file())
+    }
+
+    fn run_file(profile: &Profile, input: &[u8]) -> (Vec<u8>, StudyKey) {
+        let (out, key, _) = run_reported(profile, input);
+        (out, key)
+    }
+
+    fn run_reported(
+        profile: &Profile,
+        input: &[u8],
+    ) -> (Vec<u8>, StudyKey, crate::anonymize::FileOutcome) {
         let t = tempfile::tempdir().unwrap();
         let (src, dst) = (t.path().join("in.dcm"), t.path().join("out.dcm"));
-        std::fs::write(&src, file()).unwrap();
+        std::fs::write(&src, input).unwrap();
         let key = StudyKey::from_bytes([5; 32]);
-        Anonymizer::new(&Profile::standard(base))
+        let outcome = Anonymizer::new(profile)
             .key(key.clone())
             .original_id("P101")
             .study_id("sub-01")
             .anonymize_file(&src, &dst)
             .unwrap();
-        (std::fs::read(&dst).unwrap(), key)
+        (std::fs::read(&dst).unwrap(), key, outcome)
+    }
+
+    fn open(bytes: &[u8]) -> dicom_object::DefaultDicomObject {
+        let path = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(path.path(), bytes).unwrap();
+        OpenFileOptions::new().open_file(path.path()).unwrap()
+    }
+
+    fn text_of(obj: &dicom_object::DefaultDicomObject, g: u16, e: u16) -> Option<String> {
+        obj.element(Tag(g, e)).ok().map(|e| {
+            e.to_str()
+                .unwrap()
+                .trim_end_matches(['\0', ' '])
+                .to_string()
+        })
+    }
+
+    #[test]
+    fn the_meta_holds_the_new_sop_instance_uid_whatever_the_raw_meta_held() {
+        // The raw meta disagrees with the data set (and is padded otherwise).
+        let sop = b"1.2.3.4.5.6.7.8.9.10";
+        let input = file_with(b"1.2.3.4.5.6.7.8.9.7\0", Some(sop), &[]);
+        let (out, key) = run_file(&Profile::standard(Base::Basic), &input);
+        let obj = open(&out);
+        let new = key.uid("1.2.3.4.5.6.7.8.9.10");
+        assert_eq!(text_of(&obj, 0x0008, 0x0018).as_deref(), Some(new.as_str()));
+        assert_eq!(obj.meta().media_storage_sop_instance_uid(), new);
+        // Under retain-uids the meta takes the kept SOPInstanceUID.
+        let keep = Profile::standard(Base::Basic)
+            .with_options(&[crate::deid::DeidOption::RetainUids])
+            .unwrap();
+        let (out, _) = run_file(&keep, &input);
+        let obj = open(&out);
+        assert_eq!(
+            obj.meta().media_storage_sop_instance_uid(),
+            "1.2.3.4.5.6.7.8.9.10"
+        );
+        // No SOPInstanceUID in the data set: the meta's own UID is keyed, never kept.
+        let input = file_with(b"1.2.3.4\0", None, &[]);
+        let (out, key) = run_file(&Profile::standard(Base::Neuro), &input);
+        let obj = open(&out);
+        assert_eq!(
+            obj.meta().media_storage_sop_instance_uid(),
+            key.uid("1.2.3.4")
+        );
+        assert!(
+            obj.element(Tag(0x0008, 0x0018)).is_err(),
+            "SOPInstanceUID added"
+        );
+    }
+
+    #[test]
+    fn clean_empties_descriptors_holding_a_staff_name_a_site_or_an_original_date() {
+        let input = file_with(
+            b"1.2.3.4.5.6.7.8.9.10",
+            Some(b"1.2.3.4.5.6.7.8.9.10"),
+            &[
+                (0x0008, 0x0020, b"DA", b"20131024"),
+                (0x0008, 0x0080, b"LO", b"Made-up Clinic"),
+                (0x0008, 0x0090, b"PN", b"TEST^DOC^O^^"),
+                (0x0008, 0x1030, b"LO", b"Brain^Routine "),
+                (0x0008, 0x103E, b"LO", b"T1 at Made-up Clinic"),
+                (0x0010, 0x21B0, b"LT", b"test\rRIS COMMENTS-"),
+                (0x0010, 0x4000, b"LT", b"seen 20131024 "),
+            ],
+        );
+        let (out, _, outcome) = run_reported(&Profile::standard(Base::Neuro), &input);
+        let obj = open(&out);
+        // The referring physician's name part `TEST`, standing alone: emptied and reported.
+        assert_eq!(text_of(&obj, 0x0010, 0x21B0).as_deref(), Some(""));
+        assert!(
+            outcome
+                .changed
+                .contains(&crate::finding::TagRef(0x0010, 0x21B0))
+        );
+        // The institution (not kept under neuro) and an original date.
+        assert_eq!(text_of(&obj, 0x0008, 0x103E).as_deref(), Some(""));
+        assert_eq!(text_of(&obj, 0x0010, 0x4000).as_deref(), Some(""));
+        // Nobody's identifier: kept byte for byte.
+        assert_eq!(
+            text_of(&obj, 0x0008, 0x1030).as_deref(),
+            Some("Brain^Routine")
+        );
+        assert!(
+            !outcome
+                .changed
+                .contains(&crate::finding::TagRef(0x0008, 0x1030))
+        );
     }
 
     #[test]

@@ -5,10 +5,11 @@
 //! What was collected is kept in `.anontrack/results/<run>/collected.json`: for each row, the
 //! SHA-256 of the result file applied. A result that is unchanged since is skipped; a missing one
 //! is listed and its row left untouched, so working that item again and collecting again finishes
-//! it. Nothing here prints.
+//! it. When the plan asks for mapping files (`--write-mapping DIR` when planning), each newly
+//! collected participant's part is merged into DIR and removed. Nothing here prints.
 
 use super::plan_file::PlanFile;
-use super::work::{result_path, results_dir};
+use super::work::{mapping_part_dir, result_path, results_dir};
 use crate::error::{Error, Result};
 use crate::records;
 use crate::results::RowResult;
@@ -113,9 +114,22 @@ pub fn gather(study: &Study, plan: &PlanFile) -> Result<Gathered> {
     Ok(g)
 }
 
-/// After `g.new` was applied to the workbook: appends their audit lines in plan order and
+/// After `g.new` was applied to the workbook: merges their mapping parts into the plan's
+/// mapping folder (when it asks for one; first, so a failed merge is retried by the next
+/// collect without doubling audit lines), appends their audit lines in plan order and
 /// remembers them as collected.
 pub fn record(study: &Study, plan: &PlanFile, g: &Gathered) -> Result<()> {
+    if let Some(dir) = &plan.mapping_dir {
+        for result in &g.new {
+            let part = mapping_part_dir(study, plan, &result.id);
+            if !part.is_dir() {
+                continue; // a row that did not pass, or was verified only
+            }
+            crate::anonymize::mapping::merge_part(&part, dir).map_err(|e| Error::write(dir, e))?;
+            // The part re-identifies like the merged file: not left behind once merged.
+            std::fs::remove_dir_all(&part).map_err(|e| Error::write(&part, e))?;
+        }
+    }
     for result in &g.new {
         runner::record(study, result)?;
     }

@@ -59,6 +59,11 @@ pub struct PlanFile {
     /// Rows the plan found a problem with (folders that cannot be resolved safely): no task works
     /// them; the collect step writes their notes, as a local sync would.
     pub problems: Vec<PlanProblem>,
+    /// Where `--write-mapping DIR` asked the mapping files to go (absolute); absent when not
+    /// asked. Each task writes its participant's part in the results folder
+    /// ([`super::work::mapping_part_dir`]); the collect step merges the parts into DIR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_dir: Option<PathBuf>,
 }
 
 /// The profile every task applies.
@@ -167,7 +172,16 @@ impl PlanFile {
             key,
             items,
             problems,
+            mapping_dir: None,
         }
+    }
+
+    /// Asks every task to write its participant's mapping part, and the collect step to merge
+    /// the parts into `dir` (`sync --plan-out PLAN --write-mapping DIR`); `dir` should be
+    /// absolute, as tasks may run elsewhere.
+    pub fn with_mapping_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.mapping_dir = dir;
+        self
     }
 
     /// Reads and checks a plan file: its format, its version, and that every folder stays inside

@@ -3,8 +3,10 @@
 //! `.anontrack/results/<run>/<ID>.json` for the collect step.
 //!
 //! A task writes only paths that belong to its participant (its report, its anonymized or
-//! rejected folder, its result file); it never writes the workbook or the audit log (the audit
-//! line travels inside the result). Working an item again replaces its result.
+//! rejected folder, its result file, and its part of the mapping files when the plan asks for
+//! them); it never writes the workbook, the audit log or the shared mapping files (the audit
+//! line travels inside the result, the mapping part is merged at collect). Working an item
+//! again replaces its result.
 
 use super::plan_file::{PlanFile, key_fingerprint};
 use crate::error::{Error, Result};
@@ -99,7 +101,19 @@ pub fn result_path(study: &Study, plan: &PlanFile, id: &str) -> PathBuf {
     results_dir(study, plan).join(format!("{}.json", records::safe_file_name(id)))
 }
 
+/// Where participant `id`'s part of the mapping files goes when the plan asks for them
+/// (`.anontrack/results/<run>/mapping/<ID>/`): a folder of its own, so that tasks running at
+/// once never write the same file; the collect step merges the parts into the plan's
+/// `mapping_dir` and removes them.
+pub fn mapping_part_dir(study: &Study, plan: &PlanFile, id: &str) -> PathBuf {
+    results_dir(study, plan)
+        .join("mapping")
+        .join(records::safe_file_name(id))
+}
+
 /// Works item `index` of `plan` and saves its result; returns the result and where it went.
+/// When the plan asks for mapping files, a row that passes leaves its part in
+/// [`mapping_part_dir`] (a part left by an earlier working of the item is removed first).
 pub fn work_item(
     study: &Study,
     plan: &PlanFile,
@@ -108,6 +122,19 @@ pub fn work_item(
 ) -> Result<(RowResult, PathBuf)> {
     let item = plan.item(index)?.to_work_item(study.folder());
     check_key(plan, study)?;
+    let with_part;
+    let study = if plan.mapping_dir.is_some() {
+        let part = mapping_part_dir(study, plan, &item.id);
+        match std::fs::remove_dir_all(&part) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::write(&part, e)),
+        }
+        with_part = study.clone().with_mapping_dir(Some(part));
+        &with_part
+    } else {
+        study
+    };
     let result = runner::run_row(study, &item, progress)?;
     let path = result_path(study, plan, &item.id);
     let dir = results_dir(study, plan);

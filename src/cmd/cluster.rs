@@ -46,7 +46,8 @@ pub fn plan_out(
             key: key_ref(&folder, &key_path)?,
         },
         chrono::Local::now(),
-    );
+    )
+    .with_mapping_dir(study.mapping_dir().map(absolute).transpose()?);
     // Folders come from the plan with the study folder as given; pin them relative to it.
     let file = PlanFile {
         items: file

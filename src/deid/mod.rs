@@ -20,13 +20,32 @@
 //!   offset in days = `-(min + v % (max - min + 1))`, with `min = 30` and `max = 365` by default.
 //!   Every DA value moves by the offset; the date part of every DT moves, its time part stays; TM
 //!   values never change.
-//! - **A UID inside a retained private blob** is overwritten by a same-length string: `s` the UID as
-//!   found, `h` = `H("anontrack-blob-uid:", s)`; character `i` of `s` stays `.` where it is a dot,
-//!   else becomes the digit `h[i % 32] % 10`, except that a `0` which would start a component longer
-//!   than one character becomes `1`.
-//! - **A date inside a retained private blob** (`YYYYMMDD`) becomes the shifted date, same format.
-//! - **Other identifying text inside a retained private blob** (name parts, IDs, device serial,
-//!   institution, station) becomes `X` repeated to the same length.
+//! - **A UID inside a retained private blob** (every UID-shaped token: a maximal run of digits and
+//!   dots that starts with a digit, its trailing dots cut off, of 16 characters or more with 4
+//!   dots or more, whether or not it is one of the file's own UIDs) is overwritten by a
+//!   same-length string: `s` the UID as found, `h` = `H("anontrack-blob-uid:", s)`; character
+//!   `i` of `s` stays `.` where it is a dot, else becomes the digit `h[i % 32] % 10`, except that
+//!   a `0` which would start a component longer than one character becomes `1`.
+//! - **A date inside a retained private blob**: every original date of the file, standing alone
+//!   (no digit beside it), becomes the shifted date, same format (a value that is no real date
+//!   becomes `19000101`); not under `retain-long-full-dates`. The original dates are the
+//!   8-character values (padding trimmed) of every DA element and of PatientBirthDate, at any
+//!   depth.
+//! - **Other identifying text inside a retained private blob** becomes `X` repeated to the same
+//!   length. Exactly these values feed the list, each trimmed of space and NUL padding and kept
+//!   only when 3 characters or more (a shorter one is left alone), once (ASCII case ignored):
+//!   1. the sheet's Original ID;
+//!   2. the parts of PatientName (0010,0010), split at `^`, `=` and spaces;
+//!   3. the values of PatientID (0010,0020) and OtherPatientIDs (0010,1000), split at `\`;
+//!   4. DeviceSerialNumber (0018,1000), unless the profile keeps it (`retain-device-identity`);
+//!
+//!   the Original ID first, the others in file order (every depth of the file). A value matches only in its exact case and standing alone (no ASCII letter or digit
+//!   beside it), so a name part inside a longer word (`ImagePositionPatient`) keeps its bytes.
+//!   Nothing else is overwritten: other PN elements (staff names), InstitutionName, StationName
+//!   and AccessionNumber are not substituted, nor is an identifier in another case.
+//! - **Order**: UID-shaped tokens first; then, left to right, dates and texts, where at one
+//!   position a date is tried before the texts and the texts in the list's order; a substitute
+//!   is never searched again.
 //!
 //! Test vectors with the key `00 01 02 ... 1f`:
 //! - UID `1.2.840.113619.2.1.1.1` -> `2.25.25695716793682185042020248520443766625`
@@ -40,7 +59,22 @@
 //! (0012,0062) is `YES`. DeidentificationMethod (0012,0063) is `anontrack <version> <profile>`.
 //! DeidentificationMethodCodeSequence (0012,0064) lists `113100` (Basic Application Confidentiality
 //! Profile, scheme `DCM`) followed by one item per option in ascending code order (see
-//! [`DeidOption::code`]). MediaStorageSOPInstanceUID (0002,0003) equals SOPInstanceUID.
+//! [`DeidOption::code`]). MediaStorageSOPInstanceUID (0002,0003) equals the output's
+//! SOPInstanceUID, whatever the raw meta held; in a file whose data set has no SOPInstanceUID
+//! (none is added), the meta's own UID undergoes its own action (U: its keyed UID).
+//!
+//! # What `clean` (C) looks for
+//!
+//! A text value whose action is C is kept only when it holds none of these identifiers of its
+//! raw file, else emptied (TextValue gets a dummy) and reported as changed: the Original ID and
+//! PatientID; the parts (3 characters or more, split at `^`, `=`, `\` and spaces) of every PN
+//! element at any depth that the profile does not keep (K or C), the top-level patient PN
+//! elements always; AccessionNumber, InstitutionName, StationName and DeviceSerialNumber (3
+//! characters or more) unless kept; PatientBirthDate anywhere in the text; and, as whole tokens,
+//! every UID (8 characters or more, not `1.2.840.10008.`) and the date of every DA and DT value
+//! of an element the profile does not keep. ASCII case is ignored; a needle of fewer than 6
+//! characters matches only as a whole word. This is the verifier's residual sweep for one file
+//! (the verifier sweeps with the union of all the participant's raw files).
 //! Under `retain-long-modified-dates`, LongitudinalTemporalInformationModified (0028,0303) is
 //! `MODIFIED`.
 

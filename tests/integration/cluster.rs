@@ -312,3 +312,77 @@ fn the_plan_names_the_key_by_fingerprint_and_work_refuses_another_key() {
     std::fs::write(&key_path, &key).unwrap();
     work(&s, 0).expect_code(0);
 }
+
+#[test]
+fn write_mapping_in_a_cluster_run_merges_each_tasks_part_at_collect() {
+    use std::os::unix::fs::PermissionsExt;
+    let key = ".anontrack/study.key";
+    let make = || {
+        let s = Study::simple(&[("S01", "70001", "KH", ""), ("S02", "70002", "KH", "")]);
+        s.participant(&ParticipantSpec::new("70001", 3));
+        s.participant(&ParticipantSpec::new("70002", 4));
+        std::fs::write(s.w.join("anontrack.toml"), "profile = \"neuro\"\n").unwrap();
+        s
+    };
+    let local = make();
+    anontrack::deid::StudyKey::load_or_create(&local.w.join(key)).unwrap();
+    local
+        .sync(&["--date", DATE, "--write-mapping", "audit/mapping"])
+        .expect_code(0);
+
+    // The same study and key, worked as a plan.
+    let s = make();
+    std::fs::create_dir_all(s.w.join(".anontrack")).unwrap();
+    std::fs::copy(local.w.join(key), s.w.join(key)).unwrap();
+    let planned = s.w.run([
+        "sync",
+        &s.book,
+        "--date",
+        DATE,
+        "--plan-out",
+        "plan.json",
+        "--write-mapping",
+        "audit/mapping",
+    ]);
+    planned.expect_code(0);
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(s.w.join("plan.json")).unwrap()).unwrap();
+    let dir = std::path::PathBuf::from(plan["mapping_dir"].as_str().unwrap());
+    assert!(
+        dir.is_absolute() && dir.ends_with("audit/mapping"),
+        "{dir:?}"
+    );
+    let parts =
+        s.w.join(".anontrack/results")
+            .join(run_id(&s))
+            .join("mapping");
+    for i in 0..2 {
+        work(&s, i).expect_code(0);
+        // A task writes its own part, never the shared files.
+        assert!(
+            !s.w.join("audit").exists(),
+            "task {i} wrote the shared files"
+        );
+    }
+    for id in ["S01", "S02"] {
+        assert!(parts.join(id).join("patid_mapping.csv").is_file(), "{id}");
+        assert!(parts.join(id).join("uid_mapping.csv").is_file(), "{id}");
+    }
+    collect(&s).expect_code(0);
+    for f in ["uid_mapping.csv", "patid_mapping.csv"] {
+        let (want, got) = (local.w.join("audit/mapping").join(f), dir.join(f));
+        assert_eq!(
+            std::fs::read_to_string(&got).unwrap(),
+            std::fs::read_to_string(&want).unwrap(),
+            "{f} differs from a local sync's"
+        );
+        let mode = std::fs::metadata(&got).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    // The parts re-identify too: gone once merged.
+    assert!(!parts.join("S01").exists() && !parts.join("S02").exists());
+    // Collecting again changes nothing.
+    let before = std::fs::read(dir.join("uid_mapping.csv")).unwrap();
+    collect(&s).expect_code(0);
+    assert_eq!(std::fs::read(dir.join("uid_mapping.csv")).unwrap(), before);
+}

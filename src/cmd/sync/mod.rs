@@ -53,8 +53,9 @@ pub struct SyncArgs {
 
     /// Also merge each anonymized participant into `uid_mapping.csv` (original UID -> new UID)
     /// and `patid_mapping.csv` (original ID -> study ID) in DIR. They re-identify the output:
-    /// kept owner-only, never shared with the data.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["dry_run", "plan_out", "collect"])]
+    /// kept owner-only, never shared with the data. With `--plan-out`, the plan remembers DIR
+    /// and `--collect` merges what the work items wrote.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["dry_run", "collect"])]
     pub write_mapping: Option<PathBuf>,
 }
 

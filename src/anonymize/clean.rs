@@ -1,0 +1,206 @@
+//! What the `clean` action (C: `clean-descriptors`, `clean-structured-content`) looks for in a
+//! text value before keeping it: the participant's and the site's identifiers in one raw file.
+//!
+//! The issue's rule is "kept only when it holds none of the participant's identifiers, the same
+//! sweep the verifier uses", so these needles are the verifier's residual-sweep needles for one
+//! file ([`crate::verify`] builds them with its own parser, on purpose: the two must not share
+//! code), and the match is the sweep's: ASCII case ignored, a needle of fewer than 6 characters
+//! only as a whole word, a longer one anywhere; original UIDs and dates as whole tokens. The
+//! needles:
+//! - the sheet's Original ID and PatientID (any length);
+//! - the parts of every PN element's value at any depth (split at `^`, `=`, `\` and spaces,
+//!   3 characters or more): patient, staff and private PN elements, except those the profile
+//!   keeps (K or C); the top-level patient PN elements (group 0010) always;
+//! - AccessionNumber, InstitutionName, StationName and DeviceSerialNumber (top level, 3
+//!   characters or more) unless the profile keeps them;
+//! - PatientBirthDate (8 digits), anywhere in the text;
+//! - every UID (8 characters or more, not a well-known `1.2.840.10008.` UID) and the date of
+//!   every DA and DT value of an element the profile does not keep, as a token.
+//!
+//! Unlike the verifier, which sweeps with the union of the needles of all a participant's raw
+//! files, the writer works one file alone (its output depends on nothing else), so a name only
+//! another file of the participant holds is not looked for here.
+
+use super::locate::{Kind, Node};
+use super::standard::{trimmed, value, vr_of};
+use crate::deid::{Act, Rules};
+use crate::finding::TagRef;
+use dicom_core::VR;
+use std::collections::HashSet;
+
+/// A needle shorter than this (in characters) matches only as a whole word.
+const WHOLE_WORD_BELOW: usize = 6;
+
+/// The needles of one raw file (see the module docs).
+#[derive(Debug, Default)]
+pub struct Needles {
+    /// Lowercase words: IDs, name parts, the site's identity.
+    words: Vec<Vec<u8>>,
+    birth_dates: Vec<Vec<u8>>,
+    uids: HashSet<Vec<u8>>,
+    dates: HashSet<Vec<u8>>,
+}
+
+impl Needles {
+    /// The needles of the raw data set `nodes` (every depth) of `buf`, with the sheet's
+    /// Original ID.
+    pub fn of(buf: &[u8], nodes: &[Node], rules: &Rules, original_id: &str) -> Self {
+        let kept = |n: &Node, vr: VR| {
+            matches!(
+                rules.action(TagRef(n.group(), n.tag as u16), vr),
+                Act::Keep | Act::Clean
+            )
+        };
+        let mut s = Needles::default();
+        s.word(original_id.as_bytes());
+        for n in nodes
+            .iter()
+            .filter(|n| n.kind == Kind::Element && !n.walked)
+        {
+            let top = n.parent.is_none();
+            let v = trimmed(value(buf, n));
+            match n.tag {
+                0x0010_0020 if top => s.word(v),
+                0x0010_0030
+                    if top
+                        && v.len() == 8
+                        && v.iter().all(u8::is_ascii_digit)
+                        && v != b"19000101" =>
+                {
+                    s.birth_dates.push(v.to_vec())
+                }
+                0x0008_0050 | 0x0008_0080 | 0x0008_1010 | 0x0018_1000
+                    if top && !kept(n, VR::LO) && v.len() >= 3 =>
+                {
+                    s.word(v)
+                }
+                _ => {}
+            }
+            let vr = vr_of(n);
+            match vr {
+                VR::PN if !kept(n, VR::PN) || (top && n.group() == 0x0010) => {
+                    for part in v.split(|b| matches!(b, b'^' | b'=' | b'\\' | b' ')) {
+                        if trimmed(part).len() >= 3 {
+                            s.word(part);
+                        }
+                    }
+                }
+                VR::UI if !kept(n, VR::UI) => {
+                    for u in v.split(|b| *b == b'\\') {
+                        let u = trimmed(u);
+                        if u.len() >= 8 && !u.starts_with(b"1.2.840.10008.") {
+                            s.uids.insert(u.to_vec());
+                        }
+                    }
+                }
+                VR::DA | VR::DT if !kept(n, vr) => {
+                    for d in v.split(|b| *b == b'\\') {
+                        let d = trimmed(d);
+                        if d.len() >= 8 && d[..8].iter().all(u8::is_ascii_digit) {
+                            s.dates.insert(d[..8].to_vec());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    fn word(&mut self, v: &[u8]) {
+        let v = trimmed(v);
+        let v = match std::str::from_utf8(v) {
+            Ok(t) => t.to_lowercase().into_bytes(),
+            Err(_) => v.to_ascii_lowercase(),
+        };
+        if !v.is_empty() && !self.words.contains(&v) {
+            self.words.push(v);
+        }
+    }
+
+    /// Whether the text value `v` holds any needle.
+    pub fn found_in(&self, v: &[u8]) -> bool {
+        self.words.iter().any(|w| holds(v, w))
+            || self
+                .birth_dates
+                .iter()
+                .any(|d| v.windows(d.len()).any(|x| x == d.as_slice()))
+            || self.token_in(v)
+    }
+
+    /// An original UID or date as a whole run of digits and dots (a date: 8 or more digits
+    /// starting with it, no dot).
+    fn token_in(&self, v: &[u8]) -> bool {
+        if self.uids.is_empty() && self.dates.is_empty() {
+            return false;
+        }
+        v.split(|b| !(b.is_ascii_digit() || *b == b'.'))
+            .map(|t| {
+                let start = t.iter().position(|b| *b != b'.').unwrap_or(t.len());
+                let end = t.iter().rposition(|b| *b != b'.').map_or(start, |i| i + 1);
+                &t[start..end]
+            })
+            .any(|t| {
+                self.uids.contains(t)
+                    || (t.len() >= 8 && !t.contains(&b'.') && self.dates.contains(&t[..8]))
+            })
+    }
+}
+
+/// `needle` (lowercase) in `hay`, case ignored: a short needle only standing alone (no ASCII
+/// letter or digit beside it). A non-ASCII needle is looked for in the lowercased text.
+fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    let text = std::str::from_utf8(needle).unwrap_or_default();
+    let short = text.chars().count() < WHOLE_WORD_BELOW;
+    if needle.is_ascii() {
+        return find(hay, needle, short, |a, b| a.eq_ignore_ascii_case(b));
+    }
+    let lowered = String::from_utf8_lossy(hay).to_lowercase();
+    find(lowered.as_bytes(), needle, short, |a, b| a == b)
+}
+
+fn find(hay: &[u8], needle: &[u8], words: bool, eq: fn(&[u8], &[u8]) -> bool) -> bool {
+    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    !needle.is_empty()
+        && hay.windows(needle.len()).enumerate().any(|(i, w)| {
+            eq(w, needle)
+                && (!words
+                    || (!alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
+                        && !alnum(hay.get(i + needle.len()))))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needles(words: &[&str]) -> Needles {
+        let mut n = Needles::default();
+        for w in words {
+            n.word(w.as_bytes());
+        }
+        n.uids.insert(b"1.2.3.4.5.6".to_vec());
+        n.dates.insert(b"20131024".to_vec());
+        n.birth_dates.push(b"19800102".to_vec());
+        n
+    }
+
+    #[test]
+    fn short_needles_match_whole_words_and_long_ones_anywhere() {
+        let n = needles(&["TEST", "Zzzdowntime"]);
+        assert!(n.found_in(b"test\rRIS COMMENTS-"));
+        assert!(!n.found_in(b"testRIS COMMENTS"));
+        assert!(n.found_in(b"seen by xZZZDOWNTIMEx"));
+        assert!(!n.found_in(b"T1 MPRAGE"));
+    }
+
+    #[test]
+    fn uids_and_dates_are_tokens_and_the_birth_date_is_anywhere() {
+        let n = needles(&[]);
+        assert!(n.found_in(b"ref 1.2.3.4.5.6."));
+        assert!(!n.found_in(b"ref 1.2.3.4.5.6.7"));
+        assert!(n.found_in(b"scan 201310241504"));
+        assert!(!n.found_in(b"scan 2013.10.24"));
+        assert!(n.found_in(b"b19800102x"));
+    }
+}
