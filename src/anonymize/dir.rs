@@ -153,29 +153,18 @@ impl Anonymizer<'_> {
                 // Nothing is written. The failing files in listing order, whatever order the
                 // threads found them in: the report names the first few.
                 failing.sort_unstable_by_key(|(i, _)| *i);
-                let named: Vec<(String, IdCheck)> = failing
+                // The first few are named (read again, to mask their own ID and name in their
+                // paths); the rest are only counted.
+                let shown: Vec<String> = failing
+                    .iter()
+                    .take(idcheck::FIRST_FAILING)
+                    .map(|(i, _)| masked_name(raw, &files[*i], original))
+                    .collect();
+                let named: Vec<(&str, IdCheck)> = failing
                     .iter()
                     .enumerate()
-                    .map(|(n, (i, c))| {
-                        let rel = &files[*i];
-                        // The first few are named: read again, to mask the file's own ID and
-                        // name in its path (the rest are only counted).
-                        let shown = if n < idcheck::FIRST_FAILING {
-                            let mut masked = None;
-                            let mut s = Scratch::default();
-                            file::probe_with(&raw.join(rel), original, &mut s, &mut |id, name| {
-                                masked = Some(idcheck::redact(rel, id, name));
-                            });
-                            // Unreadable now: not named at all rather than named unmasked.
-                            masked.unwrap_or_else(|| "(a file that can no longer be read)".into())
-                        } else {
-                            String::new()
-                        };
-                        (shown, *c)
-                    })
+                    .map(|(n, (_, c))| (shown.get(n).map_or("", String::as_str), *c))
                     .collect();
-                let named: Vec<(&str, IdCheck)> =
-                    named.iter().map(|(f, c)| (f.as_str(), *c)).collect();
                 if let Some(m) = IdMismatch::new(dicom, &named) {
                     run.findings.insert(0, m.finding());
                     run.id_check = Some(m);
@@ -363,4 +352,18 @@ impl Anonymizer<'_> {
 /// A per-file problem as a finding: `dwi/IM-0003.dcm truncated (...)`.
 fn file_finding(rel: &str, e: &FileError) -> Finding {
     Finding::new(e.to_string()).file(rel)
+}
+
+/// A failing file's path relative to the raw folder, with its own PatientID and PatientName
+/// masked ([`idcheck::redact`]); a file that can no longer be read is not named at all rather
+/// than named unmasked.
+fn masked_name(raw: &Path, rel: &str, original: &str) -> String {
+    let mut masked = None;
+    file::probe_with(
+        &raw.join(rel),
+        original,
+        &mut Scratch::default(),
+        &mut |id, name| masked = Some(idcheck::redact(rel, id, name)),
+    );
+    masked.unwrap_or_else(|| "(a file that can no longer be read)".into())
 }
