@@ -309,6 +309,43 @@ fn the_vr_note_shows_once_per_study_in_cluster_work_too() {
     assert_eq!(vr_notes(&run), Vec::<String>::new(), "{}", run.stderr());
 }
 
+#[test]
+fn a_cluster_task_names_the_id_checks_first_files_with_verbose() {
+    use anontrack::synth::{Faults, ParticipantSpec};
+    let s = Study::simple(&[("S01", "5898001", "KH", "")]);
+    s.participant(&ParticipantSpec::new("5898001", 81).faults(Faults {
+        id_mismatch: true,
+        ..Faults::default()
+    }));
+    crate::cluster::plan_out(&s).expect_code(0);
+    let file = "T1_MPRAGE_0002/IM-0004.dcm";
+    let quiet = crate::cluster::work(&s, 0);
+    quiet.expect_code(1);
+    assert!(!quiet.stderr().contains(file), "{}", quiet.stderr());
+    let run = s.w.run(["-v", "work", "plan.json", "--index", "0"]);
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("note: row 3 (`S01`): ID check: neither PatientID nor PatientName matches the Original ID in 1 of 8 files"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "      {file}: PatientID and PatientName do not match the Original ID"
+        )),
+        "{err}"
+    );
+    // The saved result carries it to the collect step; the note stays short.
+    crate::cluster::collect(&s).expect_code(1);
+    assert_eq!(
+        s.status(),
+        [
+            "3 S01 5898001 problem(KH: ID check failed in 1 of 8 files: check the folder and Original ID) not_started"
+        ]
+    );
+    crate::sync::assert_run_has_no_phi(&s, &run, &["5898002"]);
+}
+
 /// A checker no machine has, for the two probes below.
 const NEVER_INSTALLED: &str = "the never-installed checker (a test probe)";
 
