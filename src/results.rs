@@ -8,6 +8,7 @@
 //! never from an engine's side effects. Nothing here prints or writes.
 
 use crate::anonymize::VrWarning;
+use crate::anonymize::idcheck::IdMismatch;
 use crate::exit::Outcome;
 use crate::finding::Finding;
 use crate::plan::Stage;
@@ -43,6 +44,10 @@ pub struct RowResult {
     pub quarantined: Option<String>,
     /// Elements the profile gave text their VR does not allow (the command layer words it).
     pub vr_warnings: Vec<VrWarning>,
+    /// The ID check's failure, when it failed: counts by field and the first failing files
+    /// (relative to the raw folder), for the report and `-v`; the note stays short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_check: Option<IdMismatch>,
     /// The participant's JSON report, relative to the study folder.
     pub report: Option<String>,
     /// The plan refused the row before any work (its folders cannot be resolved safely):
@@ -157,6 +162,7 @@ mod tests {
             not_dicom: vec![],
             quarantined: None,
             vr_warnings: vec![],
+            id_check: None,
             report: None,
             refused: false,
             audit,

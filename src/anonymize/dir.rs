@@ -7,7 +7,7 @@
 //! missing raw folder, an anon folder that cannot be made, overlapping folders) is an error.
 
 use super::file::{self, Probe, Scratch};
-use super::idcheck::{self, IdCheck};
+use super::idcheck::{self, IdCheck, IdMismatch};
 use super::output::{absolute, remove_stale_temps};
 use super::run::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
 use super::{Anonymizer, FileError};
@@ -24,8 +24,8 @@ use std::path::Path;
 struct ProbeAcc {
     /// DICOM files whose identity fields match the original ID.
     passing: usize,
-    /// The ID checks of DICOM files that do not match.
-    failing: Vec<IdCheck>,
+    /// The ID checks of DICOM files that do not match, by index.
+    failing: Vec<(usize, IdCheck)>,
     /// Files not written, by index: `None` not DICOM or a DICOMDIR, `Some` unreadable.
     skipped: Vec<(usize, Option<Finding>)>,
 }
@@ -127,7 +127,7 @@ impl Anonymizer<'_> {
                                 acc.skipped.push((i, Some(file_finding(rel, &e))))
                             }
                             Probe::Dicom(c) if c.passes() => acc.passing += 1,
-                            Probe::Dicom(c) => acc.failing.push(c),
+                            Probe::Dicom(c) => acc.failing.push((i, c)),
                         }
                         progress.file_done();
                         (s, acc)
@@ -137,7 +137,7 @@ impl Anonymizer<'_> {
                 .reduce(ProbeAcc::default, ProbeAcc::merge);
             let ProbeAcc {
                 passing,
-                failing,
+                mut failing,
                 mut skipped,
             } = probed;
             skipped.sort_unstable_by_key(|(i, _)| *i);
@@ -150,15 +150,24 @@ impl Anonymizer<'_> {
             let dicom = passing + failing.len();
             run.dicom_files = dicom + run.findings.len();
             if !failing.is_empty() {
-                // Nothing is written: the full list only now, for the finding's counts.
-                let pass = idcheck::IdCheck {
-                    patient_id: idcheck::Field::Matches,
-                    patient_name: idcheck::Field::Matches,
-                };
-                let mut checks = failing;
-                checks.resize(dicom, pass);
-                if let Some(f) = idcheck::mismatch_finding(&checks) {
-                    run.findings.insert(0, f);
+                // Nothing is written. The failing files in listing order, whatever order the
+                // threads found them in: the report names the first few.
+                failing.sort_unstable_by_key(|(i, _)| *i);
+                // The first few are named (read again, to mask their own ID and name in their
+                // paths); the rest are only counted.
+                let shown: Vec<String> = failing
+                    .iter()
+                    .take(idcheck::FIRST_FAILING)
+                    .map(|(i, _)| masked_name(raw, &files[*i], original))
+                    .collect();
+                let named: Vec<(&str, IdCheck)> = failing
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (_, c))| (shown.get(n).map_or("", String::as_str), *c))
+                    .collect();
+                if let Some(m) = IdMismatch::new(dicom, &named) {
+                    run.findings.insert(0, m.finding());
+                    run.id_check = Some(m);
                 }
                 progress.finish();
                 return Ok(());
@@ -343,4 +352,18 @@ impl Anonymizer<'_> {
 /// A per-file problem as a finding: `dwi/IM-0003.dcm truncated (...)`.
 fn file_finding(rel: &str, e: &FileError) -> Finding {
     Finding::new(e.to_string()).file(rel)
+}
+
+/// A failing file's path relative to the raw folder, with its own PatientID and PatientName
+/// masked ([`idcheck::redact`]); a file that can no longer be read is not named at all rather
+/// than named unmasked.
+fn masked_name(raw: &Path, rel: &str, original: &str) -> String {
+    let mut masked = None;
+    file::probe_with(
+        &raw.join(rel),
+        original,
+        &mut Scratch::default(),
+        &mut |id, name| masked = Some(idcheck::redact(rel, id, name)),
+    );
+    masked.unwrap_or_else(|| "(a file that can no longer be read)".into())
 }

@@ -56,8 +56,23 @@ pub enum Probe {
     Unreadable(FileError),
 }
 
+/// Receives a file's raw PatientID and PatientName values (either may be absent).
+pub type OnIdentity<'f> = dyn FnMut(Option<&[u8]>, Option<&[u8]>) + 'f;
+
 /// Reads the start of `path` (the whole file if the start is not enough) and checks its identity.
 pub fn probe(path: &Path, original_id: &str, s: &mut Scratch) -> Probe {
+    probe_with(path, original_id, s, &mut |_, _| {})
+}
+
+/// The probe, also handing the raw PatientID and PatientName values to `found` (for a failing
+/// file's name to be shown without them: see [`super::idcheck::redact`]). Never keep or print
+/// them.
+pub fn probe_with(
+    path: &Path,
+    original_id: &str,
+    s: &mut Scratch,
+    found: &mut OnIdentity<'_>,
+) -> Probe {
     let read_err = |e: std::io::Error| Probe::Unreadable(FileError::Read(e.to_string()));
     let mut head = match Head::open(path, HEAD_BYTES, &mut s.buf) {
         Ok(h) => h,
@@ -70,6 +85,7 @@ pub fn probe(path: &Path, original_id: &str, s: &mut Scratch) -> Probe {
             original_id,
             head.whole(&s.buf),
             &mut s.elements,
+            found,
         ) {
             Ok(p) => return p,
             Err(LocateError::Truncated { at } | LocateError::NeedMore { at })
@@ -92,6 +108,7 @@ fn probe_buf(
     original_id: &str,
     whole: bool,
     els: &mut Vec<Element>,
+    found: &mut OnIdentity<'_>,
 ) -> Result<Probe, LocateError> {
     let meta = locate::meta(buf)?;
     if meta.sop_class == locate::SOP_CLASS_DICOMDIR {
@@ -106,6 +123,7 @@ fn probe_buf(
             Ok(obj) => {
                 let id = deflate::text(&obj, dicom_core::Tag(0x0010, 0x0020));
                 let name = deflate::text(&obj, dicom_core::Tag(0x0010, 0x0010));
+                found(id.as_deref(), name.as_deref());
                 Probe::Dicom(IdCheck::new(id.as_deref(), name.as_deref(), original_id))
             }
             Err(e) => Probe::Unreadable(e),
@@ -131,6 +149,7 @@ fn probe_buf(
     if id == Some(None) || name == Some(None) {
         return Err(LocateError::NeedMore { at: buf.len() });
     }
+    found(id.flatten(), name.flatten());
     Ok(Probe::Dicom(IdCheck::new(
         id.flatten(),
         name.flatten(),

@@ -27,6 +27,9 @@ pub struct ParticipantRun {
     pub vr_warnings: Vec<VrWarning>,
     /// Problems: unreadable files, the ID check. Empty means the participant is done.
     pub findings: Vec<Finding>,
+    /// The ID check's failure, when it failed: counts by field and the first failing files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_check: Option<super::idcheck::IdMismatch>,
     /// The original UIDs replaced by keyed ones, sorted, when asked for
     /// ([`super::Anonymizer::map_uids`]). They re-identify: never serialized.
     #[serde(skip)]

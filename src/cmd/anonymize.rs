@@ -232,4 +232,10 @@ fn print_summary(run: &ParticipantRun, ui: &Ui) {
             ui.line(format!("  {f}"));
         }
     }
+    // The files the ID check failed on, relative to the raw folder (never the values found).
+    if let Some(m) = &run.id_check {
+        for line in super::prose::id_check_lines(m) {
+            ui.line(line);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! Engines return data; only this module and the commands turn it into words.
 
 use crate::anonymize::VrWarning;
+use crate::anonymize::idcheck::IdMismatch;
 use crate::plan::{Plan, Skip, Stage, WorkItem};
 use crate::results::{RowResult, SyncReport};
 use crate::sheet::writeback::Unapplied;
@@ -256,6 +257,25 @@ fn skipped_files(names: &[String]) -> String {
         names.len(),
         shown.join(", ")
     )
+}
+
+/// The ID check's failure in a few lines, for `-v` and `anonymize`: the counts by field, then
+/// the first failing files (relative to the raw folder) and why each fails. Never a value read
+/// from a file.
+pub fn id_check_lines(m: &IdMismatch) -> Vec<String> {
+    let mut lines = vec![format!("ID check: {}", m.summary())];
+    for f in &m.first_failing {
+        lines.push(format!(
+            "  {}: {}",
+            crate::sheet::display_safe(&f.file),
+            f.reason()
+        ));
+    }
+    let more = m.failing.saturating_sub(m.first_failing.len());
+    if more > 0 {
+        lines.push(format!("  and {more} more failing file(s)"));
+    }
+    lines
 }
 
 /// The closing lines of `sync`: results the workbook did not take, what was written where,

@@ -1,6 +1,11 @@
 //! `anontrack work PLAN.json [--index N]`: work exactly one item of a plan (one participant) and
 //! save its result for `sync --collect`. Run by a SLURM array task (the index is then
 //! `$SLURM_ARRAY_TASK_ID`) or by a shell loop. Never writes the workbook.
+//!
+//! Besides its participant's files, a task may add a line to `.anontrack/notes-shown` (the
+//! notes a person has already read, as `sync` keeps it): the VR note shows in the first task's
+//! log of a study, then only with `-v`. Tasks running at once may each show it; the file is
+//! replaced atomically, so at worst a note shows again.
 
 use super::prose;
 use crate::cluster::plan_file::PlanFile;
@@ -50,10 +55,10 @@ pub fn run(args: WorkArgs, ui: &Ui) -> Result<Outcome> {
     let progress = ui.progress(0, &format!("item {index} ({})", item.id));
     let (result, saved) = work::work_item(&study, &plan, index, &progress)?;
     progress.finish_and_clear();
-    if let Some(text) = prose::vr_warning_text(&study.profile().name, &result.vr_warnings) {
-        ui.note(format!("note: {text}"));
-    }
+    // As in `sync`: once per study (the first task to have it says it), every time with `-v`.
+    super::sync::vr_note_once(&study, ui, &result);
     prose::print_row(&result, ui);
+    super::sync::print_id_check(&result, ui);
     ui.line(format!(
         "result saved to {}; the workbook is written by `anontrack sync {} --collect {}`",
         study.shown(&saved),

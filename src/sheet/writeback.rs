@@ -192,6 +192,7 @@ mod tests {
             not_dicom: vec![],
             quarantined: None,
             vr_warnings: vec![],
+            id_check: None,
             report: None,
             refused: false,
             audit: AuditLine {

@@ -177,6 +177,175 @@ fn the_vr_note_shows_once_per_study_and_always_with_verbose() {
     assert_eq!(vr_notes(&run).len(), 1, "{}", run.stderr());
 }
 
+#[test]
+fn an_id_check_failure_names_the_first_files_in_the_report_and_with_verbose() {
+    use anontrack::synth::{ParticipantSpec, write_participant};
+    let s = Study::simple(&[("S01", "5897001", "KH", "")]);
+    let raw = s.participant(&ParticipantSpec::new("5897001", 71));
+    // Someone else's scans copied into the folder: 8 more files, none of them this person's.
+    write_participant(&raw.join("extra"), &ParticipantSpec::new("5897002", 72)).unwrap();
+    // One named after that other person, as exporters do: their ID is masked in its name.
+    let series = raw.join("extra/RESTING_STATE_0003");
+    std::fs::rename(series.join("IM-0001.dcm"), series.join("5897002_0001.dcm")).unwrap();
+    let first = [
+        "extra/RESTING_STATE_0003/[PatientID]_0001.dcm",
+        "extra/RESTING_STATE_0003/IM-0002.dcm",
+        "extra/RESTING_STATE_0003/IM-0003.dcm",
+    ];
+    let note = "ID check failed in 8 of 16 files: check the folder and Original ID";
+
+    let run = s.sync(&[]);
+    run.expect_code(1);
+    // The note fits the cell, says what to check, and names no file.
+    assert_eq!(
+        s.status(),
+        [format!("3 S01 5897001 problem(KH: {note}) not_started")]
+    );
+    assert!(note.chars().count() <= 80);
+    // Without `-v` the files are named only in the report.
+    assert!(!run.stderr().contains("extra/"), "{}", run.stderr());
+    let report = s.report("S01-anonymize.json");
+    assert_eq!(report["findings"][0]["message"], note);
+    let id_check = &report["anonymize"]["id_check"];
+    assert_eq!(
+        (id_check["files"].as_u64(), id_check["failing"].as_u64()),
+        (Some(16), Some(8))
+    );
+    let named: Vec<&str> = id_check["first_failing"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id_check}"))
+        .iter()
+        .map(|f| f["file"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(named, first);
+    assert_eq!(id_check["first_failing"][0]["patient_id"], "differs");
+    assert_eq!(id_check["patient_name"]["differs"], 8);
+    crate::sync::assert_run_has_no_phi(&s, &run, &["5897002"]);
+
+    // With `-v` (the note cleared, as a person does after looking): the counts by field and the
+    // first files, on stderr, with why each fails.
+    s.set_text(3, 3, "KH");
+    let run = s.sync(&["-v"]);
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "note: row 3 (`S01`): ID check: neither PatientID nor PatientName matches the Original ID in 8 of 16 files (PatientID differs in 8, PatientName differs in 8); nothing was written"
+        ),
+        "{err}"
+    );
+    for f in first {
+        assert!(
+            err.contains(&format!(
+                "      {f}: PatientID and PatientName do not match the Original ID"
+            )),
+            "{f}: {err}"
+        );
+    }
+    assert!(err.contains("      and 5 more failing file(s)"), "{err}");
+    assert!(!err.contains("IM-0004.dcm"), "only the first three: {err}");
+    assert!(!run.stdout().contains("extra/"), "{}", run.stdout());
+    crate::sync::assert_run_has_no_phi(&s, &run, &["5897002"]);
+    assert_eq!(
+        s.status(),
+        [format!("3 S01 5897001 problem(KH: {note}) not_started")]
+    );
+
+    // `anontrack anonymize` prints them too.
+    let run = s.w.run([
+        "anonymize",
+        "sourcedata/5897001",
+        "out",
+        "--original-id",
+        "5897001",
+        "--study-id",
+        "S01",
+    ]);
+    run.expect_code(1);
+    let out = run.stdout();
+    assert!(out.contains(&format!("  {note}")), "{out}");
+    for f in first {
+        assert!(out.contains(&format!("  {f}: ")), "{f}: {out}");
+    }
+    assert!(!s.w.join("out").exists());
+    crate::sync::assert_run_has_no_phi(&s, &run, &["5897002"]);
+}
+
+#[test]
+fn the_vr_note_shows_once_per_study_in_cluster_work_too() {
+    use crate::cluster::{plan_out, six_participants, work};
+    let s = six_participants();
+    plan_out(&s).expect_code(0);
+    let vr_notes = |run: &crate::harness::Run| {
+        run.stderr()
+            .lines()
+            .filter(|l| l.starts_with("note: the `lab` profile writes `Anonymous`"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // The first task to write such fields says it, and says it once.
+    let first = work(&s, 0);
+    first.expect_code(0);
+    let notes = vr_notes(&first);
+    assert_eq!(notes.len(), 1, "{}", first.stderr());
+    assert!(
+        notes[0].ends_with("(shown once per study; `-v` always shows it)"),
+        "{notes:?}"
+    );
+    assert!(s.w.join(".anontrack/notes-shown").is_file());
+    // The next tasks of the study stay quiet about it.
+    for i in [1, 2] {
+        let run = work(&s, i);
+        run.expect_code(0);
+        assert_eq!(vr_notes(&run), Vec::<String>::new(), "{}", run.stderr());
+    }
+    // `-v` shows it every time.
+    let run = s.w.run(["-v", "work", "plan.json", "--index", "3"]);
+    run.expect_code(0);
+    assert_eq!(vr_notes(&run).len(), 1, "{}", run.stderr());
+    // And a local sync of the same study knows it was shown.
+    let run = s.sync(&[]);
+    assert!(run.stdout().contains("S01"), "{}", run.stdout());
+    assert_eq!(vr_notes(&run), Vec::<String>::new(), "{}", run.stderr());
+}
+
+#[test]
+fn a_cluster_task_names_the_id_checks_first_files_with_verbose() {
+    use anontrack::synth::{Faults, ParticipantSpec};
+    let s = Study::simple(&[("S01", "5898001", "KH", "")]);
+    s.participant(&ParticipantSpec::new("5898001", 81).faults(Faults {
+        id_mismatch: true,
+        ..Faults::default()
+    }));
+    crate::cluster::plan_out(&s).expect_code(0);
+    let file = "T1_MPRAGE_0002/IM-0004.dcm";
+    let quiet = crate::cluster::work(&s, 0);
+    quiet.expect_code(1);
+    assert!(!quiet.stderr().contains(file), "{}", quiet.stderr());
+    let run = s.w.run(["-v", "work", "plan.json", "--index", "0"]);
+    run.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("note: row 3 (`S01`): ID check: neither PatientID nor PatientName matches the Original ID in 1 of 8 files"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "      {file}: PatientID and PatientName do not match the Original ID"
+        )),
+        "{err}"
+    );
+    // The saved result carries it to the collect step; the note stays short.
+    crate::cluster::collect(&s).expect_code(1);
+    assert_eq!(
+        s.status(),
+        [
+            "3 S01 5898001 problem(KH: ID check failed in 1 of 8 files: check the folder and Original ID) not_started"
+        ]
+    );
+    crate::sync::assert_run_has_no_phi(&s, &run, &["5898002"]);
+}
+
 /// A checker no machine has, for the two probes below.
 const NEVER_INSTALLED: &str = "the never-installed checker (a test probe)";
 

@@ -182,7 +182,7 @@ fn assert_no_phi(what: &str, text: &str, extra: &[&str]) {
 
 /// Asserts both output streams and everything written hold no PHI.
 #[track_caller]
-fn assert_run_has_no_phi(s: &Study, run: &Run, extra: &[&str]) {
+pub(crate) fn assert_run_has_no_phi(s: &Study, run: &Run, extra: &[&str]) {
     assert_no_phi("stdout", &run.stdout(), extra);
     assert_no_phi("stderr", &run.stderr(), extra);
     assert_no_phi(
@@ -520,24 +520,20 @@ fn an_id_mismatch_is_a_note_without_phi_and_writes_nothing() {
     run.expect_code(1);
     let status = s.status();
     assert_eq!(status.len(), 1);
-    assert!(
-        status[0].starts_with(
-            "3 S01 5830001 problem(KH: (0010,0020) ID check failed in 1 of 8 files: check the folder and Original ID"
-        ),
-        "{status:?}"
+    // The note fits the cell whole and says what to check; the report holds the details.
+    assert_eq!(
+        status[0],
+        "3 S01 5830001 problem(KH: ID check failed in 1 of 8 files: check the folder and Original ID) not_started"
     );
-    // The sheet's note is cut at 80 characters; the report holds the whole finding.
-    assert!(status[0].ends_with("...) not_started"), "{status:?}");
     assert_eq!(s.anon_files("S01"), Vec::<String>::new());
     assert_eq!(tree_hash(&s.raw()), raw_before);
     // The mismatching file's ID is the next number; neither it nor any name leaks anywhere.
     assert_run_has_no_phi(&s, &run, &["5830002"]);
     let report = s.report("S01-anonymize.json");
     assert_eq!(report["outcome"], "problem");
-    let finding = report["findings"][0]["message"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(finding.contains("PatientID differs in 1"), "{finding}");
+    let id_check = &report["anonymize"]["id_check"];
+    assert_eq!(id_check["failing"], 1, "{id_check}");
+    assert_eq!(id_check["patient_id"]["differs"], 1, "{id_check}");
     assert_eq!(report["anonymize"]["written"], Value::Array(vec![]));
 }
 
@@ -980,4 +976,41 @@ fn nothing_to_do_names_the_rows_waiting_for_a_person() {
         out.contains("1 row(s) wait for a person (a note in the sheet): S01 (row 3)"),
         "{out}"
     );
+}
+
+#[test]
+fn each_collect_appends_its_audit_lines_in_sheet_order_not_completion_order() {
+    use crate::cluster::{collect, plan_out, six_participants, work};
+    let s = six_participants();
+    plan_out(&s).expect_code(0);
+    let rows = |lines: &[Value]| -> Vec<u64> {
+        lines
+            .iter()
+            .map(|l| l["row"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    // Items finished last row first, collected in two turns: S05 and S03, then S04, S02, S01.
+    for i in [4, 2] {
+        work(&s, i);
+    }
+    collect(&s).expect_code(1);
+    let first = s.audit();
+    // S03 (row 5), S05 (row 7) and the plan's problem row S06 (row 8).
+    assert_eq!(rows(&first), [5, 7, 8]);
+    for i in [3, 1, 0] {
+        work(&s, i).expect_code(0);
+    }
+    collect(&s).expect_code(0);
+    let all = s.audit();
+    assert_eq!(rows(&all), [5, 7, 8, 3, 4, 6]);
+    // Their work ended in the other order: the lines follow the sheet, not the clock.
+    let time = |row: u64| {
+        all.iter()
+            .find(|l| l["row"] == row)
+            .and_then(|l| l["time"].as_str())
+            .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap())
+            .unwrap()
+    };
+    assert!(time(6) < time(4) && time(4) < time(3));
+    assert!(time(7) < time(5));
 }

@@ -19,6 +19,7 @@ mod rows;
 
 pub use super::prose::{PlanLine, print_plan};
 use rows::Stop;
+pub(crate) use rows::{print_id_check, vr_note_once};
 
 /// Arguments of `anontrack sync`.
 #[derive(Debug, clap::Args)]

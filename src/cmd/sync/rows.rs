@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::exit::Outcome;
 use crate::interrupt;
 use crate::plan::{Plan, Skip, Stage, WorkItem};
-use crate::results::SyncReport;
+use crate::results::{RowResult, SyncReport};
 use crate::runner;
 use crate::staging;
 use crate::study::Study;
@@ -129,18 +129,11 @@ pub(super) fn run_rows(
             }
         };
         runner::record(study, &result)?;
-        if !warned_vr
-            && let Some(text) = prose::vr_warning_text(&study.profile().name, &result.vr_warnings)
-        {
-            note_once(
-                study,
-                ui,
-                &format!("vr-note {}", study.profile().name),
-                &text,
-            );
-            warned_vr = true;
+        if !warned_vr {
+            warned_vr = vr_note_once(study, ui, &result);
         }
         prose::print_row(&result, ui);
+        print_id_check(&result, ui);
         let disk_full = result
             .note
             .as_deref()
@@ -157,6 +150,33 @@ pub(super) fn run_rows(
         stop = Stop::Interrupted { undone: None };
     }
     Ok((report, stop))
+}
+
+/// The note about values the profile wrote that their VR does not allow, for `result`, once per
+/// study and profile (see [`note_once`]); true when the result had such values.
+pub(crate) fn vr_note_once(study: &Study, ui: &Ui, result: &RowResult) -> bool {
+    let profile = &study.profile().name;
+    let Some(text) = prose::vr_warning_text(profile, &result.vr_warnings) else {
+        return false;
+    };
+    note_once(study, ui, &format!("vr-note {profile}"), &text);
+    true
+}
+
+/// With `-v`, the ID check's failure in full on stderr: the counts by field and the first
+/// failing files, relative to the raw folder (the sheet's note names no file).
+pub(crate) fn print_id_check(result: &RowResult, ui: &Ui) {
+    let Some(m) = result.id_check.as_ref().filter(|_| ui.verbose() > 0) else {
+        return;
+    };
+    let id = crate::sheet::display_safe(&result.id);
+    for (i, line) in prose::id_check_lines(m).into_iter().enumerate() {
+        ui.note(if i == 0 {
+            format!("note: row {} (`{id}`): {line}", result.row)
+        } else {
+            format!("      {line}")
+        });
+    }
 }
 
 /// The file in `.anontrack/` listing the notes already shown for this study, one key a line.
