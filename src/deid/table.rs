@@ -158,6 +158,9 @@ pub struct Tables {
     /// CID 7050: (code value, code meaning), scheme `DCM`.
     pub method_codes: Vec<(&'static str, &'static str)>,
     exact: HashMap<TagRef, usize>,
+    /// The rows for repeating groups (`50xx`, `60xx`, ...), in table order: the few rows a tag
+    /// the table does not list exactly is matched against.
+    repeating: Vec<usize>,
 }
 
 impl Tables {
@@ -170,9 +173,10 @@ impl Tables {
         if let Some(&i) = self.exact.get(&tag) {
             return Some(&self.rows[i]);
         }
-        self.rows
+        self.repeating
             .iter()
-            .find(|r| matches!(r.tag, TagPattern::Repeating { .. }) && r.tag.matches(tag))
+            .map(|&i| &self.rows[i])
+            .find(|r| r.tag.matches(tag))
     }
 
     /// The row for private attributes.
@@ -272,6 +276,9 @@ fn parse() -> Result<Tables, String> {
             return Err(format!("E.1-1 lists {t} twice"));
         }
     }
+    let repeating = (0..rows.len())
+        .filter(|&i| matches!(rows[i].tag, TagPattern::Repeating { .. }))
+        .collect();
     let mut safe_private = Vec::new();
     for line in data_lines(E3_10_1) {
         let f: Vec<&'static str> = line.split('|').collect();
@@ -300,6 +307,7 @@ fn parse() -> Result<Tables, String> {
         safe_private,
         method_codes,
         exact,
+        repeating,
     })
 }
 
