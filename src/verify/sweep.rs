@@ -18,7 +18,9 @@
 //! only match by coincidence (UIDs are checked for equality with the raw file instead); and the
 //! Siemens CSA headers (private block `SIEMENS CSA HEADER`, usually (0029,1010) and (0029,1020)):
 //! they are binary scanner parameters the lab's procedure keeps as they are, so the comparison
-//! requires them byte-identical to the raw file and the sweep leaves them alone.
+//! requires them byte-identical to the raw file and the sweep leaves them alone. Names (only
+//! names) are not looked for in coded vocabulary: the parts of a code and an SR content item's
+//! ValueType and RelationshipType (see `is_coded`).
 //! Needles that occur in the profile's own replacement values (a raw name of `Anonymous`) are
 //! dropped, or every anonymized element would match.
 
@@ -191,7 +193,7 @@ impl Needles {
 
     /// The first kind of needle found in `hay` (a name or a value).
     pub fn find(&self, hay: &str) -> Option<Kind> {
-        self.find_text(hay)
+        self.find_text(hay, true)
             .or_else(|| {
                 self.birth_dates
                     .iter()
@@ -220,10 +222,12 @@ impl Needles {
             })
     }
 
-    /// The first ID or name found in `hay`: short needles as whole words only.
-    fn find_text(&self, hay: &str) -> Option<Kind> {
+    /// The first ID or name found in `hay`: short needles as whole words only; `names`: also
+    /// the name needles.
+    fn find_text(&self, hay: &str, names: bool) -> Option<Kind> {
         self.text
             .iter()
+            .filter(|(k, _)| names || *k != Kind::Name)
             .find(|(_, n)| contains_ci(hay, n, is_short(n)))
             .map(|(k, _)| *k)
     }
@@ -284,7 +288,7 @@ impl Needles {
                     None
                 }
                 Val::Frags(_) => None,
-                Val::Bytes(b) => self.find_in_value(elem.vr, b),
+                Val::Bytes(b) => self.find_in_value(elem.vr, b, !is_coded(tag)),
             };
             if let Some(kind) = found {
                 let inside = outer
@@ -303,7 +307,8 @@ impl Needles {
         }
     }
 
-    fn find_in_value(&self, vr: [u8; 2], v: &[u8]) -> Option<Kind> {
+    /// The first needle in one value; `names`: also the name needles (not in coded vocabulary).
+    fn find_in_value(&self, vr: [u8; 2], v: &[u8], names: bool) -> Option<Kind> {
         match &vr {
             b"DA" | b"DT" => {
                 let s = parse::text(v);
@@ -315,11 +320,27 @@ impl Needles {
             b"AE" | b"CS" | b"LO" | b"LT" | b"PN" | b"SH" | b"ST" | b"UC" | b"UR" | b"UT"
             | b"UN" => {
                 let t = parse::text(v);
-                self.find_text(&t).or_else(|| self.find_token(&t))
+                self.find_text(&t, names).or_else(|| self.find_token(&t))
             }
             _ => None,
         }
     }
+}
+
+/// Coded vocabulary, where the name sweep does not look: the parts of a code (CodeValue,
+/// CodingSchemeDesignator, CodingSchemeVersion, CodeMeaning, LongCodeValue) and an SR content
+/// item's ValueType and RelationshipType. Their values come from a coding scheme or the
+/// standard's defined terms (`TEXT`, `PNAME`, `CONTAINS`, `Person Name`), not from whoever typed
+/// the report, so a name cannot hide there; but under a standard profile every PN element gives
+/// name needles, and SR templates ship placeholder names (`Last Name^First Name`, `Enter text`,
+/// `Test^S R`) whose parts (`name`, `text`, `test`) are words of that vocabulary: every report
+/// would be a false alarm. IDs, birth dates, UIDs and dates are still looked for there, and names
+/// in every free-text element (TextValue, comments, descriptions).
+fn is_coded(tag: Tag) -> bool {
+    matches!(
+        (tag.0, tag.1),
+        (0x0008, 0x0100 | 0x0102 | 0x0103 | 0x0104 | 0x0119) | (0x0040, 0xA010 | 0xA040)
+    )
 }
 
 /// True for an element of a private block whose creator is `SIEMENS CSA HEADER`.
@@ -523,6 +544,75 @@ mod tests {
             PrimitiveValue::U8(b" Doe ".as_slice().into()),
         ));
         assert!(swept(&n, o, &|_| false).is_empty());
+    }
+
+    /// An SR document's template placeholders (`Last Name^First Name`, `Enter text`) give name
+    /// needles (`name`, `text`) that are also words of its coded vocabulary: no finding there,
+    /// while a name typed into a TextValue is still caught, and an ID in a code too.
+    #[test]
+    fn names_are_not_looked_for_in_coded_vocabulary_but_in_sr_text() {
+        let mut o = InMemDicomObject::new_empty();
+        o.put(DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Test^S R"));
+        o.put(DataElement::new(Tag(0x0010, 0x0020), VR::LO, "ID4321"));
+        o.put(DataElement::new(
+            Tag(0x0040, 0xA123),
+            VR::PN,
+            "Last Name^First Name",
+        ));
+        o.put(DataElement::new(Tag(0x0040, 0xA075), VR::PN, "Enter text"));
+        let b = bytes(o);
+        let mut sc = Vec::new();
+        let f = parse::read(&b, &mut sc).unwrap();
+        let n = Needles::from_raw(&f.root, None, &[], Some(&|_, _| false));
+        let code = |value: &str, meaning: &str| {
+            let mut c = InMemDicomObject::new_empty();
+            c.put(DataElement::new(Tag(0x0008, 0x0100), VR::SH, value));
+            c.put(DataElement::new(Tag(0x0008, 0x0102), VR::SH, "TEST"));
+            c.put(DataElement::new(Tag(0x0008, 0x0103), VR::SH, "Name 1"));
+            c.put(DataElement::new(Tag(0x0008, 0x0104), VR::LO, meaning));
+            dicom_core::value::DataSetSequence::from(vec![c])
+        };
+        let item = |value_type: &str, text: Option<&str>| {
+            let mut i = InMemDicomObject::new_empty();
+            i.put(DataElement::new(Tag(0x0040, 0xA010), VR::CS, "HAS TEXT"));
+            i.put(DataElement::new(Tag(0x0040, 0xA040), VR::CS, value_type));
+            i.put(DataElement::new(
+                Tag(0x0040, 0xA043),
+                VR::SQ,
+                code("TEXT", "Person Name, first and last"),
+            ));
+            if let Some(t) = text {
+                i.put(DataElement::new(Tag(0x0040, 0xA160), VR::UT, t));
+            }
+            i
+        };
+        let sr = |text: Option<&str>, code_value: &str| {
+            let mut o = InMemDicomObject::new_empty();
+            o.put(DataElement::new(Tag(0x0040, 0xA040), VR::CS, "TEXT"));
+            o.put(DataElement::new(
+                Tag(0x0040, 0xA043),
+                VR::SQ,
+                code(code_value, "Test Name"),
+            ));
+            o.put(DataElement::new(
+                Tag(0x0040, 0xA730),
+                VR::SQ,
+                dicom_core::value::DataSetSequence::from(vec![
+                    item("TEXT", None),
+                    item("PNAME", text),
+                ]),
+            ));
+            o
+        };
+        assert_eq!(swept(&n, sr(None, "T1"), &|_| false), Vec::<String>::new());
+        assert_eq!(
+            swept(&n, sr(Some("seen by Dr Test"), "T1"), &|_| false),
+            ["(0040,A160) TextValue inside (0040,A730) holds the patient's name"]
+        );
+        assert_eq!(
+            swept(&n, sr(None, "ID4321"), &|_| false),
+            ["(0008,0100) CodeValue inside (0040,A043) holds the patient's ID"]
+        );
     }
 
     #[test]
