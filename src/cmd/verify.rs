@@ -3,6 +3,8 @@
 //!
 //! Two forms: `verify RAW_DIR ANON_DIR --original-id ID` (one participant, outside any workbook)
 //! and `verify SHEET [--id ID]` (rows whose anonymization is done; wired up with the sheet reader).
+//! With `--leftovers`, a workbook's rows are summed into one study-wide summary that names the
+//! rows.
 
 use crate::anonymize::profile::Profile;
 use crate::error::{Error, Result};
@@ -12,6 +14,7 @@ use crate::sheet::{self, State};
 use crate::study::{Study, StudyOptions};
 use crate::ui::Ui;
 use crate::verify::Verifier;
+use crate::verify::leftovers::{Leftovers, StudyTally};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -64,7 +67,8 @@ pub struct VerifyArgs {
 
     /// Also list what the profile leaves behind: attributes the DICOM Basic profile would remove
     /// or replace that still hold a value, and files where the scan date or the scanner's serial
-    /// number hides inside UIDs or the Siemens CSA header.
+    /// number hides inside UIDs or the Siemens CSA header. With a workbook: summed over the
+    /// rows checked, naming the rows.
     #[arg(long)]
     pub leftovers: bool,
 }
@@ -89,11 +93,6 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
     if is_sheet {
-        if leftovers {
-            return Err(Error::Usage(
-                "`--leftovers` goes with folders: `anontrack verify RAW_DIR ANON_DIR --original-id ID --leftovers`".into(),
-            ));
-        }
         if anon.is_some() || original_id.is_some() || study_id.is_some() {
             return Err(Error::Usage(
                 "with a workbook, give only `--id` (the folders and IDs come from the sheet and anontrack.toml)".into(),
@@ -105,6 +104,7 @@ pub fn run(args: VerifyArgs, ui: &Ui) -> Result<Outcome> {
             id.as_deref(),
             date,
             profile_override.as_deref(),
+            leftovers,
             ui,
         );
     }
@@ -185,16 +185,28 @@ struct RowCheck<'a> {
     passed: bool,
     files_checked: usize,
     findings: Vec<Finding>,
+    /// The row's own leftovers, with `--leftovers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leftovers: Option<Leftovers>,
+}
+
+/// The last line of `verify SHEET --leftovers --json`: the leftovers of every row checked.
+#[derive(Debug, Serialize)]
+struct StudyLeftovers {
+    rows_checked: usize,
+    leftovers: Leftovers,
 }
 
 /// `verify SHEET [--id ID]`: every row whose anonymization is done (not excluded), or only `id`.
-/// Reads the sheet and the folders; writes nothing, not even reports.
+/// Reads the sheet and the folders; writes nothing, not even reports. With `leftovers`, what the
+/// rows checked leave behind, merged across the study, after the rows.
 fn verify_sheet(
     workbook: &Path,
     config: Option<&Path>,
     only: Option<&str>,
     date: Option<NaiveDate>,
     profile: Option<&str>,
+    leftovers: bool,
     ui: &Ui,
 ) -> Result<Outcome> {
     let study = Study::open(&StudyOptions {
@@ -220,6 +232,7 @@ fn verify_sheet(
     }
     let mut problems = 0;
     let mut checked = 0;
+    let mut study_left = StudyTally::default();
     for row in rows {
         if row.excluded || row.anonymization.state != State::Done {
             if only.is_some() {
@@ -231,9 +244,12 @@ fn verify_sheet(
             continue;
         }
         checked += 1;
-        let (report_findings, files) = check_row(&study, row, date, ui)?;
+        let (report_findings, files, row_left) = check_row(&study, row, date, leftovers, ui)?;
         if !report_findings.is_empty() {
             problems += 1;
+        }
+        if let Some(l) = &row_left {
+            study_left.add(row.row, l);
         }
         if ui.is_json() {
             ui.json(&RowCheck {
@@ -242,6 +258,7 @@ fn verify_sheet(
                 passed: report_findings.is_empty(),
                 files_checked: files,
                 findings: report_findings,
+                leftovers: row_left,
             });
         } else if report_findings.is_empty() {
             ui.line(format!(
@@ -260,33 +277,49 @@ fn verify_sheet(
             }
         }
     }
+    if leftovers {
+        let merged = study_left.finish();
+        for line in merged.lines() {
+            ui.line(line);
+        }
+        ui.json(&StudyLeftovers {
+            rows_checked: checked,
+            leftovers: merged,
+        });
+    }
     ui.line(format!(
         "{checked} participant(s) checked, {problems} with findings; nothing was changed"
     ));
     Ok(Outcome::from_problems(problems))
 }
 
+/// The findings of one row, the files checked, and the row's leftovers when counted.
+type RowResult = (Vec<Finding>, usize, Option<Leftovers>);
+
 /// Verifies one sheet row's folders; a folder that cannot be resolved or found is a finding.
 fn check_row(
     study: &Study,
     row: &sheet::Row,
     date: Option<NaiveDate>,
+    leftovers: bool,
     ui: &Ui,
-) -> Result<(Vec<Finding>, usize)> {
+) -> Result<RowResult> {
     let (raw, anon) = match study.config().folders_for(row, study.folder()) {
         Ok(folders) => folders,
-        Err(reason) => return Ok((vec![Finding::new(reason)], 0)),
+        Err(reason) => return Ok((vec![Finding::new(reason)], 0, None)),
     };
     for (dir, what) in [(&anon, "anonymized folder"), (&raw, "raw folder")] {
         if !dir.is_dir() {
             let shown = study.shown(dir);
-            return Ok((vec![Finding::new(format!("no {what} found at {shown}"))], 0));
+            let finding = Finding::new(format!("no {what} found at {shown}"));
+            return Ok((vec![finding], 0, None));
         }
     }
     let mut verifier = Verifier::new(study.profile())
         .study_id(&row.id)
         .run_date(date)
-        .today(study.today());
+        .today(study.today())
+        .leftovers(leftovers);
     if let Some(original) = &row.original_id {
         verifier = verifier.original_id(original);
     }
@@ -298,7 +331,7 @@ fn check_row(
     let progress = ui.progress(0, &format!("row {} ({})", row.row, row.id));
     let report = verifier.verify_dir(&raw, &anon, &progress)?;
     progress.finish_and_clear();
-    Ok((report.findings, report.files_checked))
+    Ok((report.findings, report.files_checked, report.leftovers))
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ pub struct Leftover {
     pub tag: TagRef,
     pub keyword: String,
     pub files: usize,
+    /// The sheet rows it was left in (a study's merged leftovers only; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<u32>,
 }
 
 /// The leftovers of a participant's output.
@@ -34,6 +37,95 @@ pub struct Leftovers {
     pub scan_date_in_csa: usize,
     /// Files with the device serial number inside a Siemens CSA header.
     pub serial_in_csa: usize,
+    /// The sheet rows of each hiding place above (a study's merged leftovers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_rows: Option<HiddenRows>,
+}
+
+/// The sheet rows in which the scan date or serial hides, one list per hiding place of
+/// [`Leftovers`].
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct HiddenRows {
+    pub scan_date_in_uids: Vec<u32>,
+    pub serial_in_uids: Vec<u32>,
+    pub scan_date_in_csa: Vec<u32>,
+    pub serial_in_csa: Vec<u32>,
+}
+
+/// Several participants' leftovers merged (`verify SHEET --leftovers`): file counts summed
+/// across the study, and the sheet rows each attribute or hiding place was found in.
+#[derive(Debug, Default)]
+pub struct StudyTally {
+    /// By tag: keyword, files, rows (ascending, as added).
+    tags: BTreeMap<TagRef, (String, usize, Vec<u32>)>,
+    hides: [(usize, Vec<u32>); 4],
+}
+
+impl StudyTally {
+    /// Adds the leftovers of the participant in sheet row `row`.
+    pub fn add(&mut self, row: u32, l: &Leftovers) {
+        for a in &l.attributes {
+            let (_, files, rows) = self
+                .tags
+                .entry(a.tag)
+                .or_insert_with(|| (a.keyword.clone(), 0, Vec::new()));
+            *files += a.files;
+            rows.push(row);
+        }
+        let counts = [
+            l.scan_date_in_uids,
+            l.serial_in_uids,
+            l.scan_date_in_csa,
+            l.serial_in_csa,
+        ];
+        for ((files, rows), n) in self.hides.iter_mut().zip(counts) {
+            if n > 0 {
+                *files += n;
+                rows.push(row);
+            }
+        }
+    }
+
+    /// The merged summary, ordered as a participant's: most files first, then by tag.
+    pub fn finish(self) -> Leftovers {
+        let mut attributes: Vec<Leftover> = self
+            .tags
+            .into_iter()
+            .map(|(tag, (keyword, files, rows))| Leftover {
+                tag,
+                keyword,
+                files,
+                rows,
+            })
+            .collect();
+        attributes.sort_by(|a, b| b.files.cmp(&a.files).then(a.tag.cmp(&b.tag)));
+        let [(a, ar), (b, br), (c, cr), (d, dr)] = self.hides;
+        Leftovers {
+            attributes,
+            scan_date_in_uids: a,
+            serial_in_uids: b,
+            scan_date_in_csa: c,
+            serial_in_csa: d,
+            hidden_rows: Some(HiddenRows {
+                scan_date_in_uids: ar,
+                serial_in_uids: br,
+                scan_date_in_csa: cr,
+                serial_in_csa: dr,
+            }),
+        }
+    }
+}
+
+/// `(row 3)`, `(rows 3, 5)`; empty for no rows.
+fn rows_note(rows: &[u32]) -> String {
+    match rows {
+        [] => String::new(),
+        [r] => format!(" (row {r})"),
+        _ => {
+            let list: Vec<String> = rows.iter().map(u32::to_string).collect();
+            format!(" (rows {})", list.join(", "))
+        }
+    }
 }
 
 /// The running count, folded file by file.
@@ -150,6 +242,7 @@ impl Tally {
                     super::keyword(Tag(tag.0, tag.1)).into_owned()
                 },
                 files,
+                rows: Vec::new(),
             })
             .collect();
         attributes.sort_by(|a, b| b.files.cmp(&a.files).then(a.tag.cmp(&b.tag)));
@@ -165,6 +258,7 @@ impl Tally {
             serial_in_uids,
             scan_date_in_csa,
             serial_in_csa,
+            hidden_rows: None,
         }
     }
 }
@@ -237,7 +331,8 @@ impl Leftovers {
         s
     }
 
-    /// The summary as lines for a terminal, without values from the files.
+    /// The summary as lines for a terminal, without values from the files; a study's merged
+    /// summary names the rows after each line: `(rows 3, 5)`.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.attributes.is_empty() {
@@ -250,25 +345,88 @@ impl Leftovers {
                 } else {
                     format!("{} ", a.tag)
                 };
-                out.push(format!("  {tag}{} in {} file(s)", a.keyword, a.files));
+                out.push(format!(
+                    "  {tag}{} in {} file(s){}",
+                    a.keyword,
+                    a.files,
+                    rows_note(&a.rows)
+                ));
             }
         }
-        for (n, what) in [
-            (self.scan_date_in_uids, "the scan date inside a UID"),
-            (self.serial_in_uids, "the device serial number inside a UID"),
+        let none = HiddenRows::default();
+        let rows = self.hidden_rows.as_ref().unwrap_or(&none);
+        for (n, what, rows) in [
+            (
+                self.scan_date_in_uids,
+                "the scan date inside a UID",
+                &rows.scan_date_in_uids,
+            ),
+            (
+                self.serial_in_uids,
+                "the device serial number inside a UID",
+                &rows.serial_in_uids,
+            ),
             (
                 self.scan_date_in_csa,
                 "the scan date inside the Siemens CSA header",
+                &rows.scan_date_in_csa,
             ),
             (
                 self.serial_in_csa,
                 "the device serial number inside the Siemens CSA header",
+                &rows.serial_in_csa,
             ),
         ] {
             if n > 0 {
-                out.push(format!("  {n} file(s) hold {what}"));
+                out.push(format!("  {n} file(s) hold {what}{}", rows_note(rows)));
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(tag: TagRef, keyword: &str, files: usize) -> Leftover {
+        Leftover {
+            tag,
+            keyword: keyword.into(),
+            files,
+            rows: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_study_sums_files_and_names_rows() {
+        let (uid, time) = (TagRef(0x0020, 0x000D), TagRef(0x0008, 0x0030));
+        let mut t = StudyTally::default();
+        t.add(
+            3,
+            &Leftovers {
+                attributes: vec![one(uid, "StudyInstanceUID", 2)],
+                scan_date_in_uids: 2,
+                ..Leftovers::default()
+            },
+        );
+        t.add(
+            4,
+            &Leftovers {
+                attributes: vec![one(time, "StudyTime", 3), one(uid, "StudyInstanceUID", 3)],
+                ..Leftovers::default()
+            },
+        );
+        let l = t.finish();
+        assert_eq!(
+            l.lines(),
+            [
+                "leftovers (attributes the Basic profile would remove or replace):",
+                "  (0020,000D) StudyInstanceUID in 5 file(s) (rows 3, 4)",
+                "  (0008,0030) StudyTime in 3 file(s) (row 4)",
+                "  2 file(s) hold the scan date inside a UID (row 3)",
+            ]
+        );
+        assert!(StudyTally::default().finish().lines()[0].starts_with("leftovers: none"));
     }
 }

@@ -18,15 +18,20 @@
 //! only match by coincidence (UIDs are checked for equality with the raw file instead); and the
 //! Siemens CSA headers (private block `SIEMENS CSA HEADER`, usually (0029,1010) and (0029,1020)):
 //! they are binary scanner parameters the lab's procedure keeps as they are, so the comparison
-//! requires them byte-identical to the raw file and the sweep leaves them alone.
+//! requires them byte-identical to the raw file and the sweep leaves them alone. Names (only
+//! names) are not looked for in coded vocabulary: the parts of a code and an SR content item's
+//! ValueType and RelationshipType (see `is_coded`).
 //! Needles that occur in the profile's own replacement values (a raw name of `Anonymous`) are
 //! dropped, or every anonymized element would match.
 
 use super::parse::{self, DataSet, Elem, Val};
 use super::{Rank, Ranked, keyword};
 use crate::finding::Finding;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use dicom_core::Tag;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 /// Needles shorter than this (in characters) match only as whole words.
 const WHOLE_WORD_BELOW: usize = 6;
@@ -191,7 +196,7 @@ impl Needles {
 
     /// The first kind of needle found in `hay` (a name or a value).
     pub fn find(&self, hay: &str) -> Option<Kind> {
-        self.find_text(hay)
+        self.find_text(hay, true)
             .or_else(|| {
                 self.birth_dates
                     .iter()
@@ -220,12 +225,10 @@ impl Needles {
             })
     }
 
-    /// The first ID or name found in `hay`: short needles as whole words only.
-    fn find_text(&self, hay: &str) -> Option<Kind> {
-        self.text
-            .iter()
-            .find(|(_, n)| contains_ci(hay, n, is_short(n)))
-            .map(|(k, _)| *k)
+    /// The first ID or name found in `hay`: short needles as whole words only; `names`: also
+    /// the name needles.
+    fn find_text(&self, hay: &str, names: bool) -> Option<Kind> {
+        Searcher::of(&self.text).find(hay, names)
     }
 
     /// Replaces every needle in `s` with `[redacted]` (for file paths put in findings).
@@ -260,7 +263,8 @@ impl Needles {
         {
             return;
         }
-        self.sweep_in(ds, None, skip_top, out);
+        let searcher = Searcher::of(&self.text);
+        self.sweep_in(ds, None, skip_top, &searcher, out);
     }
 
     /// Recursion is bounded by the parser's depth limit.
@@ -269,6 +273,7 @@ impl Needles {
         ds: &DataSet<'_>,
         outer: Option<Tag>,
         skip_top: &dyn Fn(Tag) -> bool,
+        searcher: &Searcher,
         out: &mut Vec<Ranked>,
     ) {
         for elem in ds {
@@ -279,12 +284,12 @@ impl Needles {
             let found = match &elem.value {
                 Val::Seq(items) => {
                     for item in items {
-                        self.sweep_in(item, outer.or(Some(tag)), skip_top, out);
+                        self.sweep_in(item, outer.or(Some(tag)), skip_top, searcher, out);
                     }
                     None
                 }
                 Val::Frags(_) => None,
-                Val::Bytes(b) => self.find_in_value(elem.vr, b),
+                Val::Bytes(b) => self.find_in_value(searcher, elem.vr, b, !is_coded(tag)),
             };
             if let Some(kind) = found {
                 let inside = outer
@@ -303,7 +308,14 @@ impl Needles {
         }
     }
 
-    fn find_in_value(&self, vr: [u8; 2], v: &[u8]) -> Option<Kind> {
+    /// The first needle in one value; `names`: also the name needles (not in coded vocabulary).
+    fn find_in_value(
+        &self,
+        searcher: &Searcher,
+        vr: [u8; 2],
+        v: &[u8],
+        names: bool,
+    ) -> Option<Kind> {
         match &vr {
             b"DA" | b"DT" => {
                 let s = parse::text(v);
@@ -315,11 +327,200 @@ impl Needles {
             b"AE" | b"CS" | b"LO" | b"LT" | b"PN" | b"SH" | b"ST" | b"UC" | b"UR" | b"UT"
             | b"UN" => {
                 let t = parse::text(v);
-                self.find_text(&t).or_else(|| self.find_token(&t))
+                searcher.find(&t, names).or_else(|| self.find_token(&t))
             }
             _ => None,
         }
     }
+}
+
+/// Coded vocabulary, where the name sweep does not look: the parts of a code (CodeValue,
+/// CodingSchemeDesignator, CodingSchemeVersion, CodeMeaning, LongCodeValue) and an SR content
+/// item's ValueType and RelationshipType. Their values come from a coding scheme or the
+/// standard's defined terms (`TEXT`, `PNAME`, `CONTAINS`, `Person Name`), not from whoever typed
+/// the report, so a name cannot hide there; but under a standard profile every PN element gives
+/// name needles, and SR templates ship placeholder names (`Last Name^First Name`, `Enter text`,
+/// `Test^S R`) whose parts (`name`, `text`, `test`) are words of that vocabulary: every report
+/// would be a false alarm. IDs, birth dates, UIDs and dates are still looked for there, and names
+/// in every free-text element (TextValue, comments, descriptions).
+fn is_coded(tag: Tag) -> bool {
+    matches!(
+        (tag.0, tag.1),
+        (0x0008, 0x0100 | 0x0102 | 0x0103 | 0x0104 | 0x0119) | (0x0040, 0xA010 | 0xA040)
+    )
+}
+
+/// The ID and name needles as one automaton: every value is scanned once for all of them,
+/// case-insensitively, instead of once per needle. Same answers as [`contains_ci`] needle by
+/// needle: short needles only as whole words (checked at each occurrence), the first kind in
+/// [`Kind`] order when several needles match. Needles with non-ASCII letters, which ASCII case
+/// folding cannot match, are searched one by one as before (rare).
+#[derive(Debug)]
+struct Searcher {
+    /// The needles it was built from: a cached searcher is reused only for the same needles.
+    needles: Vec<(Kind, String)>,
+    /// The ASCII needles, one pattern per distinct string (`None`: there are none).
+    ac: Option<AhoCorasick>,
+    /// Per pattern of `ac`.
+    pats: Vec<Pattern>,
+    /// The bytes a pattern of `ac` starts with, in either case, and the shortest pattern's
+    /// length: a value with no such byte, or shorter, is not handed to the automaton (most
+    /// values are short codes; the automaton's setup costs more than this check).
+    starts: [bool; 256],
+    shortest: usize,
+    /// The needles with non-ASCII characters.
+    other: Vec<(Kind, String)>,
+}
+
+/// What a match of one pattern means.
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    /// The first kind the string is a needle of.
+    kind: Kind,
+    /// The first kind other than a name (for coded vocabulary), if any.
+    not_name: Option<Kind>,
+    /// Matches only as a whole word.
+    words: bool,
+}
+
+thread_local! {
+    /// The last searcher built on this thread: a participant's files share their needles, so
+    /// the automaton is built once per participant and thread, not once per file.
+    static SEARCHER: RefCell<Option<Rc<Searcher>>> = const { RefCell::new(None) };
+}
+
+impl Searcher {
+    /// The searcher for `text` (the needles' set), from the thread's cache when it fits.
+    fn of(text: &BTreeSet<(Kind, String)>) -> Rc<Searcher> {
+        let fits = |s: &Searcher| {
+            s.needles.len() == text.len() && s.needles.iter().zip(text).all(|(a, b)| a == b)
+        };
+        if let Ok(Some(s)) = SEARCHER.try_with(|c| c.borrow().clone())
+            && fits(&s)
+        {
+            return s;
+        }
+        let s = Rc::new(Searcher::new(text));
+        let _ = SEARCHER.try_with(|c| *c.borrow_mut() = Some(Rc::clone(&s)));
+        s
+    }
+
+    fn new(text: &BTreeSet<(Kind, String)>) -> Searcher {
+        let mut strings: Vec<&str> = Vec::new();
+        let mut pats: Vec<Pattern> = Vec::new();
+        let mut other = Vec::new();
+        // In set order: the first kind of a string comes first.
+        for (kind, n) in text {
+            if n.is_empty() {
+                continue;
+            }
+            if !n.is_ascii() {
+                other.push((*kind, n.clone()));
+                continue;
+            }
+            match strings.iter().position(|s| s == n) {
+                Some(i) => {
+                    let p = &mut pats[i];
+                    if *kind != Kind::Name && p.not_name.is_none() {
+                        p.not_name = Some(*kind);
+                    }
+                }
+                None => {
+                    strings.push(n);
+                    pats.push(Pattern {
+                        kind: *kind,
+                        not_name: (*kind != Kind::Name).then_some(*kind),
+                        words: is_short(n),
+                    });
+                }
+            }
+        }
+        let ac = if strings.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&strings)
+                .or_else(|_| {
+                    AhoCorasick::builder()
+                        .ascii_case_insensitive(true)
+                        .build(&strings)
+                })
+                .ok()
+        };
+        if ac.is_none() {
+            // Cannot happen for real needles; searched one by one all the same.
+            for (s, p) in strings.iter().zip(&pats) {
+                other.push((p.kind, s.to_string()));
+                if let Some(k) = p.not_name.filter(|k| *k != p.kind) {
+                    other.push((k, s.to_string()));
+                }
+            }
+            pats.clear();
+        }
+        let mut starts = [false; 256];
+        let shortest = if ac.is_some() {
+            strings.iter().map(|s| s.len()).min().unwrap_or(0)
+        } else {
+            0
+        };
+        if ac.is_some() {
+            for s in &strings {
+                let b = s.as_bytes()[0];
+                starts[usize::from(b.to_ascii_lowercase())] = true;
+                starts[usize::from(b.to_ascii_uppercase())] = true;
+            }
+        }
+        Searcher {
+            needles: text.iter().cloned().collect(),
+            ac,
+            pats,
+            starts,
+            shortest,
+            other,
+        }
+    }
+
+    /// The first kind (in [`Kind`] order) of needle in `hay`; `names`: name needles too.
+    fn find(&self, hay: &str, names: bool) -> Option<Kind> {
+        let mut best: Option<Kind> = None;
+        let h = hay.as_bytes();
+        let worth = h.len() >= self.shortest && h.iter().any(|&b| self.starts[usize::from(b)]);
+        if let Some(ac) = self.ac.as_ref().filter(|_| worth) {
+            for m in ac.find_overlapping_iter(h) {
+                let p = self.pats[m.pattern().as_usize()];
+                let Some(kind) = (if names { Some(p.kind) } else { p.not_name }) else {
+                    continue;
+                };
+                if best.is_some_and(|b| b <= kind) {
+                    continue;
+                }
+                if p.words && !whole_word(h, m.start(), m.end()) {
+                    continue;
+                }
+                best = Some(kind);
+                if kind == Kind::Id {
+                    return best;
+                }
+            }
+        }
+        for (kind, n) in &self.other {
+            if (names || *kind != Kind::Name)
+                && best.is_none_or(|b| *kind < b)
+                && contains_ci(hay, n, is_short(n))
+            {
+                best = Some(*kind);
+            }
+        }
+        best
+    }
+}
+
+/// `h[start..end]` is not inside a longer word: no letter or digit on either side.
+fn whole_word(h: &[u8], start: usize, end: usize) -> bool {
+    (start == 0 || !h[start - 1].is_ascii_alphanumeric())
+        && h.get(end).is_none_or(|c| !c.is_ascii_alphanumeric())
 }
 
 /// True for an element of a private block whose creator is `SIEMENS CSA HEADER`.
@@ -370,10 +571,7 @@ fn find_ci(hay: &str, needle: &str, words: bool) -> Option<usize> {
     (0..=h.len() - n.len()).find(|&i| {
         h[i].to_ascii_lowercase() == first
             && h[i..i + n.len()].eq_ignore_ascii_case(n)
-            && (!words
-                || ((i == 0 || !h[i - 1].is_ascii_alphanumeric())
-                    && h.get(i + n.len())
-                        .is_none_or(|c| !c.is_ascii_alphanumeric())))
+            && (!words || whole_word(h, i, i + n.len()))
     })
 }
 
@@ -523,6 +721,132 @@ mod tests {
             PrimitiveValue::U8(b" Doe ".as_slice().into()),
         ));
         assert!(swept(&n, o, &|_| false).is_empty());
+    }
+
+    /// An SR document's template placeholders (`Last Name^First Name`, `Enter text`) give name
+    /// needles (`name`, `text`) that are also words of its coded vocabulary: no finding there,
+    /// while a name typed into a TextValue is still caught, and an ID in a code too.
+    #[test]
+    fn names_are_not_looked_for_in_coded_vocabulary_but_in_sr_text() {
+        let mut o = InMemDicomObject::new_empty();
+        o.put(DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Test^S R"));
+        o.put(DataElement::new(Tag(0x0010, 0x0020), VR::LO, "ID4321"));
+        o.put(DataElement::new(
+            Tag(0x0040, 0xA123),
+            VR::PN,
+            "Last Name^First Name",
+        ));
+        o.put(DataElement::new(Tag(0x0040, 0xA075), VR::PN, "Enter text"));
+        let b = bytes(o);
+        let mut sc = Vec::new();
+        let f = parse::read(&b, &mut sc).unwrap();
+        let n = Needles::from_raw(&f.root, None, &[], Some(&|_, _| false));
+        let code = |value: &str, meaning: &str| {
+            let mut c = InMemDicomObject::new_empty();
+            c.put(DataElement::new(Tag(0x0008, 0x0100), VR::SH, value));
+            c.put(DataElement::new(Tag(0x0008, 0x0102), VR::SH, "TEST"));
+            c.put(DataElement::new(Tag(0x0008, 0x0103), VR::SH, "Name 1"));
+            c.put(DataElement::new(Tag(0x0008, 0x0104), VR::LO, meaning));
+            dicom_core::value::DataSetSequence::from(vec![c])
+        };
+        let item = |value_type: &str, text: Option<&str>| {
+            let mut i = InMemDicomObject::new_empty();
+            i.put(DataElement::new(Tag(0x0040, 0xA010), VR::CS, "HAS TEXT"));
+            i.put(DataElement::new(Tag(0x0040, 0xA040), VR::CS, value_type));
+            i.put(DataElement::new(
+                Tag(0x0040, 0xA043),
+                VR::SQ,
+                code("TEXT", "Person Name, first and last"),
+            ));
+            if let Some(t) = text {
+                i.put(DataElement::new(Tag(0x0040, 0xA160), VR::UT, t));
+            }
+            i
+        };
+        let sr = |text: Option<&str>, code_value: &str| {
+            let mut o = InMemDicomObject::new_empty();
+            o.put(DataElement::new(Tag(0x0040, 0xA040), VR::CS, "TEXT"));
+            o.put(DataElement::new(
+                Tag(0x0040, 0xA043),
+                VR::SQ,
+                code(code_value, "Test Name"),
+            ));
+            o.put(DataElement::new(
+                Tag(0x0040, 0xA730),
+                VR::SQ,
+                dicom_core::value::DataSetSequence::from(vec![
+                    item("TEXT", None),
+                    item("PNAME", text),
+                ]),
+            ));
+            o
+        };
+        assert_eq!(swept(&n, sr(None, "T1"), &|_| false), Vec::<String>::new());
+        assert_eq!(
+            swept(&n, sr(Some("seen by Dr Test"), "T1"), &|_| false),
+            ["(0040,A160) TextValue inside (0040,A730) holds the patient's name"]
+        );
+        assert_eq!(
+            swept(&n, sr(None, "ID4321"), &|_| false),
+            ["(0008,0100) CodeValue inside (0040,A043) holds the patient's ID"]
+        );
+    }
+
+    /// The automaton answers as the needle-by-needle search it replaced: same kind, whole words
+    /// for short needles, non-ASCII needles, a string that is a needle of two kinds.
+    #[test]
+    fn the_searcher_answers_as_one_search_per_needle() {
+        let text: BTreeSet<(Kind, String)> = [
+            (Kind::Id, "p7"),
+            (Kind::Id, "sub-01x"),
+            (Kind::Name, "doe"),
+            (Kind::Name, "johansson"),
+            (Kind::Name, "sub-01x"),
+            (Kind::Name, "jörg"),
+            (Kind::Identity, "mrc35162"),
+            (Kind::Identity, "doe"),
+        ]
+        .into_iter()
+        .map(|(k, s)| (k, s.to_string()))
+        .collect();
+        let one_by_one = |hay: &str, names: bool| {
+            text.iter()
+                .filter(|(k, _)| names || *k != Kind::Name)
+                .find(|(_, n)| contains_ci(hay, n, is_short(n)))
+                .map(|(k, _)| *k)
+        };
+        let s = Searcher::new(&text);
+        let hays = [
+            "",
+            "doe",
+            "DOE^JANE",
+            "doey",
+            "a doe p7",
+            "MrsJohanssonX",
+            "JÖRG",
+            "jörg",
+            "x Jörg y",
+            "station MRC35162",
+            "sub-01xy p7x",
+            "p7 MRC35162 doe",
+            "ddoe doe",
+            "doedoe",
+        ];
+        for hay in hays {
+            for names in [true, false] {
+                assert_eq!(
+                    s.find(hay, names),
+                    one_by_one(hay, names),
+                    "{hay:?} {names}"
+                );
+            }
+        }
+        // The cached searcher is rebuilt for other needles.
+        let a = Searcher::of(&text);
+        assert_eq!(a.find("doe", true), Some(Kind::Name));
+        let other: BTreeSet<(Kind, String)> = [(Kind::Id, "x101".to_string())].into();
+        assert_eq!(Searcher::of(&other).find("doe", true), None);
+        assert_eq!(Searcher::of(&other).find("a x101", true), Some(Kind::Id));
     }
 
     #[test]
