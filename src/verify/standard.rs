@@ -84,7 +84,7 @@ fn push(out: &mut Vec<Ranked>, rank: Rank, tag: Tag, message: String) {
 pub fn check(ctx: &Ctx<'_>, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
     let encs = (raw.enc, anon.enc);
     walk(ctx, &raw.root, &anon.root, None, encs, out);
-    identity(ctx, anon, out);
+    identity(ctx, raw, anon, out);
 }
 
 /// The elements anontrack adds to every output.
@@ -507,7 +507,7 @@ fn date_problem(ctx: &Ctx<'_>, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static st
 }
 
 /// The de-identification block and the meta's SOP instance.
-fn identity(ctx: &Ctx<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
+fn identity(ctx: &Ctx<'_>, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
     let removed = anon.get(Tag(0x0012, 0x0062)).and_then(elem_text);
     if removed.as_deref() != Some("YES") {
         push(
@@ -538,8 +538,29 @@ fn identity(ctx: &Ctx<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
             "DeidentificationMethodCodeSequence not the profile's codes".into(),
         );
     }
-    let sop = anon.get(Tag(0x0008, 0x0018)).and_then(elem_text);
-    if sop.as_deref() != Some(anon.meta.sop_instance.as_str()) {
+    let sop_tag = Tag(0x0008, 0x0018);
+    let sop = anon.get(sop_tag).and_then(elem_text);
+    let meta_ok = match sop.as_deref() {
+        Some(s) => s == anon.meta.sop_instance,
+        // A data set without SOPInstanceUID (the raw one had none either): the meta's own UID
+        // follows the UID rule, recomputed here from the raw meta.
+        None if raw.get(sop_tag).is_none() => {
+            let (old, new) = (
+                raw.meta.sop_instance.as_str(),
+                anon.meta.sop_instance.as_str(),
+            );
+            match action(ctx.rules, ctx.token, TagRef(0x0002, 0x0003), VR::UI) {
+                Act::ReplaceUid => {
+                    new != old
+                        && valid_uid(new)
+                        && ctx.key.is_none_or(|k| old.is_empty() || k.uid(old) == new)
+                }
+                _ => new == old,
+            }
+        }
+        None => false,
+    };
+    if !meta_ok {
         push(
             out,
             Rank::Profile,
