@@ -3,8 +3,7 @@
 //! memory under 200 MB, and the participant's other files (and the workbook's other rows) going
 //! on. The inputs are built in code; `../shared/dicom/hostile` adds the original reproductions.
 //!
-//! Tests that wait for another branch are `#[ignore]`d with the branch named: the lead un-ignores
-//! them after the merge. Never print DICOM values here.
+//! Never print DICOM values here.
 
 use crate::harness::{self, Run, Workdir};
 use crate::sync::Study;
