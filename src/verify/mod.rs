@@ -110,6 +110,8 @@ pub struct Verifier<'p> {
     basic: Option<crate::deid::Rules>,
     /// The lab-style profile's tags, sorted (checked by their rule, skipped elsewhere).
     rule_tags: Vec<Tag>,
+    /// The lab-style profile's rules in tag order, for [`compare::check_profile`].
+    rule_order: compare::RuleOrder,
     /// The lab-style profile's tags that get the run's date, sorted: the profile's own value,
     /// never a leftover.
     run_date_tags: Vec<Tag>,
@@ -238,6 +240,7 @@ impl<'p> Verifier<'p> {
             key: None,
             basic: None,
             rule_tags,
+            rule_order: compare::RuleOrder::new(profile),
             run_date_tags,
             token: standard::rules_token(),
         }
@@ -603,7 +606,14 @@ impl<'p> Verifier<'p> {
             uid_pairs = ctx.pairs.into_inner();
         } else {
             compare::compare_meta(&raw_file.meta, &anon_file.meta, &mut out);
-            compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
+            compare::check_profile(
+                self.profile,
+                &self.rule_order,
+                self.dates,
+                &raw_file,
+                &anon_file,
+                &mut out,
+            );
             compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
         }
         let rules = compare::TagSet::new(&self.rule_tags);
