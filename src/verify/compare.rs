@@ -92,28 +92,49 @@ pub fn compare_meta(raw: &parse::Meta, anon: &parse::Meta, out: &mut Vec<Ranked>
     }
 }
 
+/// The profile's rule tags in tag order, for looking the rules up in one pass over each file;
+/// computed once per verifier, not per file.
+#[derive(Debug, Clone)]
+pub struct RuleOrder {
+    /// The rules' tags, sorted (stably: rules of equal tags keep their order).
+    tags: Vec<Tag>,
+    /// For each rule (in the profile's order), the index of its tag in `tags`.
+    at: Vec<usize>,
+}
+
+impl RuleOrder {
+    /// The order of `profile`'s rules.
+    pub fn new(profile: &Profile) -> Self {
+        let mut order: Vec<usize> = (0..profile.rules.len()).collect();
+        order.sort_by_key(|&i| profile.rules[i].tag);
+        let tags = order
+            .iter()
+            .map(|&i| Tag(profile.rules[i].tag.0, profile.rules[i].tag.1))
+            .collect();
+        let mut at = vec![0; order.len()];
+        for (k, &i) in order.iter().enumerate() {
+            at[i] = k;
+        }
+        Self { tags, at }
+    }
+}
+
 /// The profile's rules, applied like DicomBrowser: only to elements the raw file has at the top
-/// level, and nothing added where the raw file lacked the element.
+/// level, and nothing added where the raw file lacked the element. `order` is
+/// [`RuleOrder::new`] of `profile`.
 pub fn check_profile(
     profile: &Profile,
+    order: &RuleOrder,
     dates: DateRule,
     raw: &File<'_>,
     anon: &File<'_>,
     out: &mut Vec<Ranked>,
 ) {
     // The rules in tag order, looked up in one pass over each file; findings in rule order.
-    let mut order: Vec<usize> = (0..profile.rules.len()).collect();
-    order.sort_by_key(|&i| profile.rules[i].tag);
-    let tags: Vec<Tag> = order
-        .iter()
-        .map(|&i| Tag(profile.rules[i].tag.0, profile.rules[i].tag.1))
-        .collect();
-    let (raw_els, anon_els) = (raw.get_sorted(&tags), anon.get_sorted(&tags));
-    let mut at = vec![0; order.len()];
-    for (k, &i) in order.iter().enumerate() {
-        at[i] = k;
-    }
-    for (rule, &k) in profile.rules.iter().zip(&at) {
+    let (tags, at) = (&order.tags, &order.at);
+    debug_assert_eq!(at.len(), profile.rules.len());
+    let (raw_els, anon_els) = (raw.get_sorted(tags), anon.get_sorted(tags));
+    for (rule, &k) in profile.rules.iter().zip(at) {
         let tag = tags[k];
         let kw = &rule.keyword;
         let (raw_el, anon_el) = (raw_els[k], anon_els[k]);

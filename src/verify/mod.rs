@@ -102,7 +102,7 @@ pub struct Verifier<'p> {
     original_id: Option<String>,
     study_id: Option<String>,
     dates: DateRule,
-    /// The profile's replacement values, lowercase: never PHI needles.
+    /// The profile's replacement values, lowercase and each once: never PHI needles.
     exclude: Vec<String>,
     /// The study key, for recomputing keyed UIDs and the date offset (standard profiles).
     key: Option<keyed::Key>,
@@ -110,6 +110,8 @@ pub struct Verifier<'p> {
     basic: Option<crate::deid::Rules>,
     /// The lab-style profile's tags, sorted (checked by their rule, skipped elsewhere).
     rule_tags: Vec<Tag>,
+    /// The lab-style profile's rules in tag order, for [`compare::check_profile`].
+    rule_order: compare::RuleOrder,
     /// The lab-style profile's tags that get the run's date, sorted: the profile's own value,
     /// never a leftover.
     run_date_tags: Vec<Tag>,
@@ -226,6 +228,10 @@ impl<'p> Verifier<'p> {
             // no one's identity (the lab profile's needles stay as they always were).
             exclude.extend(["anonymized".to_string(), "anonymous".to_string()]);
         }
+        // Each value once: the lab profile replaces 18 elements with the same `Anonymous`, and
+        // every candidate needle of every file is checked against each value.
+        exclude.sort_unstable();
+        exclude.dedup();
         Self {
             profile,
             original_id: None,
@@ -238,6 +244,7 @@ impl<'p> Verifier<'p> {
             key: None,
             basic: None,
             rule_tags,
+            rule_order: compare::RuleOrder::new(profile),
             run_date_tags,
             token: standard::rules_token(),
         }
@@ -603,7 +610,14 @@ impl<'p> Verifier<'p> {
             uid_pairs = ctx.pairs.into_inner();
         } else {
             compare::compare_meta(&raw_file.meta, &anon_file.meta, &mut out);
-            compare::check_profile(self.profile, self.dates, &raw_file, &anon_file, &mut out);
+            compare::check_profile(
+                self.profile,
+                &self.rule_order,
+                self.dates,
+                &raw_file,
+                &anon_file,
+                &mut out,
+            );
             compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
         }
         let rules = compare::TagSet::new(&self.rule_tags);
