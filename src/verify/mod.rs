@@ -620,11 +620,8 @@ impl<'p> Verifier<'p> {
             );
             compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
         }
-        let rules = compare::TagSet::new(&self.rule_tags);
-        let standard = self.profile.standard.is_some();
-        let skip = |t: Tag| rules.contains(t) || (standard && standard::may_be_added(t));
-        needles.sweep(&anon_file.root, &skip, &mut out);
-        if standard {
+        needles.sweep(&anon_file.root, &self.sweep_skip(), &mut out);
+        if self.profile.standard.is_some() {
             // The sweep and the blob check may both see a name left in a kept private value.
             out.sort_by(|a, b| {
                 (a.rank, a.finding.tag, &a.finding.message).cmp(&(
@@ -690,21 +687,22 @@ impl Verifier<'_> {
     /// Top-level elements the residual sweep leaves alone: the lab-style profile's own
     /// elements, and under a standard profile the de-identification block the writer adds (its
     /// fixed words, such as `Retain Patient Characteristics Option`, are nobody's).
-    fn skip_in_sweep(&self, t: Tag) -> bool {
-        self.rule_tags.binary_search(&t).is_ok()
-            || (self.profile.standard.is_some() && standard::may_be_added(t))
+    /// The sweep asks in ascending tag order, so the profile's tags are looked up by a cursor.
+    fn sweep_skip(&self) -> impl Fn(Tag) -> bool + '_ {
+        let rules = compare::TagSet::new(&self.rule_tags);
+        let standard = self.profile.standard.is_some();
+        move |t: Tag| rules.contains(t) || (standard && standard::may_be_added(t))
     }
 
     /// The residual sweep alone over one anonymized file, with `needles`.
     fn sweep_file(&self, anon: &Path, needles: &Needles) -> Vec<Ranked> {
         let mut out = Vec::new();
-        let Ok(bytes) = std::fs::read(anon) else {
+        let Ok(bytes) = parse::read_file(anon) else {
             return out;
         };
         let mut scratch = Vec::new();
         if let Ok(f) = parse::read(&bytes, &mut scratch) {
-            let skip = |t: Tag| self.skip_in_sweep(t);
-            needles.sweep(&f.root, &skip, &mut out);
+            needles.sweep(&f.root, &self.sweep_skip(), &mut out);
         }
         out
     }
