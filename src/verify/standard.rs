@@ -422,7 +422,7 @@ fn uid_problem(ctx: &Ctx<'_>, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str
         }
         ctx.pairs.borrow_mut().push((x.tag, hash(o), hash(n)));
         if let Some(k) = ctx.key
-            && k.uid(o) != n
+            && !k.is_uid_of(o, n)
         {
             return Some("not the UID the study key gives");
         }
@@ -553,7 +553,9 @@ fn identity(ctx: &Ctx<'_>, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked
                 Act::ReplaceUid => {
                     new != old
                         && valid_uid(new)
-                        && ctx.key.is_none_or(|k| old.is_empty() || k.uid(old) == new)
+                        && ctx
+                            .key
+                            .is_none_or(|k| old.is_empty() || k.is_uid_of(old, new))
                 }
                 _ => new == old,
             }
