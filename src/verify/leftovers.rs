@@ -8,7 +8,7 @@
 use super::parse::{self, DataSet, Elem, Val};
 use crate::deid::{Act, Base, Rules};
 use crate::finding::TagRef;
-use dicom_core::{Tag, VR};
+use dicom_core::Tag;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -268,17 +268,14 @@ impl Tally {
 /// its repeating-group rows for every tag the table does not list.
 fn basic_keeps(basic: &Rules, t: TagRef, vr: [u8; 2]) -> bool {
     thread_local! {
-        static KEEPS: std::cell::RefCell<std::collections::HashMap<(TagRef, [u8; 2]), bool>> =
-            Default::default();
+        static KEEPS: std::cell::RefCell<
+            std::collections::HashMap<(TagRef, [u8; 2]), bool, super::standard::FastHash>,
+        > = Default::default();
     }
     KEEPS.with(|c| {
-        *c.borrow_mut().entry((t, vr)).or_insert_with(|| {
-            let vr = std::str::from_utf8(&vr)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(VR::UN);
-            basic.action(t, vr) == Act::Keep
-        })
+        *c.borrow_mut()
+            .entry((t, vr))
+            .or_insert_with(|| basic.action(t, super::standard::vr_named(vr)) == Act::Keep)
     })
 }
 
