@@ -319,10 +319,7 @@ fn near_original_date(x: &Elem<'_>, new: &str) -> bool {
     let Some(orig) = elem_text(x) else {
         return false;
     };
-    let date = |s: &str| {
-        s.get(..8)
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-    };
+    let date = |s: &str| s.get(..8).and_then(super::keyed::ymd);
     orig.split('\\')
         .zip(new.split('\\'))
         .any(|(o, n)| match (date(o.trim()), date(n.trim())) {
@@ -338,9 +335,7 @@ fn near_original_date(x: &Elem<'_>, new: &str) -> bool {
 /// right characters and length; binary values a whole number of their words.
 pub fn vr_valid(vr: [u8; 2], b: &[u8]) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    let date = |s: &str| {
-        s.len() == 8 && digits(s) && chrono::NaiveDate::parse_from_str(s, "%Y%m%d").is_ok()
-    };
+    let date = |s: &str| s.len() == 8 && digits(s) && super::keyed::ymd(s).is_some();
     let time = |s: &str| {
         let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
         let frac_ok = frac.is_empty() || (frac.len() <= 6 && digits(frac));
