@@ -52,16 +52,23 @@ pub fn rules_token() -> u64 {
 /// verifier): the standard's table is scanned row by row for every tag it does not list, for
 /// every element of every file otherwise.
 pub fn action(rules: &Rules, token: u64, tag: TagRef, vr: [u8; 2]) -> Act {
-    type Cache = std::collections::HashMap<(u64, TagRef, [u8; 2]), Act, FastHash>;
+    /// The verifier's token, and its actions by tag and VR packed in one word.
+    type Cache = (u64, std::collections::HashMap<u64, Act, FastHash>);
     thread_local! {
         static ACTS: std::cell::RefCell<Cache> = Default::default();
     }
+    let packed =
+        u64::from(tag.0) << 32 | u64::from(tag.1) << 16 | u64::from(vr[0]) << 8 | u64::from(vr[1]);
     ACTS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() > 1 << 16 {
-            c.clear(); // a long-lived process with many verifiers: stay bounded
+        let (cached_for, acts) = &mut *c.borrow_mut();
+        if *cached_for != token || acts.len() > 1 << 16 {
+            // Another verifier's rules (one at a time on a thread, as `sync` runs them), or a
+            // long-lived process: start over.
+            acts.clear();
+            *cached_for = token;
         }
-        *c.entry((token, tag, vr))
+        *acts
+            .entry(packed)
             .or_insert_with(|| rules.action(tag, vr_named(vr)))
     })
 }
