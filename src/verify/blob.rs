@@ -151,8 +151,9 @@ impl Ids {
             let len = run - tok.iter().rev().take_while(|b| **b == b'.').count();
             let tok = &tok[..len];
             if len >= 16 && tok.iter().filter(|b| **b == b'.').count() >= 4 {
-                let sub = key.blob_uid(&String::from_utf8_lossy(tok));
-                out[i..i + len].copy_from_slice(sub.as_bytes());
+                // Digits and dots: always text.
+                let tok = std::str::from_utf8(tok).unwrap_or_default();
+                key.with_blob_uid(tok, |sub| out[i..i + len].copy_from_slice(sub.as_bytes()));
                 spots.push((i, i + len, Kind::Uid));
             }
             i += run;
@@ -162,8 +163,25 @@ impl Ids {
         };
         let digit = |b: u8| b.is_ascii_digit();
         let alnum = |b: u8| b.is_ascii_alphanumeric();
+        // The bytes a date or an identifier starts with: every other spot is passed over
+        // without comparing (most of a blob matches nothing).
+        let mut starts = [false; 256];
+        for d in self
+            .dates
+            .iter()
+            .map(|(d, _)| d)
+            .chain(self.texts.iter().map(|(t, _)| t))
+        {
+            if let Some(&b) = d.first() {
+                starts[usize::from(b)] = true;
+            }
+        }
         let mut i = 0;
         while i < out.len() {
+            if !starts[usize::from(out[i])] {
+                i += 1;
+                continue;
+            }
             let date = self
                 .dates
                 .iter()
@@ -219,17 +237,13 @@ impl Ids {
         // An identifier in another case escapes the substitutions: still a leak. So is the
         // site's identity, which nothing substitutes.
         if !out.iter().any(|p| matches!(p, Problem::Left(_))) {
-            let found = self
-                .texts
-                .iter()
-                .find(|(t, _)| word_ci(anon, t))
-                .map(|(_, kind)| *kind)
-                .or_else(|| {
-                    self.site
-                        .iter()
-                        .any(|t| word_ci(anon, t))
-                        .then_some(Kind::Identity)
-                });
+            let needles = self.texts.iter().map(|(t, _)| t.as_slice());
+            let found =
+                match first_word_ci(anon, needles.chain(self.site.iter().map(Vec::as_slice))) {
+                    Some(i) if i < self.texts.len() => Some(self.texts[i].1),
+                    Some(_) => Some(Kind::Identity),
+                    None => None,
+                };
             if let Some(kind) = found {
                 out.insert(0, Problem::Left(kind));
             }
@@ -239,7 +253,9 @@ impl Ids {
 }
 
 /// `needle` in `hay`, ASCII case ignored, standing alone (no letter or digit beside it); on the
-/// bytes, so a binary blob is searched without being copied into text.
+/// bytes, so a binary blob is searched without being copied into text. (The check searches all
+/// its needles at once with [`first_word_ci`]; this one-needle form is its reference in tests.)
+#[cfg(test)]
 fn word_ci(hay: &[u8], needle: &[u8]) -> bool {
     let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     !needle.is_empty()
@@ -250,6 +266,47 @@ fn word_ci(hay: &[u8], needle: &[u8]) -> bool {
                 && !alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
                 && !alnum(hay.get(i + needle.len()))
         })
+}
+
+/// The first of `needles` (by its index) that [`word_ci`] finds in `hay`, in one pass over
+/// `hay` for all of them (a blob is long, the needles few): what
+/// `needles.position(|n| word_ci(hay, n))` gives.
+fn first_word_ci<'n>(hay: &[u8], needles: impl Iterator<Item = &'n [u8]>) -> Option<usize> {
+    let needles: Vec<&[u8]> = needles.collect();
+    // Which bytes may start a match (either case).
+    let mut starts = [false; 256];
+    let mut shortest = usize::MAX;
+    for n in needles.iter().filter(|n| !n.is_empty()) {
+        starts[usize::from(n[0].to_ascii_lowercase())] = true;
+        starts[usize::from(n[0].to_ascii_uppercase())] = true;
+        shortest = shortest.min(n.len());
+    }
+    if shortest > hay.len() {
+        return None;
+    }
+    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    let mut best: Option<usize> = None;
+    for i in 0..=hay.len() - shortest {
+        if !starts[usize::from(hay[i])] {
+            continue;
+        }
+        let limit = best.unwrap_or(needles.len());
+        for (k, n) in needles[..limit].iter().enumerate() {
+            if !n.is_empty()
+                && hay.len() - i >= n.len()
+                && hay[i..i + n.len()].eq_ignore_ascii_case(n)
+                && !alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
+                && !alnum(hay.get(i + n.len()))
+            {
+                best = Some(k);
+                break;
+            }
+        }
+        if best == Some(0) {
+            break;
+        }
+    }
+    best
 }
 
 /// `v` without space and NUL padding at either end (padding at the start: spaces only).
@@ -334,5 +391,104 @@ mod tests {
         // The institution (neuro does not keep it) anywhere in a kept value.
         let raw = b"at MADE-UP HOSPITAL today";
         assert_eq!(ids().check(&k, raw, raw), [Problem::Left(Kind::Identity)]);
+    }
+
+    /// A small deterministic generator of bytes from a short alphabet, so that needles, their
+    /// cases, word boundaries and dates meet often.
+    fn bytes(seed: &mut u64, alphabet: &[u8], max: usize) -> Vec<u8> {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let n = (next() % (max as u64 + 1)) as usize;
+        (0..n)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn one_pass_over_all_needles_finds_what_each_needle_alone_finds() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let hay = bytes(&mut seed, b"abAB1 .-x\0", 24);
+            let count = bytes(&mut seed, b"x", 4).len();
+            let needles: Vec<Vec<u8>> =
+                (0..count).map(|_| bytes(&mut seed, b"abAB1 ", 4)).collect();
+            let want = needles.iter().position(|n| word_ci(&hay, n));
+            let got = first_word_ci(&hay, needles.iter().map(Vec::as_slice));
+            assert_eq!(got, want, "{hay:?} {needles:?}");
+        }
+    }
+
+    /// [`Ids::expected`] before its first-byte filter: every spot compared with every date and
+    /// identifier.
+    fn expected_reference(
+        ids: &Ids,
+        key: &Key,
+        raw: &[u8],
+    ) -> (Vec<u8>, Vec<(usize, usize, Kind)>) {
+        let (mut out, mut spots) = (raw.to_vec(), Vec::new());
+        // The UIDs as the module replaces them (unchanged by the filter).
+        let (uids, uid_spots) = Ids::default().expected(key, raw);
+        out.copy_from_slice(&uids);
+        spots.extend(uid_spots);
+        let alone = |v: &[u8], at: usize, n: usize, word: fn(u8) -> bool| {
+            (at == 0 || !word(v[at - 1])) && v.get(at + n).is_none_or(|b| !word(*b))
+        };
+        let mut i = 0;
+        while i < out.len() {
+            let date = ids.dates.iter().find(|(d, _)| {
+                out[i..].starts_with(d) && alone(&out, i, d.len(), |b| b.is_ascii_digit())
+            });
+            if let Some((d, sub)) = date {
+                out[i..i + d.len()].copy_from_slice(sub);
+                spots.push((i, i + d.len(), Kind::Date));
+                i += d.len();
+                continue;
+            }
+            let text = ids.texts.iter().find(|(t, _)| {
+                out[i..].starts_with(t) && alone(&out, i, t.len(), |b| b.is_ascii_alphanumeric())
+            });
+            if let Some((t, kind)) = text {
+                out[i..i + t.len()].fill(b'X');
+                spots.push((i, i + t.len(), *kind));
+                i += t.len();
+                continue;
+            }
+            i += 1;
+        }
+        (out, spots)
+    }
+
+    #[test]
+    fn the_first_byte_filter_changes_no_expected_value() {
+        let k = key();
+        let ids = ids();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let pieces: [&[u8]; 8] = [
+            b"Doe",
+            b"Jane",
+            b"P4321",
+            b"20131024",
+            b"1.3.12.2.1107.5.2.32.35162.2013102415",
+            b" ",
+            b"x",
+            b"9",
+        ];
+        for _ in 0..5_000 {
+            let mut raw = Vec::new();
+            for _ in 0..bytes(&mut seed, b"x", 12).len() {
+                let pick = bytes(&mut seed, b"01234567", 1);
+                let at = pick.first().map_or(0, |b| usize::from(b - b'0'));
+                raw.extend_from_slice(pieces[at]);
+            }
+            assert_eq!(
+                ids.expected(&k, &raw),
+                expected_reference(&ids, &k, &raw),
+                "{raw:?}"
+            );
+        }
     }
 }

@@ -179,10 +179,7 @@ fn check_date(anon: Option<&str>, raw: Option<&str>, dates: DateRule) -> Option<
         return Some("not a valid date");
     };
     let valid = text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit());
-    let Some(date) = valid
-        .then(|| NaiveDate::parse_from_str(text, "%Y%m%d").ok())
-        .flatten()
-    else {
+    let Some(date) = valid.then(|| super::keyed::ymd(text)).flatten() else {
         return Some("not a valid date");
     };
     match dates.run_date {

@@ -8,9 +8,9 @@
 use super::parse::{self, DataSet, Elem, Val};
 use crate::deid::{Act, Base, Rules};
 use crate::finding::TagRef;
-use dicom_core::{Tag, VR};
+use dicom_core::Tag;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One attribute left with a value, and in how many files.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -149,11 +149,12 @@ impl Tally {
         raw: &DataSet<'_>,
         anon: &DataSet<'_>,
     ) {
-        let mut seen: BTreeSet<TagRef> = BTreeSet::new();
+        // The tags left, sorted and deduplicated at the end (cheaper than a set per file).
+        let mut seen: Vec<TagRef> = Vec::with_capacity(anon.len());
         let mut stack: Vec<&[Elem<'_>]> = vec![anon];
         let top = anon.as_ptr();
         let text = |t: Tag| super::sweep::element_text(raw, t).filter(|s| !s.is_empty());
-        let dates: Vec<String> = [
+        let mut dates: Vec<String> = [
             Tag(0x0008, 0x0020),
             Tag(0x0008, 0x0021),
             Tag(0x0008, 0x0022),
@@ -162,14 +163,14 @@ impl Tally {
         .filter_map(text)
         .filter(|d| d.len() == 8)
         .collect();
+        // Study, series and acquisition usually share the date: each searched for once.
+        dates.sort_unstable();
+        dates.dedup();
         let serial = text(Tag(0x0018, 0x1000)).filter(|s| s.len() >= 4);
         let mut hides = [false; 4];
         while let Some(ds) = stack.pop() {
             for e in ds {
-                let holds = |b: &[u8], n: &str| {
-                    let n = n.as_bytes();
-                    !n.is_empty() && b.windows(n.len()).any(|w| w[0] == n[0] && w == n)
-                };
+                let holds = |b: &[u8], n: &str| holds(b, n.as_bytes());
                 match &e.value {
                     Val::Seq(items) => stack.extend(items.iter().map(Vec::as_slice)),
                     Val::Bytes(b) => {
@@ -202,15 +203,17 @@ impl Tally {
                         let t = TagRef(e.tag.0, e.tag.1);
                         if !e.tag.0.is_multiple_of(2) {
                             // Private: one line per group (creators and values alike).
-                            seen.insert(TagRef(e.tag.0, 0x0000));
+                            seen.push(TagRef(e.tag.0, 0x0000));
                         } else if !basic_keeps(basic, t, e.vr) {
-                            seen.insert(t);
+                            seen.push(t);
                         }
                     }
                     Val::Frags(_) => {}
                 }
             }
         }
+        seen.sort_unstable();
+        seen.dedup();
         for t in seen {
             *self.tags.entry(t).or_default() += 1;
         }
@@ -263,22 +266,35 @@ impl Tally {
     }
 }
 
+/// `n` somewhere in `b` (`n` not empty): as `b.windows(n.len()).any(|w| w == n)`, comparing
+/// only where the first and last bytes agree.
+fn holds(b: &[u8], n: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (n.first(), n.last()) else {
+        return false;
+    };
+    if b.len() < n.len() {
+        return false;
+    }
+    let k = n.len() - 1;
+    (0..b.len() - k).any(|i| b[i] == first && b[i + k] == last && &b[i..=i + k] == n)
+}
+
 /// Whether the Basic profile keeps a public element (of this VR) as it is. Cached per thread:
 /// `basic` is always [`basic()`], and looking a tag up in the standard's table costs a scan of
 /// its repeating-group rows for every tag the table does not list.
 fn basic_keeps(basic: &Rules, t: TagRef, vr: [u8; 2]) -> bool {
     thread_local! {
-        static KEEPS: std::cell::RefCell<std::collections::HashMap<(TagRef, [u8; 2]), bool>> =
-            Default::default();
+        /// By tag and VR packed in one word.
+        static KEEPS: std::cell::RefCell<
+            std::collections::HashMap<u64, bool, super::standard::FastHash>,
+        > = Default::default();
     }
+    let packed =
+        u64::from(t.0) << 32 | u64::from(t.1) << 16 | u64::from(vr[0]) << 8 | u64::from(vr[1]);
     KEEPS.with(|c| {
-        *c.borrow_mut().entry((t, vr)).or_insert_with(|| {
-            let vr = std::str::from_utf8(&vr)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(VR::UN);
-            basic.action(t, vr) == Act::Keep
-        })
+        *c.borrow_mut()
+            .entry(packed)
+            .or_insert_with(|| basic.action(t, super::standard::vr_named(vr)) == Act::Keep)
     })
 }
 
@@ -388,6 +404,27 @@ impl Leftovers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holds_finds_what_a_window_search_finds() {
+        let mut seed = 0xDEAD_BEEF_1234_5677u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..50_000 {
+            let mut bytes = |max: u64| -> Vec<u8> {
+                (0..next() % max)
+                    .map(|_| b"12.0"[(next() % 4) as usize])
+                    .collect()
+            };
+            let (b, n) = (bytes(24), bytes(6));
+            let want = !n.is_empty() && b.windows(n.len()).any(|w| w == n.as_slice());
+            assert_eq!(holds(&b, &n), want, "{b:?} {n:?}");
+        }
+    }
 
     fn one(tag: TagRef, keyword: &str, files: usize) -> Leftover {
         Leftover {

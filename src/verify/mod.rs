@@ -106,6 +106,8 @@ pub struct Verifier<'p> {
     exclude: Vec<String>,
     /// The study key, for recomputing keyed UIDs and the date offset (standard profiles).
     key: Option<keyed::Key>,
+    /// The participant's date offset, from the key and the original ID when both are known.
+    offset: Option<i64>,
     /// The Basic profile's rules, when leftovers are counted.
     basic: Option<crate::deid::Rules>,
     /// The lab-style profile's tags, sorted (checked by their rule, skipped elsewhere).
@@ -242,6 +244,7 @@ impl<'p> Verifier<'p> {
             },
             exclude,
             key: None,
+            offset: None,
             basic: None,
             rule_tags,
             rule_order: compare::RuleOrder::new(profile),
@@ -261,6 +264,16 @@ impl<'p> Verifier<'p> {
     /// valid and new, and dates only moved.
     pub fn key(mut self, key: keyed::Key) -> Self {
         self.key = Some(key);
+        self.with_offset()
+    }
+
+    /// [`Self::offset`] recomputed after the key or the original ID was set.
+    fn with_offset(mut self) -> Self {
+        self.offset = self
+            .key
+            .as_ref()
+            .zip(self.original_id.as_deref())
+            .map(|(k, id)| k.date_offset(id, keyed::OFFSET_DAYS));
         self
     }
 
@@ -268,7 +281,7 @@ impl<'p> Verifier<'p> {
     /// study ID in anonymized file and folder names.
     pub fn original_id(mut self, id: &str) -> Self {
         self.original_id = Some(id.trim().to_string()).filter(|s| !s.is_empty());
-        self
+        self.with_offset()
     }
 
     /// The study ID that takes the original ID's place in anonymized file and folder names.
@@ -587,11 +600,7 @@ impl<'p> Verifier<'p> {
                     finding: Finding::new("MediaStorageSOPClassUID changed").tag(0x0002, 0x0002),
                 });
             }
-            let offset = self
-                .key
-                .as_ref()
-                .zip(self.original_id.as_deref())
-                .map(|(k, id)| k.date_offset(id, keyed::OFFSET_DAYS));
+            let offset = self.offset;
             let blob = offset
                 .filter(|_| standard::Ctx::keeps_private(rules))
                 .map(|days| {
@@ -671,14 +680,12 @@ impl Verifier<'_> {
             let Some(rules) = &self.profile.standard else {
                 return false;
             };
-            let vr = std::str::from_utf8(vr)
-                .ok()
-                .and_then(|v| v.parse::<dicom_core::VR>().ok())
-                .unwrap_or(dicom_core::VR::UN);
-            matches!(
-                standard::action(rules, self.token, crate::finding::TagRef(tag.0, tag.1), vr),
-                crate::deid::Act::Keep | crate::deid::Act::Clean
-            )
+            let t = crate::finding::TagRef(tag.0, tag.1);
+            let act = match <[u8; 2]>::try_from(vr) {
+                Ok(vr) => standard::action(rules, self.token, t, vr),
+                Err(_) => rules.action(t, dicom_core::VR::UN),
+            };
+            matches!(act, crate::deid::Act::Keep | crate::deid::Act::Clean)
         };
         let extended: Option<&sweep::Kept<'_>> = (self.profile.name != "lab").then_some(&kept);
         Needles::from_raw(raw, self.original_id.as_deref(), &self.exclude, extended)

@@ -47,23 +47,67 @@ pub fn rules_token() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// `rules.action(tag, vr)` for a public element, cached per thread under `token` (from
-/// [`rules_token`], one per verifier): the standard's table is scanned row by row for every
-/// tag it does not list, for every element of every file otherwise.
-pub fn action(rules: &Rules, token: u64, tag: TagRef, vr: VR) -> Act {
-    type Cache = std::collections::HashMap<(u64, TagRef, VR), Act>;
+/// `rules.action(tag, vr)` for a public element whose VR is given as its two bytes (read as
+/// `UN` when they name none), cached per thread under `token` (from [`rules_token`], one per
+/// verifier): the standard's table is scanned row by row for every tag it does not list, for
+/// every element of every file otherwise.
+pub fn action(rules: &Rules, token: u64, tag: TagRef, vr: [u8; 2]) -> Act {
+    /// The verifier's token, and its actions by tag and VR packed in one word.
+    type Cache = (u64, std::collections::HashMap<u64, Act, FastHash>);
     thread_local! {
         static ACTS: std::cell::RefCell<Cache> = Default::default();
     }
+    let packed =
+        u64::from(tag.0) << 32 | u64::from(tag.1) << 16 | u64::from(vr[0]) << 8 | u64::from(vr[1]);
     ACTS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() > 1 << 16 {
-            c.clear(); // a long-lived process with many verifiers: stay bounded
+        let (cached_for, acts) = &mut *c.borrow_mut();
+        if *cached_for != token || acts.len() > 1 << 16 {
+            // Another verifier's rules (one at a time on a thread, as `sync` runs them), or a
+            // long-lived process: start over.
+            acts.clear();
+            *cached_for = token;
         }
-        *c.entry((token, tag, vr))
-            .or_insert_with(|| rules.action(tag, vr))
+        *acts
+            .entry(packed)
+            .or_insert_with(|| rules.action(tag, vr_named(vr)))
     })
 }
+
+/// A multiply-rotate hasher (as rustc's `FxHasher`) for the small fixed keys of [`action`]'s
+/// cache, looked up once per element: SipHash cost more than the lookup itself. The keys come
+/// from the verifier and the files' tags, never from a party that could choose collisions to
+/// any effect but a slower verify.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FastHasher`]s.
+pub type FastHash = std::hash::BuildHasherDefault<FastHasher>;
 
 impl Ctx<'_> {
     /// Whether the rules can keep a private value (only then are blob identifiers needed).
@@ -95,14 +139,19 @@ pub fn may_be_added(tag: Tag) -> bool {
     )
 }
 
-/// The creator of the private block holding `tag`, read from the raw data set.
-fn creator(ds: &[Elem<'_>], tag: Tag) -> Option<String> {
+/// The creator of the private block holding `tag`, read from the raw data set (untrimmed:
+/// the caller trims it, without copying).
+fn creator<'a>(ds: &'a [Elem<'a>], tag: Tag) -> Option<std::borrow::Cow<'a, str>> {
     let at = if tag.1 < 0x0100 { tag.1 } else { tag.1 >> 8 };
-    super::sweep::element_text(ds, Tag(tag.0, at)).map(|c| c.trim().to_string())
+    match parse::get(ds, Tag(tag.0, at))?.value {
+        Val::Bytes(b) => Some(parse::text(b)),
+        _ => None,
+    }
 }
 
-fn vr_of(e: &Elem<'_>) -> VR {
-    std::str::from_utf8(&e.vr)
+/// The VR two bytes name, `UN` when they name none.
+pub fn vr_named(vr: [u8; 2]) -> VR {
+    std::str::from_utf8(&vr)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(VR::UN)
@@ -126,7 +175,8 @@ fn walk(
         if tag.1 == 0x0000 {
             continue;
         }
-        let kw = keyword(tag);
+        // The keyword only for a finding (a dictionary lookup and a `String`).
+        let kw = || keyword(tag);
         let t = TagRef(tag.0, tag.1);
         if outer.is_none() && may_be_added(tag) {
             // The de-identification block is the writer's own, whatever the raw file held (a
@@ -134,13 +184,19 @@ fn walk(
             continue;
         }
         let Some(x) = x else {
-            push(out, Rank::Profile, tag, format!("{kw} added{}", inside()));
+            push(
+                out,
+                Rank::Profile,
+                tag,
+                format!("{} added{}", kw(), inside()),
+            );
             continue;
         };
         let act = if !tag.0.is_multiple_of(2) {
-            ctx.rules.private_action(t, creator(raw, tag).as_deref())
+            ctx.rules
+                .private_action(t, creator(raw, tag).as_deref().map(str::trim))
         } else {
-            action(ctx.rules, ctx.token, t, vr_of(x))
+            action(ctx.rules, ctx.token, t, x.vr)
         };
         let problem: Option<&str> = match (act, y) {
             (Act::Remove, None) => None,
@@ -174,13 +230,13 @@ fn walk(
                                     out,
                                     Rank::Phi,
                                     tag,
-                                    format!("{kw}{} holds {}", inside(), kind.what()),
+                                    format!("{}{} holds {}", kw(), inside(), kind.what()),
                                 ),
                                 super::blob::Problem::Changed => push(
                                     out,
                                     Rank::Changed,
                                     tag,
-                                    format!("{kw} changed{}", inside()),
+                                    format!("{} changed{}", kw(), inside()),
                                 ),
                             }
                         }
@@ -206,9 +262,9 @@ fn walk(
                 Rank::Profile
             };
             let msg = if p == "changed" {
-                format!("{kw} changed{}", inside())
+                format!("{} changed{}", kw(), inside())
             } else {
-                format!("{kw} {p}{}", inside())
+                format!("{} {p}{}", kw(), inside())
             };
             push(out, rank, tag, msg);
         }
@@ -270,10 +326,7 @@ fn near_original_date(x: &Elem<'_>, new: &str) -> bool {
     let Some(orig) = elem_text(x) else {
         return false;
     };
-    let date = |s: &str| {
-        s.get(..8)
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-    };
+    let date = |s: &str| s.get(..8).and_then(super::keyed::ymd);
     orig.split('\\')
         .zip(new.split('\\'))
         .any(|(o, n)| match (date(o.trim()), date(n.trim())) {
@@ -289,9 +342,7 @@ fn near_original_date(x: &Elem<'_>, new: &str) -> bool {
 /// right characters and length; binary values a whole number of their words.
 pub fn vr_valid(vr: [u8; 2], b: &[u8]) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    let date = |s: &str| {
-        s.len() == 8 && digits(s) && chrono::NaiveDate::parse_from_str(s, "%Y%m%d").is_ok()
-    };
+    let date = |s: &str| s.len() == 8 && digits(s) && super::keyed::ymd(s).is_some();
     let time = |s: &str| {
         let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
         let frac_ok = frac.is_empty() || (frac.len() <= 6 && digits(frac));
@@ -422,7 +473,7 @@ fn uid_problem(ctx: &Ctx<'_>, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str
         }
         ctx.pairs.borrow_mut().push((x.tag, hash(o), hash(n)));
         if let Some(k) = ctx.key
-            && k.uid(o) != n
+            && !k.is_uid_of(o, n)
         {
             return Some("not the UID the study key gives");
         }
@@ -549,11 +600,13 @@ fn identity(ctx: &Ctx<'_>, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked
                 raw.meta.sop_instance.as_str(),
                 anon.meta.sop_instance.as_str(),
             );
-            match action(ctx.rules, ctx.token, TagRef(0x0002, 0x0003), VR::UI) {
+            match action(ctx.rules, ctx.token, TagRef(0x0002, 0x0003), *b"UI") {
                 Act::ReplaceUid => {
                     new != old
                         && valid_uid(new)
-                        && ctx.key.is_none_or(|k| old.is_empty() || k.uid(old) == new)
+                        && ctx
+                            .key
+                            .is_none_or(|k| old.is_empty() || k.is_uid_of(old, new))
                 }
                 _ => new == old,
             }

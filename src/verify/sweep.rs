@@ -208,7 +208,46 @@ impl Needles {
 
     /// An original UID or date in `hay`, as a whole run of digits and dots (a UID) or a run of
     /// 8+ digits starting with the date: one set lookup per run, whatever the number of needles.
+    /// The runs are those `hay.split(|c| !(c.is_ascii_digit() || c == '.'))` gives, empty ones
+    /// included, found on the bytes (a value without digits costs one pass, no lookup).
     fn find_token(&self, hay: &str) -> Option<Kind> {
+        if self.uids.is_empty() && self.dates.is_empty() {
+            return None;
+        }
+        // Every empty run gives the same answer.
+        let empty = self.uids.contains("").then_some(Kind::Uid);
+        let b = hay.as_bytes();
+        let tokenish = |c: u8| c.is_ascii_digit() || c == b'.';
+        let mut i = 0;
+        loop {
+            let start = i;
+            while i < b.len() && tokenish(b[i]) {
+                i += 1;
+            }
+            let t = hay[start..i].trim_matches('.');
+            let found = if t.is_empty() {
+                empty
+            } else if self.uids.contains(t) {
+                Some(Kind::Uid)
+            } else if t.len() >= 8 && self.dates.contains(&t[..8]) && !t.contains('.') {
+                Some(Kind::Date)
+            } else {
+                None
+            };
+            if found.is_some() {
+                return found;
+            }
+            // The separator: one character, whatever its length in bytes.
+            match hay[i..].chars().next() {
+                Some(c) => i += c.len_utf8(),
+                None => return None,
+            }
+        }
+    }
+
+    /// [`find_token`](Self::find_token) as first written, the reference in tests.
+    #[cfg(test)]
+    fn find_token_by_split(&self, hay: &str) -> Option<Kind> {
         if self.uids.is_empty() && self.dates.is_empty() {
             return None;
         }
@@ -898,5 +937,46 @@ mod tests {
             None,
             "well-known UIDs"
         );
+    }
+
+    #[test]
+    fn tokens_are_found_as_the_split_found_them() {
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces = [
+            "1.2.3",
+            "20240101",
+            "2024010112",
+            "1.2.3.",
+            ".",
+            "9",
+            "a",
+            " ",
+            "é",
+            "\\",
+            "12345678.5",
+            "",
+        ];
+        for with_empty in [false, true] {
+            let mut n = Needles::default();
+            n.uids
+                .extend(["1.2.3".to_string(), "12345678.5".to_string()]);
+            n.dates.insert("20240101".to_string());
+            if with_empty {
+                n.uids.insert(String::new());
+            }
+            for _ in 0..20_000 {
+                let len = next() % 8;
+                let hay: String = (0..len)
+                    .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                    .collect();
+                assert_eq!(n.find_token(&hay), n.find_token_by_split(&hay), "{hay:?}");
+            }
+        }
     }
 }
