@@ -318,16 +318,17 @@ impl Rules {
         if temporal && self.has(DeidOption::RetainLongFullDates) {
             return Act::Keep;
         }
-        let chosen: Vec<Code> = row
-            .options
-            .iter()
-            .filter(|(o, _)| self.has(*o))
-            .map(|(_, c)| *c)
-            .collect();
-        if chosen.iter().any(|c| c.k) {
+        // The codes of the selected options' columns (no list built: this runs per element).
+        let chosen = || {
+            row.options
+                .iter()
+                .filter(|(o, _)| self.has(*o))
+                .map(|(_, c)| *c)
+        };
+        if chosen().any(|c| c.k) {
             return Act::Keep;
         }
-        if chosen.iter().any(|c| c.c) {
+        if chosen().any(|c| c.c) {
             return Act::Clean;
         }
         basic_action(tag, row.basic)
