@@ -13,7 +13,7 @@
 use super::clean::Needles;
 use super::locate::{Kind, LenField, Node};
 use super::patch::{Edit, Patched};
-use crate::deid::keyed::{StudyKey, shift_date, shift_datetime};
+use crate::deid::keyed::{StudyKey, push_shifted_date, push_shifted_datetime, shift_date};
 use crate::deid::rules::{TEXT_VALUE, is_binary};
 use crate::deid::{Act, DeidOption, Rules};
 use crate::finding::TagRef;
@@ -79,7 +79,7 @@ pub(super) fn trimmed(v: &[u8]) -> &[u8] {
 /// The VR of a node: from the file, or from the dictionary in implicit VR (`UN` if unknown).
 pub(super) fn vr_of(n: &Node) -> VR {
     if let Some(v) = n.vr {
-        return VR::from_binary(v).unwrap_or(VR::UN);
+        return vr_from_bytes(v);
     }
     if n.walked {
         return VR::SQ;
@@ -91,6 +91,50 @@ pub(super) fn vr_of(n: &Node) -> VR {
         .by_tag(dicom_core::Tag(n.group(), n.tag as u16))
         .map(|e| e.vr().relaxed())
         .unwrap_or(VR::UN)
+}
+
+/// The VR named by two bytes of an explicit VR header, `UN` if none: what
+/// `VR::from_binary(v).unwrap_or(VR::UN)` gives, without its UTF-8 check and string match
+/// (called for every element of every file).
+fn vr_from_bytes(v: [u8; 2]) -> VR {
+    use VR::*;
+    match &v {
+        b"AE" => AE,
+        b"AS" => AS,
+        b"AT" => AT,
+        b"CS" => CS,
+        b"DA" => DA,
+        b"DS" => DS,
+        b"DT" => DT,
+        b"FL" => FL,
+        b"FD" => FD,
+        b"IS" => IS,
+        b"LO" => LO,
+        b"LT" => LT,
+        b"OB" => OB,
+        b"OD" => OD,
+        b"OF" => OF,
+        b"OL" => OL,
+        b"OV" => OV,
+        b"OW" => OW,
+        b"PN" => PN,
+        b"SH" => SH,
+        b"SL" => SL,
+        b"SQ" => SQ,
+        b"SS" => SS,
+        b"ST" => ST,
+        b"SV" => SV,
+        b"TM" => TM,
+        b"UC" => UC,
+        b"UI" => UI,
+        b"UL" => UL,
+        b"UN" => UN,
+        b"UR" => UR,
+        b"US" => US,
+        b"UT" => UT,
+        b"UV" => UV,
+        _ => VR::from_binary(v).unwrap_or(UN),
+    }
 }
 
 /// The private creator reserving `n`'s block: the `(gggg,00xx)` element in the same container.
@@ -124,20 +168,22 @@ pub fn plan(
     let id = identity(buf, nodes, ctx);
     // What `clean` looks for, gathered on the first element to clean.
     let mut clean: Option<Needles> = None;
-    // Size change of each node's content, to propagate to enclosing defined lengths.
-    let mut grow: HashMap<u32, i64> = HashMap::new();
-    // Size change per (container, group), for group lengths.
-    let mut group_delta: HashMap<(Option<u32>, u16), i64> = HashMap::new();
+    let mut sizes = Sizes::new(nodes);
     let mut sop_uid: Option<String> = None;
     let mut skip_until = 0usize;
     let mut replaced_whole: Vec<u32> = Vec::new();
-    let mut existing: HashMap<u32, usize> = HashMap::new();
+    // The node of each attribute `added` may write, where the top level holds it already.
+    let mut existing: [Option<usize>; ADDED_TAGS.len()] = [None; ADDED_TAGS.len()];
+    // The new value of the element at hand (reused: no allocation per element).
+    let mut new: Vec<u8> = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         if n.kind != Kind::Element || n.start < skip_until {
             continue;
         }
-        if n.parent.is_none() {
-            existing.insert(n.tag, i);
+        if n.parent.is_none()
+            && let Some(k) = ADDED_TAGS.iter().position(|t| *t == n.tag)
+        {
+            existing[k] = Some(i);
         }
         let tag = TagRef(n.group(), n.tag as u16);
         let vr = vr_of(n);
@@ -155,7 +201,8 @@ pub fn plan(
                 _ => None,
             };
         }
-        let new: Option<Vec<u8>> = match act {
+        new.clear();
+        match act {
             Act::Keep => {
                 if n.group() % 2 == 1 && !n.walked && rules.has(DeidOption::RetainSafePrivate) {
                     scrub_blob(buf, n, &id, ctx, edits, scratch);
@@ -167,9 +214,7 @@ pub fn plan(
                     input: n.start..n.end,
                     output: scratch.len()..scratch.len(),
                 });
-                let d = -((n.end - n.start) as i64);
-                add_up(nodes, n.parent, d, &mut grow);
-                *group_delta.entry((n.parent, n.group())).or_default() += d;
+                sizes.add(nodes, n, -((n.end - n.start) as i64));
                 skip_until = n.end;
                 patched.changed.push(tag);
                 continue;
@@ -184,68 +229,58 @@ pub fn plan(
                     continue;
                 } else if tag == TEXT_VALUE {
                     // An SR's TEXT item requires its value (Type 1): a dummy, not an empty one.
-                    Some(dummy(vr, &ctx.study_id).into_bytes())
-                } else {
-                    Some(Vec::new())
+                    new.extend_from_slice(dummy(vr, &ctx.study_id).as_bytes());
                 }
             }
-            Act::Empty => Some(Vec::new()),
-            Act::Dummy => Some(dummy(vr, &ctx.study_id).into_bytes()),
-            Act::Pseudonym => Some(ctx.study_id.as_bytes().to_vec()),
+            Act::Empty => {}
+            Act::Dummy => new.extend_from_slice(dummy(vr, &ctx.study_id).as_bytes()),
+            Act::Pseudonym => new.extend_from_slice(ctx.study_id.as_bytes()),
             Act::ReplaceUid => {
-                let v = String::from_utf8_lossy(value(buf, n)).into_owned();
-                let parts: Vec<String> = v
-                    .trim_end_matches(['\0', ' '])
-                    .split('\\')
-                    .map(|u| {
-                        let u = u.trim();
-                        if u.is_empty() {
-                            String::new()
-                        } else {
-                            patched.uids.push(u.to_string());
-                            ctx.key.uid(u)
-                        }
-                    })
-                    .collect();
-                Some(parts.join("\\").into_bytes())
+                // Split as `str`s (lossy), the way the verifier reads them: `trim` is Unicode's.
+                let v = String::from_utf8_lossy(value(buf, n));
+                for (k, u) in v.trim_end_matches(['\0', ' ']).split('\\').enumerate() {
+                    if k > 0 {
+                        new.push(b'\\');
+                    }
+                    let u = u.trim();
+                    if !u.is_empty() {
+                        patched.uids.push(u.to_string());
+                        ctx.key.push_uid(u, &mut new);
+                    }
+                }
             }
             Act::ShiftDate => {
-                let v = String::from_utf8_lossy(value(buf, n)).into_owned();
-                let v = v.trim_end_matches(['\0', ' ']);
-                let shifted: Option<Vec<String>> = v
-                    .split('\\')
-                    .map(|d| {
-                        let d = d.trim();
-                        if d.is_empty() {
-                            Some(String::new())
-                        } else if vr == VR::DT {
-                            shift_datetime(d, ctx.offset_days)
+                let v = String::from_utf8_lossy(value(buf, n));
+                for (k, d) in v.trim_end_matches(['\0', ' ']).split('\\').enumerate() {
+                    if k > 0 {
+                        new.push(b'\\');
+                    }
+                    let d = d.trim();
+                    let shifted = d.is_empty()
+                        || if vr == VR::DT {
+                            push_shifted_datetime(d, ctx.offset_days, &mut new)
                         } else {
-                            shift_date(d, ctx.offset_days)
-                        }
-                    })
-                    .collect();
-                // A value that is not a date cannot be shifted: it is emptied, never kept.
-                Some(
-                    shifted
-                        .map(|s| s.join("\\"))
-                        .unwrap_or_default()
-                        .into_bytes(),
-                )
+                            push_shifted_date(d, ctx.offset_days, &mut new)
+                        };
+                    if !shifted {
+                        // A value that is not a date cannot be shifted: it is emptied, never
+                        // kept.
+                        new.clear();
+                        break;
+                    }
+                }
             }
-        };
-        let Some(new) = new else { continue };
+        }
         if n.walked {
             // Only an empty value reaches a sequence: zero items.
             let from = scratch.len();
-            let mut header = buf[n.start..n.value_start].to_vec();
+            scratch.extend_from_slice(&buf[n.start..n.value_start]);
             if n.undefined {
-                header.extend_from_slice(&delimiter(0xFFFE_E0DD, n.big));
+                scratch.extend_from_slice(&delimiter(0xFFFE_E0DD, n.big));
             } else {
-                set_len(&mut header, n, 0);
+                set_len(&mut scratch[from..], n, 0);
             }
-            scratch.extend_from_slice(&header);
-            push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+            push_whole(n, from, scratch, edits, nodes, &mut sizes);
             replaced_whole.push(i as u32);
             skip_until = n.end;
             patched.changed.push(tag);
@@ -254,22 +289,20 @@ pub fn plan(
         if !new.is_empty() && is_binary(vr) && vr != VR::UN {
             return Err(StandardError::BinaryText(tag, vr.to_string().to_string()));
         }
-        let mut v = new;
-        if v.len() % 2 == 1 {
-            v.push(if vr == VR::UI { 0 } else { b' ' });
+        if new.len() % 2 == 1 {
+            new.push(if vr == VR::UI { 0 } else { b' ' });
         }
-        if v.as_slice() == value(buf, n) {
+        if new.as_slice() == value(buf, n) {
             continue;
         }
-        if n.len_field == LenField::U16 && v.len() > 0xFFFF {
+        if n.len_field == LenField::U16 && new.len() > 0xFFFF {
             return Err(StandardError::TooLong(tag));
         }
         let from = scratch.len();
-        let mut header = buf[n.start..n.value_start].to_vec();
-        set_len(&mut header, n, v.len() as u32);
-        scratch.extend_from_slice(&header);
-        scratch.extend_from_slice(&v);
-        push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+        scratch.extend_from_slice(&buf[n.start..n.value_start]);
+        set_len(&mut scratch[from..], n, new.len() as u32);
+        scratch.extend_from_slice(&new);
+        push_whole(n, from, scratch, edits, nodes, &mut sizes);
         patched.changed.push(tag);
     }
     // Added attributes, in tag order at the top level.
@@ -280,14 +313,18 @@ pub fn plan(
         .unwrap_or((false, false));
     for (tag, vr, text) in added(rules) {
         let bytes = element_bytes(tag, vr, &text, top_enc.0, top_enc.1, rules);
-        if let Some(&i) = existing.get(&tag) {
+        let at_node = ADDED_TAGS
+            .iter()
+            .position(|t| *t == tag)
+            .and_then(|k| existing[k]);
+        if let Some(i) = at_node {
             let n = &nodes[i];
             if n.start < skip_until && edits.iter().any(|e| e.input == (n.start..n.end)) {
                 continue;
             }
             let from = scratch.len();
             scratch.extend_from_slice(&bytes);
-            push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+            push_whole(n, from, scratch, edits, nodes, &mut sizes);
         } else {
             let at = nodes
                 .iter()
@@ -307,14 +344,14 @@ pub fn plan(
                 input: at..at,
                 output: from..scratch.len(),
             });
-            *group_delta.entry((None, (tag >> 16) as u16)).or_default() += bytes.len() as i64;
+            sizes.add_group(None, (tag >> 16) as u16, bytes.len() as i64);
         }
         patched.changed.push(TagRef((tag >> 16) as u16, tag as u16));
     }
     // Enclosing defined lengths.
-    for (&i, &d) in &grow {
-        let n = &nodes[i as usize];
-        if d == 0 || n.undefined || replaced_whole.contains(&i) {
+    for (i, &d) in sizes.grow.iter().enumerate() {
+        let n = &nodes[i];
+        if d == 0 || n.undefined || replaced_whole.contains(&(i as u32)) {
             continue;
         }
         let (at, width) = n.len_at();
@@ -329,10 +366,14 @@ pub fn plan(
     }
     // Group lengths.
     for n in nodes {
-        if n.kind != Kind::Element || n.tag & 0xFFFF != 0 || n.end - n.value_start != 4 {
+        if !is_group_length(n) {
             continue;
         }
-        let Some(&d) = group_delta.get(&(n.parent, n.group())) else {
+        let Some(&d) = sizes
+            .groups
+            .as_ref()
+            .and_then(|g| g.get(&(n.parent, n.group())))
+        else {
             continue;
         };
         if d == 0
@@ -403,6 +444,46 @@ pub fn plan(
     Ok(patched)
 }
 
+/// The size changes of one plan: what the enclosing defined lengths and the group lengths
+/// must follow.
+struct Sizes {
+    /// Size change of each node's content, by node index.
+    grow: Vec<i64>,
+    /// Size change per (container, group), kept only when the data set has a group length.
+    groups: Option<HashMap<(Option<u32>, u16), i64>>,
+}
+
+impl Sizes {
+    fn new(nodes: &[Node]) -> Self {
+        let has_group_lengths = nodes.iter().any(is_group_length);
+        Sizes {
+            grow: vec![0; nodes.len()],
+            groups: has_group_lengths.then(HashMap::new),
+        }
+    }
+
+    /// Element `n` grows by `d` bytes (shrinks if negative).
+    fn add(&mut self, nodes: &[Node], n: &Node, d: i64) {
+        let mut parent = n.parent;
+        while let Some(p) = parent {
+            self.grow[p as usize] += d;
+            parent = nodes[p as usize].parent;
+        }
+        self.add_group(n.parent, n.group(), d);
+    }
+
+    fn add_group(&mut self, parent: Option<u32>, group: u16, d: i64) {
+        if let Some(g) = &mut self.groups {
+            *g.entry((parent, group)).or_default() += d;
+        }
+    }
+}
+
+/// A group length element `(gggg,0000)` with its 4-byte value.
+fn is_group_length(n: &Node) -> bool {
+    n.kind == Kind::Element && n.tag & 0xFFFF == 0 && n.end - n.value_start == 4
+}
+
 /// Records an edit replacing node `n` whole by `scratch[from..]`, and its size change.
 fn push_whole(
     n: &Node,
@@ -410,8 +491,7 @@ fn push_whole(
     scratch: &[u8],
     edits: &mut Vec<Edit>,
     nodes: &[Node],
-    grow: &mut HashMap<u32, i64>,
-    group_delta: &mut HashMap<(Option<u32>, u16), i64>,
+    sizes: &mut Sizes,
 ) {
     let d = (scratch.len() - from) as i64 - (n.end - n.start) as i64;
     edits.push(Edit {
@@ -419,16 +499,7 @@ fn push_whole(
         output: from..scratch.len(),
     });
     if d != 0 {
-        add_up(nodes, n.parent, d, grow);
-        *group_delta.entry((n.parent, n.group())).or_default() += d;
-    }
-}
-
-/// Adds `d` to the content size of `parent` and of every node enclosing it.
-fn add_up(nodes: &[Node], mut parent: Option<u32>, d: i64, grow: &mut HashMap<u32, i64>) {
-    while let Some(p) = parent {
-        *grow.entry(p).or_default() += d;
-        parent = nodes[p as usize].parent;
+        sizes.add(nodes, n, d);
     }
 }
 
@@ -451,13 +522,17 @@ fn write_len(out: &mut Vec<u8>, n: u32, width: usize, big: bool) {
     }
 }
 
-/// Sets the length field of a copied element header.
+/// Sets the length field of a copied element header (`header` starts where `n` does).
 fn set_len(header: &mut [u8], n: &Node, len: u32) {
     let (at, width) = n.len_at();
     let at = at - n.start;
-    let mut b = Vec::with_capacity(4);
-    write_len(&mut b, len, width, n.big);
-    header[at..at + width].copy_from_slice(&b);
+    let field = &mut header[at..at + width];
+    match (width, n.big) {
+        (2, false) => field.copy_from_slice(&(len as u16).to_le_bytes()),
+        (2, true) => field.copy_from_slice(&(len as u16).to_be_bytes()),
+        (_, false) => field.copy_from_slice(&len.to_le_bytes()),
+        (_, true) => field.copy_from_slice(&len.to_be_bytes()),
+    }
 }
 
 fn delimiter(tag: u32, big: bool) -> [u8; 8] {
@@ -474,18 +549,21 @@ fn delimiter(tag: u32, big: bool) -> [u8; 8] {
 }
 
 /// A VR-valid dummy value.
-fn dummy(vr: VR, study_id: &str) -> String {
+fn dummy(vr: VR, study_id: &str) -> &str {
     match vr {
-        VR::DA => "19000101".into(),
-        VR::TM => "000000".into(),
-        VR::DT => "19000101000000".into(),
-        VR::DS | VR::IS => "0".into(),
-        VR::AS => "000Y".into(),
-        VR::PN | VR::LO => study_id.into(),
-        VR::CS => "ANONYMIZED".into(),
-        _ => "ANONYMIZED".into(),
+        VR::DA => "19000101",
+        VR::TM => "000000",
+        VR::DT => "19000101000000",
+        VR::DS | VR::IS => "0",
+        VR::AS => "000Y",
+        VR::PN | VR::LO => study_id,
+        VR::CS => "ANONYMIZED",
+        _ => "ANONYMIZED",
     }
 }
+
+/// Every tag [`added`] may write.
+const ADDED_TAGS: [u32; 4] = [0x0012_0062, 0x0012_0063, 0x0012_0064, 0x0028_0303];
 
 /// The attributes every standard-profile output holds: (tag, VR, value).
 fn added(rules: &Rules) -> Vec<(u32, [u8; 2], String)> {
@@ -1064,6 +1142,16 @@ mod tests {
         assert!(out.ends_with(&[
             0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 4, 0, 0, 0, 1, 2, 3, 4
         ]));
+    }
+
+    #[test]
+    fn vr_from_bytes_is_dicom_cores_from_binary() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let want = dicom_core::VR::from_binary([a, b]).unwrap_or(dicom_core::VR::UN);
+                assert_eq!(super::vr_from_bytes([a, b]), want, "{a} {b}");
+            }
+        }
     }
 
     #[test]
