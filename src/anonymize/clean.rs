@@ -36,6 +36,8 @@ const WHOLE_WORD_BELOW: usize = 6;
 pub struct Needles {
     /// Lowercase words: IDs, name parts, the site's identity.
     words: Vec<Vec<u8>>,
+    /// For each word: whether it is ASCII, and whether it is short (whole words only).
+    shapes: Vec<(bool, bool)>,
     birth_dates: Vec<Vec<u8>>,
     uids: HashSet<Vec<u8>>,
     dates: HashSet<Vec<u8>>,
@@ -114,13 +116,19 @@ impl Needles {
             Err(_) => v.to_ascii_lowercase(),
         };
         if !v.is_empty() && !self.words.contains(&v) {
+            let text = std::str::from_utf8(&v).unwrap_or_default();
+            self.shapes
+                .push((v.is_ascii(), text.chars().count() < WHOLE_WORD_BELOW));
             self.words.push(v);
         }
     }
 
     /// Whether the text value `v` holds any needle.
     pub fn found_in(&self, v: &[u8]) -> bool {
-        self.words.iter().any(|w| holds(v, w))
+        self.words
+            .iter()
+            .zip(&self.shapes)
+            .any(|(w, &(ascii, short))| holds(v, w, ascii, short))
             || self
                 .birth_dates
                 .iter()
@@ -140,19 +148,19 @@ impl Needles {
                 let end = t.iter().rposition(|b| *b != b'.').map_or(start, |i| i + 1);
                 &t[start..end]
             })
+            // Every UID and date needle has 8 characters or more: no shorter token is hashed.
             .any(|t| {
-                self.uids.contains(t)
+                t.len() >= 8 && self.uids.contains(t)
                     || (t.len() >= 8 && !t.contains(&b'.') && self.dates.contains(&t[..8]))
             })
     }
 }
 
-/// `needle` (lowercase) in `hay`, case ignored: a short needle only standing alone (no ASCII
-/// letter or digit beside it). A non-ASCII needle is looked for in the lowercased text.
-fn holds(hay: &[u8], needle: &[u8]) -> bool {
-    let text = std::str::from_utf8(needle).unwrap_or_default();
-    let short = text.chars().count() < WHOLE_WORD_BELOW;
-    if needle.is_ascii() {
+/// `needle` (lowercase; `ascii` and `short` its shape, from [`Needles::word`]) in `hay`, case
+/// ignored: a short needle only standing alone (no ASCII letter or digit beside it). A
+/// non-ASCII needle is looked for in the lowercased text.
+fn holds(hay: &[u8], needle: &[u8], ascii: bool, short: bool) -> bool {
+    if ascii {
         return find(hay, needle, short, |a, b| a.eq_ignore_ascii_case(b));
     }
     let lowered = String::from_utf8_lossy(hay).to_lowercase();
@@ -161,13 +169,18 @@ fn holds(hay: &[u8], needle: &[u8]) -> bool {
 
 fn find(hay: &[u8], needle: &[u8], words: bool, eq: fn(&[u8], &[u8]) -> bool) -> bool {
     let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
-    !needle.is_empty()
-        && hay.windows(needle.len()).enumerate().any(|(i, w)| {
-            eq(w, needle)
-                && (!words
-                    || (!alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
-                        && !alnum(hay.get(i + needle.len()))))
-        })
+    let Some(&first) = needle.first() else {
+        return false;
+    };
+    // Only where the first byte can match (either case: `eq` ignores ASCII case or none).
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    hay.windows(needle.len()).enumerate().any(|(i, w)| {
+        (w[0] == first || w[0] == lo || w[0] == up)
+            && eq(w, needle)
+            && (!words
+                || (!alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
+                    && !alnum(hay.get(i + needle.len()))))
+    })
 }
 
 #[cfg(test)]
@@ -192,6 +205,73 @@ mod tests {
         assert!(!n.found_in(b"testRIS COMMENTS"));
         assert!(n.found_in(b"seen by xZZZDOWNTIMEx"));
         assert!(!n.found_in(b"T1 MPRAGE"));
+    }
+
+    /// The matching rule as first written: each window compared, the needle's shape each time.
+    fn holds_naive(hay: &[u8], needle: &[u8]) -> bool {
+        let text = std::str::from_utf8(needle).unwrap_or_default();
+        let short = text.chars().count() < WHOLE_WORD_BELOW;
+        let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+        let lowered = String::from_utf8_lossy(hay).to_lowercase();
+        let hay = if needle.is_ascii() {
+            hay
+        } else {
+            lowered.as_bytes()
+        };
+        !needle.is_empty()
+            && hay.windows(needle.len()).enumerate().any(|(i, w)| {
+                (if needle.is_ascii() {
+                    w.eq_ignore_ascii_case(needle)
+                } else {
+                    w == needle
+                }) && (!short
+                    || (!alnum(i.checked_sub(1).and_then(|j| hay.get(j)))
+                        && !alnum(hay.get(i + needle.len()))))
+            })
+    }
+
+    #[test]
+    fn words_match_as_the_naive_search_matches() {
+        let words = [
+            "doe",
+            "jane",
+            "p101",
+            "zzzdowntime",
+            "müller",
+            "a-b",
+            "x",
+            "1.2",
+            "@!",
+        ];
+        let hays: [&[u8]; 12] = [
+            b"",
+            b"Doe^Jane",
+            b"JANEDOE",
+            b"t1 p101x p101",
+            b"seen by ZZZDOWNTIME.",
+            "Herr MÜLLER".as_bytes(),
+            b"a-b-c",
+            b"X y",
+            b"v1.2.3",
+            b"@!",
+            &[0xFF, b'd', b'o', b'e', 0xC3],
+            b"dOe",
+        ];
+        for w in words {
+            let mut n = Needles::default();
+            n.word(w.as_bytes());
+            let (needle, (ascii, short)) = (&n.words[0], n.shapes[0]);
+            for h in hays {
+                for cut in 0..=h.len() {
+                    let h = &h[..cut];
+                    assert_eq!(
+                        holds(h, needle, ascii, short),
+                        holds_naive(h, needle),
+                        "{w} in {h:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

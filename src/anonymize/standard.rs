@@ -20,7 +20,9 @@ use crate::finding::TagRef;
 use dicom_core::VR;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// One participant's context for the standard profiles.
 #[derive(Debug, Clone)]
@@ -311,8 +313,8 @@ pub fn plan(
         .find(|n| n.parent.is_none())
         .map(|n| (n.big, n.implicit))
         .unwrap_or((false, false));
-    for (tag, vr, text) in added(rules) {
-        let bytes = element_bytes(tag, vr, &text, top_enc.0, top_enc.1, rules);
+    for (tag, bytes) in added_bytes(rules, top_enc.0, top_enc.1).iter() {
+        let (tag, bytes) = (*tag, bytes.as_slice());
         let at_node = ADDED_TAGS
             .iter()
             .position(|t| *t == tag)
@@ -323,7 +325,7 @@ pub fn plan(
                 continue;
             }
             let from = scratch.len();
-            scratch.extend_from_slice(&bytes);
+            scratch.extend_from_slice(bytes);
             push_whole(n, from, scratch, edits, nodes, &mut sizes);
         } else {
             let at = nodes
@@ -339,7 +341,7 @@ pub fn plan(
                     |n| n.start,
                 );
             let from = scratch.len();
-            scratch.extend_from_slice(&bytes);
+            scratch.extend_from_slice(bytes);
             edits.push(Edit {
                 input: at..at,
                 output: from..scratch.len(),
@@ -576,6 +578,34 @@ fn added(rules: &Rules) -> Vec<(u32, [u8; 2], String)> {
         v.push((0x0028_0303, *b"CS", "MODIFIED".to_string()));
     }
     v
+}
+
+/// [`added`]'s attributes as bytes in one encoding (big endian, implicit VR), in order: built
+/// once per thread for each rule set and encoding (the code sequence alone is some thirty small
+/// buffers, for every file otherwise).
+fn added_bytes(rules: &Rules, big: bool, implicit: bool) -> Rc<[(u32, Vec<u8>)]> {
+    type Built = Vec<(Rules, bool, bool, Rc<[(u32, Vec<u8>)]>)>;
+    thread_local! {
+        static BUILT: RefCell<Built> = const { RefCell::new(Vec::new()) };
+    }
+    BUILT.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some((.., bytes)) = b
+            .iter()
+            .find(|(r, bg, im, _)| *bg == big && *im == implicit && r == rules)
+        {
+            return Rc::clone(bytes);
+        }
+        if b.len() >= 16 {
+            b.clear(); // a long-lived process with many rule sets: stay bounded
+        }
+        let bytes: Rc<[(u32, Vec<u8>)]> = added(rules)
+            .into_iter()
+            .map(|(tag, vr, text)| (tag, element_bytes(tag, vr, &text, big, implicit, rules)))
+            .collect();
+        b.push((rules.clone(), big, implicit, Rc::clone(&bytes)));
+        bytes
+    })
 }
 
 /// One element's bytes in the file's encoding; the code sequence is built from the rules.
