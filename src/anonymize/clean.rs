@@ -60,35 +60,36 @@ impl Needles {
             .filter(|n| n.kind == Kind::Element && !n.walked)
         {
             let top = n.parent.is_none();
-            let v = trimmed(value(buf, n));
+            // Trimmed only where looked at: pixel data is trimmed from its end otherwise.
+            let v = || trimmed(value(buf, n));
             match n.tag {
-                0x0010_0020 if top => s.word(v),
+                0x0010_0020 if top => s.word(v()),
                 0x0010_0030
                     if top
-                        && v.len() == 8
-                        && v.iter().all(u8::is_ascii_digit)
-                        && v != b"19000101" =>
+                        && v().len() == 8
+                        && v().iter().all(u8::is_ascii_digit)
+                        && v() != b"19000101" =>
                 {
-                    s.birth_dates.push(v.to_vec())
+                    s.birth_dates.push(v().to_vec())
                 }
                 0x0008_0050 | 0x0008_0080 | 0x0008_1010 | 0x0018_1000
-                    if top && !kept(n, VR::LO) && v.len() >= 3 =>
+                    if top && !kept(n, VR::LO) && v().len() >= 3 =>
                 {
-                    s.word(v)
+                    s.word(v())
                 }
                 _ => {}
             }
             let vr = vr_of(n);
             match vr {
                 VR::PN if !kept(n, VR::PN) || (top && n.group() == 0x0010) => {
-                    for part in v.split(|b| matches!(b, b'^' | b'=' | b'\\' | b' ')) {
+                    for part in v().split(|b| matches!(b, b'^' | b'=' | b'\\' | b' ')) {
                         if trimmed(part).len() >= 3 {
                             s.word(part);
                         }
                     }
                 }
                 VR::UI if !kept(n, VR::UI) => {
-                    for u in v.split(|b| *b == b'\\') {
+                    for u in v().split(|b| *b == b'\\') {
                         let u = trimmed(u);
                         if u.len() >= 8 && !u.starts_with(b"1.2.840.10008.") {
                             s.uids.insert(u.to_vec());
@@ -96,7 +97,7 @@ impl Needles {
                     }
                 }
                 VR::DA | VR::DT if !kept(n, vr) => {
-                    for d in v.split(|b| *b == b'\\') {
+                    for d in v().split(|b| *b == b'\\') {
                         let d = trimmed(d);
                         if d.len() >= 8 && d[..8].iter().all(u8::is_ascii_digit) {
                             s.dates.insert(d[..8].to_vec());

@@ -170,6 +170,8 @@ pub fn plan(
     let id = identity(buf, nodes, ctx);
     // What `clean` looks for, gathered on the first element to clean.
     let mut clean: Option<Needles> = None;
+    // What is substituted in kept private values, gathered on the first one.
+    let mut blob: Option<BlobNeedles> = None;
     let mut sizes = Sizes::new(nodes);
     let mut sop_uid: Option<String> = None;
     let mut skip_until = 0usize;
@@ -207,7 +209,8 @@ pub fn plan(
         match act {
             Act::Keep => {
                 if n.group() % 2 == 1 && !n.walked && rules.has(DeidOption::RetainSafePrivate) {
-                    scrub_blob(buf, n, &id, ctx, edits, scratch);
+                    let blob = blob.get_or_insert_with(|| BlobNeedles::of(&id, ctx));
+                    scrub_blob(buf, n, blob, ctx, edits, scratch);
                 }
                 continue;
             }
@@ -730,10 +733,11 @@ fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
         .iter()
         .filter(|n| n.kind == Kind::Element && !n.walked)
     {
-        let vr = vr_of(n);
+        if n.tag != BIRTH_DATE && vr_of(n) != VR::DA {
+            continue;
+        }
         let v = trimmed(value(buf, n));
-        if (vr == VR::DA || n.tag == BIRTH_DATE) && v.len() == 8 && !id.dates.iter().any(|d| d == v)
-        {
+        if v.len() == 8 && !id.dates.iter().any(|d| d == v) {
             id.dates.push(v.to_vec());
         }
     }
@@ -741,7 +745,41 @@ fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
 }
 
 /// A blob needle: the bytes, their same-length substitute, and what may stand beside them.
-type Needle<'a> = (&'a [u8], Vec<u8>, fn(u8) -> bool);
+type Needle = (Vec<u8>, Vec<u8>, fn(u8) -> bool);
+
+/// The dates and words [`scrub_blob`] substitutes, the same for every kept private value of a
+/// file: gathered once per file.
+struct BlobNeedles {
+    /// In the order they are tried at one position: dates first, then the texts.
+    needles: Vec<Needle>,
+    /// Whether a byte is the first byte of some needle.
+    first: [bool; 256],
+}
+
+impl BlobNeedles {
+    fn of(id: &Identity, ctx: &Context) -> Self {
+        let mut needles: Vec<Needle> = Vec::new();
+        if !ctx.rules.has(DeidOption::RetainLongFullDates) {
+            for d in &id.dates {
+                let s = String::from_utf8_lossy(d);
+                let sub = shift_date(&s, ctx.offset_days).unwrap_or_else(|| "19000101".into());
+                if sub.len() == d.len() {
+                    needles.push((d.clone(), sub.into_bytes(), |b: u8| !b.is_ascii_digit()));
+                }
+            }
+        }
+        for t in &id.texts {
+            needles.push((t.clone(), vec![b'X'; t.len()], |b: u8| {
+                !b.is_ascii_alphanumeric()
+            }));
+        }
+        let mut first = [false; 256];
+        for (nd, _, _) in &needles {
+            first[usize::from(nd[0])] = true;
+        }
+        BlobNeedles { needles, first }
+    }
+}
 
 /// Same-length substitutes for the participant's identifiers inside a kept private value:
 /// every UID-shaped token (digits and dots, at least 16 characters and 4 dots: the file's own
@@ -752,7 +790,7 @@ type Needle<'a> = (&'a [u8], Vec<u8>, fn(u8) -> bool);
 fn scrub_blob(
     buf: &[u8],
     n: &Node,
-    id: &Identity,
+    blob: &BlobNeedles,
     ctx: &Context,
     edits: &mut Vec<Edit>,
     scratch: &mut Vec<u8>,
@@ -786,23 +824,7 @@ fn scrub_blob(
     }
     // Dates and words in one pass: (needle, substitute, boundary test), tried only where the
     // byte is the first byte of some needle.
-    let mut needles: Vec<Needle<'_>> = Vec::new();
-    if !ctx.rules.has(DeidOption::RetainLongFullDates) {
-        for d in &id.dates {
-            let s = String::from_utf8_lossy(d);
-            let sub = shift_date(&s, ctx.offset_days).unwrap_or_else(|| "19000101".into());
-            if sub.len() == d.len() {
-                needles.push((d, sub.into_bytes(), |b: u8| !b.is_ascii_digit()));
-            }
-        }
-    }
-    for t in &id.texts {
-        needles.push((t, vec![b'X'; t.len()], |b: u8| !b.is_ascii_alphanumeric()));
-    }
-    let mut first = [false; 256];
-    for (nd, _, _) in &needles {
-        first[usize::from(nd[0])] = true;
-    }
+    let (needles, first) = (&blob.needles, &blob.first);
     let mut i = 0;
     while i < v.len() {
         let cur = out.as_deref().unwrap_or(v);
@@ -812,7 +834,7 @@ fn scrub_blob(
         }
         let hit = needles.iter().find(|(nd, _, boundary)| {
             cur.len() - i >= nd.len()
-                && &cur[i..i + nd.len()] == *nd
+                && &cur[i..i + nd.len()] == nd.as_slice()
                 && (i == 0 || boundary(cur[i - 1]))
                 && cur.get(i + nd.len()).is_none_or(|b| boundary(*b))
         });
