@@ -205,31 +205,35 @@ impl StudyKey {
 }
 
 /// `n` in decimal, appended to `out` (what `format!("{n}")` writes).
-fn push_decimal(mut n: u128, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 39];
+fn push_decimal(n: u128, out: &mut Vec<u8>) {
+    // Long division of four 32-bit limbs by 10^9: u64 divisions by a constant (multiplications),
+    // not the software u128 division `u128`'s formatter and `%` call.
+    const BILLION: u64 = 1_000_000_000;
+    let mut limbs = [
+        (n >> 96) as u32,
+        (n >> 64) as u32,
+        (n >> 32) as u32,
+        n as u32,
+    ];
+    let mut digits = [0u8; 45];
     let mut i = digits.len();
-    // Two u128 divisions cut `n` into u64 chunks of 19 digits; the digits come from those.
-    const CHUNK: u128 = 10_000_000_000_000_000_000;
     loop {
-        let (mut chunk, last) = if n >= CHUNK {
-            let c = (n % CHUNK) as u64;
-            n /= CHUNK;
-            (c, false)
-        } else {
-            (n as u64, true)
-        };
-        let stop = if last { 0 } else { 19 };
-        let mut written = 0;
-        loop {
+        let mut rem = 0u64;
+        for l in &mut limbs {
+            let cur = (rem << 32) | u64::from(*l);
+            *l = (cur / BILLION) as u32;
+            rem = cur % BILLION;
+        }
+        let done = limbs.iter().all(|l| *l == 0);
+        for _ in 0..9 {
             i -= 1;
-            digits[i] = b'0' + (chunk % 10) as u8;
-            chunk /= 10;
-            written += 1;
-            if chunk == 0 && written >= stop {
+            digits[i] = b'0' + (rem % 10) as u8;
+            rem /= 10;
+            if done && rem == 0 {
                 break;
             }
         }
-        if last {
+        if done {
             break;
         }
     }

@@ -144,12 +144,31 @@ pub fn check_options(options: &[DeidOption]) -> Result<(), String> {
 }
 
 /// A resolved rule set: which action each element undergoes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Rules {
     name: String,
     base: Base,
     options: BTreeSet<DeidOption>,
+    /// `options` as bits ([`bit`]): [`Rules::has`] is asked for every element of every file.
+    mask: u16,
     overrides: BTreeMap<TagRef, Act>,
+}
+
+/// What `#[derive(Debug)]` printed before `mask` (which only repeats `options`) was added.
+impl std::fmt::Debug for Rules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rules")
+            .field("name", &self.name)
+            .field("base", &self.base)
+            .field("options", &self.options)
+            .field("overrides", &self.overrides)
+            .finish()
+    }
+}
+
+/// An option's bit in [`Rules`]'s mask.
+fn bit(option: DeidOption) -> u16 {
+    1 << (option as u16)
 }
 
 impl Rules {
@@ -164,6 +183,7 @@ impl Rules {
         Self {
             name: base.name().to_string(),
             base,
+            mask: set.iter().fold(0, |m, o| m | bit(*o)),
             options: set,
             overrides: BTreeMap::new(),
         }
@@ -201,7 +221,7 @@ impl Rules {
 
     /// True when `option` is selected.
     pub fn has(&self, option: DeidOption) -> bool {
-        self.options.contains(&option)
+        self.mask & bit(option) != 0
     }
 
     /// The overrides a profile file added, by tag.
@@ -531,6 +551,32 @@ mod tests {
         assert_eq!(
             codes,
             ["113100", "113105", "113107", "113108", "113109", "113111"]
+        );
+    }
+
+    #[test]
+    fn has_answers_from_the_options() {
+        let sets: [&[DeidOption]; 4] = [
+            &[],
+            &NEURO_OPTIONS,
+            &DeidOption::ALL,
+            &[DeidOption::RetainUids, DeidOption::CleanGraphics],
+        ];
+        for base in [Base::Basic, Base::Neuro] {
+            for set in sets {
+                let r = Rules::resolve(base, set);
+                for o in DeidOption::ALL {
+                    assert_eq!(r.has(o), r.options.contains(&o), "{o:?}");
+                }
+            }
+        }
+        let d = format!(
+            "{:?}",
+            Rules::resolve(Base::Basic, &[DeidOption::RetainUids])
+        );
+        assert_eq!(
+            d,
+            "Rules { name: \"basic\", base: Basic, options: {RetainUids}, overrides: {} }"
         );
     }
 

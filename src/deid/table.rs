@@ -161,6 +161,9 @@ pub struct Tables {
     /// The rows for repeating groups (`50xx`, `60xx`, ...), in table order: the few rows a tag
     /// the table does not list exactly is matched against.
     repeating: Vec<usize>,
+    /// Whether some repeating row's group base has this high byte (`0x50` for `50xx`): most
+    /// tags the table does not list skip the scan of [`Tables::repeating`].
+    repeating_high: [bool; 256],
 }
 
 impl Tables {
@@ -172,6 +175,9 @@ impl Tables {
         }
         if let Some(i) = self.exact.get(tag) {
             return Some(&self.rows[i]);
+        }
+        if !self.repeating_high[usize::from(tag.0 >> 8)] {
+            return None;
         }
         self.repeating
             .iter()
@@ -276,9 +282,15 @@ fn parse() -> Result<Tables, String> {
             return Err(format!("E.1-1 lists {t} twice"));
         }
     }
-    let repeating = (0..rows.len())
+    let repeating: Vec<usize> = (0..rows.len())
         .filter(|&i| matches!(rows[i].tag, TagPattern::Repeating { .. }))
         .collect();
+    let mut repeating_high = [false; 256];
+    for &i in &repeating {
+        if let TagPattern::Repeating { base, .. } = rows[i].tag {
+            repeating_high[usize::from(base >> 8)] = true;
+        }
+    }
     let mut safe_private = Vec::new();
     for line in data_lines(E3_10_1) {
         let f: Vec<&'static str> = line.split('|').collect();
@@ -308,6 +320,7 @@ fn parse() -> Result<Tables, String> {
         method_codes,
         exact: ExactIndex::new(&exact),
         repeating,
+        repeating_high,
     })
 }
 
@@ -462,6 +475,22 @@ mod tests {
             }
         }
         assert!(listed > 500 && found > 0, "{listed} {found}");
+        // `row` as first written: an exact row, else the first repeating row that matches.
+        for g in 0..=0xFFFFu16 {
+            for e in [0u16, 0x0010, 0x3000, 0x4000, 0x1234] {
+                let tag = TagRef(g, e);
+                let want = if g % 2 == 1 {
+                    None
+                } else {
+                    by_tag.get(&tag).map(|&i| &t.rows[i]).or_else(|| {
+                        t.rows.iter().find(|r| {
+                            matches!(r.tag, TagPattern::Repeating { .. }) && r.tag.matches(tag)
+                        })
+                    })
+                };
+                assert_eq!(t.row(tag), want, "{tag}");
+            }
+        }
     }
 
     #[test]
