@@ -26,7 +26,6 @@ use super::standard::{trimmed, value, vr_of};
 use crate::deid::{Act, Rules};
 use crate::finding::TagRef;
 use dicom_core::VR;
-use std::collections::HashSet;
 
 /// A needle shorter than this (in characters) matches only as a whole word.
 const WHOLE_WORD_BELOW: usize = 6;
@@ -39,8 +38,10 @@ pub struct Needles {
     /// For each word: whether it is ASCII, and whether it is short (whole words only).
     shapes: Vec<(bool, bool)>,
     birth_dates: Vec<Vec<u8>>,
-    uids: HashSet<Vec<u8>>,
-    dates: HashSet<Vec<u8>>,
+    /// Sorted, for a binary search (a hash set's SipHash cost more, for a few dozen needles).
+    uids: Vec<Vec<u8>>,
+    /// Sorted, as `uids`.
+    dates: Vec<Vec<u8>>,
 }
 
 impl Needles {
@@ -92,7 +93,7 @@ impl Needles {
                     for u in v().split(|b| *b == b'\\') {
                         let u = trimmed(u);
                         if u.len() >= 8 && !u.starts_with(b"1.2.840.10008.") {
-                            s.uids.insert(u.to_vec());
+                            s.uids.push(u.to_vec());
                         }
                     }
                 }
@@ -100,12 +101,16 @@ impl Needles {
                     for d in v().split(|b| *b == b'\\') {
                         let d = trimmed(d);
                         if d.len() >= 8 && d[..8].iter().all(u8::is_ascii_digit) {
-                            s.dates.insert(d[..8].to_vec());
+                            s.dates.push(d[..8].to_vec());
                         }
                     }
                 }
                 _ => {}
             }
+        }
+        for set in [&mut s.uids, &mut s.dates] {
+            set.sort_unstable();
+            set.dedup();
         }
         s
     }
@@ -149,10 +154,13 @@ impl Needles {
                 let end = t.iter().rposition(|b| *b != b'.').map_or(start, |i| i + 1);
                 &t[start..end]
             })
-            // Every UID and date needle has 8 characters or more: no shorter token is hashed.
+            // Every UID and date needle has 8 characters or more: no shorter token is looked up.
             .any(|t| {
-                t.len() >= 8 && self.uids.contains(t)
-                    || (t.len() >= 8 && !t.contains(&b'.') && self.dates.contains(&t[..8]))
+                let has = |set: &[Vec<u8>], t: &[u8]| {
+                    set.binary_search_by(|x| x.as_slice().cmp(t)).is_ok()
+                };
+                t.len() >= 8
+                    && (has(&self.uids, t) || (!t.contains(&b'.') && has(&self.dates, &t[..8])))
             })
     }
 }
@@ -193,8 +201,8 @@ mod tests {
         for w in words {
             n.word(w.as_bytes());
         }
-        n.uids.insert(b"1.2.3.4.5.6".to_vec());
-        n.dates.insert(b"20131024".to_vec());
+        n.uids.push(b"1.2.3.4.5.6".to_vec());
+        n.dates.push(b"20131024".to_vec());
         n.birth_dates.push(b"19800102".to_vec());
         n
     }
