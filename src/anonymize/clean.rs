@@ -37,6 +37,11 @@ pub struct Needles {
     words: Vec<Vec<u8>>,
     /// For each word: whether it is ASCII, and whether it is short (whole words only).
     shapes: Vec<(bool, bool)>,
+    /// The bytes an ASCII word can start with (either case), as bits: the text is scanned once
+    /// for them, and the ASCII words starting so tried where one is.
+    ascii_first: [u64; 4],
+    /// The ASCII words again (with their `short`), for that scan.
+    ascii_words: Vec<(Vec<u8>, bool)>,
     birth_dates: Vec<Vec<u8>>,
     /// Sorted, for a binary search (a hash set's SipHash cost more, for a few dozen needles).
     uids: Vec<Vec<u8>>,
@@ -117,29 +122,63 @@ impl Needles {
 
     fn word(&mut self, v: &[u8]) {
         let v = trimmed(v);
-        let v = match std::str::from_utf8(v) {
-            Ok(t) => t.to_lowercase().into_bytes(),
-            Err(_) => v.to_ascii_lowercase(),
+        let v = if v.is_ascii() {
+            v.to_ascii_lowercase() // what `str::to_lowercase` gives for ASCII
+        } else {
+            match std::str::from_utf8(v) {
+                Ok(t) => t.to_lowercase().into_bytes(),
+                Err(_) => v.to_ascii_lowercase(),
+            }
         };
         if !v.is_empty() && !self.words.contains(&v) {
             let text = std::str::from_utf8(&v).unwrap_or_default();
+            let ascii = v.is_ascii();
             self.shapes
-                .push((v.is_ascii(), text.chars().count() < WHOLE_WORD_BELOW));
+                .push((ascii, text.chars().count() < WHOLE_WORD_BELOW));
+            if ascii {
+                for b in [v[0].to_ascii_lowercase(), v[0].to_ascii_uppercase()] {
+                    self.ascii_first[usize::from(b >> 6)] |= 1 << (b & 63);
+                }
+                let short = v.len() < WHOLE_WORD_BELOW;
+                self.ascii_words.push((v.clone(), short));
+            }
             self.words.push(v);
         }
     }
 
     /// Whether the text value `v` holds any needle.
     pub fn found_in(&self, v: &[u8]) -> bool {
-        self.words
-            .iter()
-            .zip(&self.shapes)
-            .any(|(w, &(ascii, short))| holds(v, w, ascii, short))
+        self.ascii_word_in(v)
+            || self
+                .words
+                .iter()
+                .zip(&self.shapes)
+                .any(|(w, &(ascii, short))| !ascii && holds(v, w, false, short))
             || self
                 .birth_dates
                 .iter()
                 .any(|d| v.windows(d.len()).any(|x| x == d.as_slice()))
             || self.token_in(v)
+    }
+
+    /// Whether `v` holds an ASCII word: [`holds`] for each, in one scan of `v`.
+    fn ascii_word_in(&self, v: &[u8]) -> bool {
+        let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+        (0..v.len()).any(|i| {
+            let b = v[i];
+            if self.ascii_first[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+                return false;
+            }
+            let lower = b.to_ascii_lowercase();
+            self.ascii_words.iter().any(|(w, short)| {
+                w[0] == lower
+                    && v.len() - i >= w.len()
+                    && v[i..i + w.len()].eq_ignore_ascii_case(w)
+                    && (!short
+                        || (!alnum(i.checked_sub(1).and_then(|j| v.get(j)))
+                            && !alnum(v.get(i + w.len()))))
+            })
+        })
     }
 
     /// An original UID or date as a whole run of digits and dots (a date: 8 or more digits
@@ -280,6 +319,26 @@ mod tests {
                     );
                 }
             }
+        }
+        // All the words at once, as `found_in` looks for them.
+        let mut n = Needles::default();
+        for w in words {
+            n.word(w.as_bytes());
+        }
+        for h in hays {
+            for from in 0..h.len() {
+                for cut in from..=h.len() {
+                    let h = &h[from..cut];
+                    let want = n.words.iter().any(|w| holds_naive(h, w));
+                    assert_eq!(n.found_in(h), want, "{h:?}");
+                }
+            }
+        }
+        for w in ["DOE", "Müller", "P101 "] {
+            let mut a = Needles::default();
+            a.word(w.as_bytes());
+            let t = std::str::from_utf8(trimmed(w.as_bytes())).unwrap();
+            assert_eq!(a.words[0], t.to_lowercase().into_bytes());
         }
     }
 

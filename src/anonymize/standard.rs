@@ -829,7 +829,11 @@ fn scrub_blob(
     while i < v.len() {
         let cur = out.as_deref().unwrap_or(v);
         if !first[usize::from(cur[i])] {
-            i += 1;
+            // Skip to the next byte that starts a needle (`cur` is unchanged till then).
+            i += cur[i..]
+                .iter()
+                .position(|b| first[usize::from(*b)])
+                .unwrap_or(cur.len() - i);
             continue;
         }
         let hit = needles.iter().find(|(nd, _, boundary)| {
