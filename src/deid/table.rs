@@ -170,19 +170,24 @@ impl Tables {
     /// The row for a tag: an exact row first, then a repeating group; `None` for private tags
     /// (see [`Tables::private_row`]) and for attributes the table does not list.
     pub fn row(&self, tag: TagRef) -> Option<&Row> {
+        self.row_index(tag).map(|i| &self.rows[i])
+    }
+
+    /// [`Tables::row`]'s index in [`Tables::rows`].
+    pub fn row_index(&self, tag: TagRef) -> Option<usize> {
         if tag.0 % 2 == 1 {
             return None;
         }
         if let Some(i) = self.exact.get(tag) {
-            return Some(&self.rows[i]);
+            return Some(i);
         }
         if !self.repeating_high[usize::from(tag.0 >> 8)] {
             return None;
         }
         self.repeating
             .iter()
-            .map(|&i| &self.rows[i])
-            .find(|r| r.tag.matches(tag))
+            .copied()
+            .find(|&i| self.rows[i].tag.matches(tag))
     }
 
     /// The row for private attributes.
