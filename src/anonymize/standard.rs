@@ -97,47 +97,68 @@ pub(super) fn vr_of(n: &Node) -> VR {
 
 /// The VR named by two bytes of an explicit VR header, `UN` if none: what
 /// `VR::from_binary(v).unwrap_or(VR::UN)` gives, without its UTF-8 check and string match
-/// (called for every element of every file).
+/// (called for every element of every file): two capital letters index [`VR_INDEX`].
 fn vr_from_bytes(v: [u8; 2]) -> VR {
-    use VR::*;
-    match &v {
-        b"AE" => AE,
-        b"AS" => AS,
-        b"AT" => AT,
-        b"CS" => CS,
-        b"DA" => DA,
-        b"DS" => DS,
-        b"DT" => DT,
-        b"FL" => FL,
-        b"FD" => FD,
-        b"IS" => IS,
-        b"LO" => LO,
-        b"LT" => LT,
-        b"OB" => OB,
-        b"OD" => OD,
-        b"OF" => OF,
-        b"OL" => OL,
-        b"OV" => OV,
-        b"OW" => OW,
-        b"PN" => PN,
-        b"SH" => SH,
-        b"SL" => SL,
-        b"SQ" => SQ,
-        b"SS" => SS,
-        b"ST" => ST,
-        b"SV" => SV,
-        b"TM" => TM,
-        b"UC" => UC,
-        b"UI" => UI,
-        b"UL" => UL,
-        b"UN" => UN,
-        b"UR" => UR,
-        b"US" => US,
-        b"UT" => UT,
-        b"UV" => UV,
-        _ => VR::from_binary(v).unwrap_or(UN),
+    let (a, b) = (v[0].wrapping_sub(b'A'), v[1].wrapping_sub(b'A'));
+    if a < 26 && b < 26 {
+        let k = VR_INDEX[usize::from(a) * 26 + usize::from(b)];
+        if let Some((_, vr)) = VR_NAMES.get(usize::from(k)) {
+            return *vr;
+        }
     }
+    VR::from_binary(v).unwrap_or(VR::UN)
 }
+
+/// The VRs by name.
+const VR_NAMES: [([u8; 2], VR); 34] = [
+    (*b"AE", VR::AE),
+    (*b"AS", VR::AS),
+    (*b"AT", VR::AT),
+    (*b"CS", VR::CS),
+    (*b"DA", VR::DA),
+    (*b"DS", VR::DS),
+    (*b"DT", VR::DT),
+    (*b"FL", VR::FL),
+    (*b"FD", VR::FD),
+    (*b"IS", VR::IS),
+    (*b"LO", VR::LO),
+    (*b"LT", VR::LT),
+    (*b"OB", VR::OB),
+    (*b"OD", VR::OD),
+    (*b"OF", VR::OF),
+    (*b"OL", VR::OL),
+    (*b"OV", VR::OV),
+    (*b"OW", VR::OW),
+    (*b"PN", VR::PN),
+    (*b"SH", VR::SH),
+    (*b"SL", VR::SL),
+    (*b"SQ", VR::SQ),
+    (*b"SS", VR::SS),
+    (*b"ST", VR::ST),
+    (*b"SV", VR::SV),
+    (*b"TM", VR::TM),
+    (*b"UC", VR::UC),
+    (*b"UI", VR::UI),
+    (*b"UL", VR::UL),
+    (*b"UN", VR::UN),
+    (*b"UR", VR::UR),
+    (*b"US", VR::US),
+    (*b"UT", VR::UT),
+    (*b"UV", VR::UV),
+];
+
+/// For two capital letters `(a, b)` at `(a - 'A') * 26 + (b - 'A')`: the index in
+/// [`VR_NAMES`] of the VR so named, or `u8::MAX`.
+const VR_INDEX: [u8; 676] = {
+    let mut t = [u8::MAX; 676];
+    let mut i = 0;
+    while i < VR_NAMES.len() {
+        let n = VR_NAMES[i].0;
+        t[(n[0] - b'A') as usize * 26 + (n[1] - b'A') as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The private creator reserving `n`'s block: the `(gggg,00xx)` element in the same container.
 fn creator_of<'a>(buf: &'a [u8], nodes: &[Node], i: usize) -> Option<&'a str> {
