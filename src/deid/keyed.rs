@@ -9,11 +9,14 @@
 //!
 //! The writer calls these for every UID and date of every file, so they avoid the obvious costs:
 //! the HMAC's key schedule is done once per key (each value clones the keyed state), a UID's
-//! decimal is written without `u128`'s formatter, and a date is shifted by day arithmetic on its
-//! digits (chrono only for years outside 0001-9999, where its own rules decide).
+//! decimal is written without `u128`'s formatter, each thread remembers the UIDs it keyed last
+//! (for the last key it used), and a date is shifted by day arithmetic on its digits (chrono
+//! only for years outside 0001-9999, where its own rules decide).
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -159,13 +162,35 @@ impl StudyKey {
         String::from_utf8(out).expect("a UID is ASCII")
     }
 
-    /// [`StudyKey::uid`] appended to `out`.
+    /// [`StudyKey::uid`] appended to `out`. Remembered per thread for the last key used there
+    /// (a participant's files share their study, series and frame-of-reference UIDs, and a
+    /// SOPInstanceUID is asked for twice per file): a bounded map, emptied when it fills up.
     pub fn push_uid(&self, original: &str, out: &mut Vec<u8>) {
+        type Memo = Option<([u8; 32], HashMap<Box<str>, Box<[u8]>>)>;
+        thread_local! {
+            static MEMO: RefCell<Memo> = const { RefCell::new(None) };
+        }
         let u = original.trim_end_matches(['\0', ' ']);
-        let h = self.h("anontrack-uid:", u);
-        let n = u128::from_be_bytes(h[..16].try_into().expect("16 bytes"));
-        out.extend_from_slice(b"2.25.");
-        push_decimal(n, out);
+        MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            let memo = match &mut *m {
+                Some((key, memo)) if *key == self.bytes => memo,
+                other => &mut other.insert((self.bytes, HashMap::new())).1,
+            };
+            if let Some(new) = memo.get(u) {
+                out.extend_from_slice(new);
+                return;
+            }
+            let from = out.len();
+            let h = self.h("anontrack-uid:", u);
+            let n = u128::from_be_bytes(h[..16].try_into().expect("16 bytes"));
+            out.extend_from_slice(b"2.25.");
+            push_decimal(n, out);
+            if memo.len() >= 1 << 14 {
+                memo.clear();
+            }
+            memo.insert(u.into(), out[from..].into());
+        })
     }
 
     /// The participant's date offset in days (negative), in the default range.
@@ -457,12 +482,18 @@ mod tests {
             push_decimal(n, &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
         }
-        let k = test_key();
-        for i in 0..2000u32 {
-            let u = format!("1.2.{i}.{}", i * 7919);
-            let h = k.h("anontrack-uid:", &u);
-            let n = u128::from_be_bytes(h[..16].try_into().unwrap());
-            assert_eq!(k.uid(&u), format!("2.25.{n}"));
+        // Twice each (the second from the thread's memo), under two keys in turn.
+        let keys = [test_key(), StudyKey::from_bytes([7; 32])];
+        for round in 0..2 {
+            for i in 0..2000u32 {
+                for k in &keys {
+                    let u = format!("1.2.{i}.{}", i * 7919);
+                    let h = k.h("anontrack-uid:", &u);
+                    let n = u128::from_be_bytes(h[..16].try_into().unwrap());
+                    assert_eq!(k.uid(&u), format!("2.25.{n}"), "{round}");
+                    assert_eq!(k.uid(&format!("{u}\0 ")), format!("2.25.{n}"));
+                }
+            }
         }
     }
 
