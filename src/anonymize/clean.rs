@@ -40,8 +40,8 @@ pub struct Needles {
     /// The bytes an ASCII word can start with (either case), as bits: the text is scanned once
     /// for them, and the ASCII words starting so tried where one is.
     ascii_first: [u64; 4],
-    /// The ASCII words again (with their `short`), for that scan.
-    ascii_words: Vec<(Vec<u8>, bool)>,
+    /// The ASCII words' indices in `words` (with their `short`), for that scan.
+    ascii_words: Vec<(usize, bool)>,
     birth_dates: Vec<Vec<u8>>,
     /// Sorted, for a binary search (a hash set's SipHash cost more, for a few dozen needles).
     uids: Vec<Vec<u8>>,
@@ -122,6 +122,11 @@ impl Needles {
 
     fn word(&mut self, v: &[u8]) {
         let v = trimmed(v);
+        // An ASCII word already held, found without lowercasing a copy first (a held word is
+        // lowercase, and a non-ASCII one never equals an ASCII text ignoring ASCII case).
+        if v.is_ascii() && self.words.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+            return;
+        }
         let v = if v.is_ascii() {
             v.to_ascii_lowercase() // what `str::to_lowercase` gives for ASCII
         } else {
@@ -140,7 +145,7 @@ impl Needles {
                     self.ascii_first[usize::from(b >> 6)] |= 1 << (b & 63);
                 }
                 let short = v.len() < WHOLE_WORD_BELOW;
-                self.ascii_words.push((v.clone(), short));
+                self.ascii_words.push((self.words.len(), short));
             }
             self.words.push(v);
         }
@@ -170,7 +175,8 @@ impl Needles {
                 return false;
             }
             let lower = b.to_ascii_lowercase();
-            self.ascii_words.iter().any(|(w, short)| {
+            self.ascii_words.iter().any(|&(k, short)| {
+                let w = &self.words[k];
                 w[0] == lower
                     && v.len() - i >= w.len()
                     && v[i..i + w.len()].eq_ignore_ascii_case(w)
@@ -334,6 +340,12 @@ mod tests {
                 }
             }
         }
+        let mut once = Needles::default();
+        for w in ["Doe", "DOE ", "doe", "Müller", "MÜLLER", "müller", "jane"] {
+            once.word(w.as_bytes());
+        }
+        assert_eq!(once.words, [&b"doe"[..], "müller".as_bytes(), b"jane"]);
+        assert_eq!(once.ascii_words, [(0, true), (2, true)]);
         for w in ["DOE", "Müller", "P101 "] {
             let mut a = Needles::default();
             a.word(w.as_bytes());

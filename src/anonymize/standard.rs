@@ -825,7 +825,15 @@ fn scrub_blob(
     // UID-shaped tokens.
     let mut i = 0;
     while i < v.len() {
-        if !v[i].is_ascii_digit() || (i > 0 && uidish(v[i - 1])) {
+        if !v[i].is_ascii_digit() {
+            // Skip to the next digit (a blob is mostly other bytes).
+            i += v[i..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .unwrap_or(v.len() - i);
+            continue;
+        }
+        if i > 0 && uidish(v[i - 1]) {
             i += 1;
             continue;
         }
