@@ -40,8 +40,9 @@ pub struct Needles {
     /// The bytes an ASCII word can start with (either case), as bits: the text is scanned once
     /// for them, and the ASCII words starting so tried where one is.
     ascii_first: [u64; 4],
-    /// The ASCII words' indices in `words` (with their `short`), for that scan.
-    ascii_words: Vec<(usize, bool)>,
+    /// The ASCII words' first bytes and indices in `words` (with their `short`), for that scan
+    /// (the first byte here, not behind the word's pointer, where most tries end).
+    ascii_words: Vec<(u8, usize, bool)>,
     birth_dates: Vec<Vec<u8>>,
     /// Sorted, for a binary search (a hash set's SipHash cost more, for a few dozen needles).
     uids: Vec<Vec<u8>>,
@@ -145,7 +146,7 @@ impl Needles {
                     self.ascii_first[usize::from(b >> 6)] |= 1 << (b & 63);
                 }
                 let short = v.len() < WHOLE_WORD_BELOW;
-                self.ascii_words.push((self.words.len(), short));
+                self.ascii_words.push((v[0], self.words.len(), short));
             }
             self.words.push(v);
         }
@@ -175,14 +176,15 @@ impl Needles {
                 return false;
             }
             let lower = b.to_ascii_lowercase();
-            self.ascii_words.iter().any(|&(k, short)| {
-                let w = &self.words[k];
-                w[0] == lower
-                    && v.len() - i >= w.len()
-                    && v[i..i + w.len()].eq_ignore_ascii_case(w)
-                    && (!short
-                        || (!alnum(i.checked_sub(1).and_then(|j| v.get(j)))
-                            && !alnum(v.get(i + w.len()))))
+            self.ascii_words.iter().any(|&(first, k, short)| {
+                first == lower && {
+                    let w = &self.words[k];
+                    v.len() - i >= w.len()
+                        && v[i..i + w.len()].eq_ignore_ascii_case(w)
+                        && (!short
+                            || (!alnum(i.checked_sub(1).and_then(|j| v.get(j)))
+                                && !alnum(v.get(i + w.len()))))
+                }
             })
         })
     }
@@ -345,7 +347,7 @@ mod tests {
             once.word(w.as_bytes());
         }
         assert_eq!(once.words, [&b"doe"[..], "müller".as_bytes(), b"jane"]);
-        assert_eq!(once.ascii_words, [(0, true), (2, true)]);
+        assert_eq!(once.ascii_words, [(b'd', 0, true), (b'j', 2, true)]);
         for w in ["DOE", "Müller", "P101 "] {
             let mut a = Needles::default();
             a.word(w.as_bytes());
