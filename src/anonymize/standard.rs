@@ -13,14 +13,16 @@
 use super::clean::Needles;
 use super::locate::{Kind, LenField, Node};
 use super::patch::{Edit, Patched};
-use crate::deid::keyed::{StudyKey, shift_date, shift_datetime};
+use crate::deid::keyed::{StudyKey, push_shifted_date, push_shifted_datetime, shift_date};
 use crate::deid::rules::{TEXT_VALUE, is_binary};
 use crate::deid::{Act, DeidOption, Rules};
 use crate::finding::TagRef;
 use dicom_core::VR;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// One participant's context for the standard profiles.
 #[derive(Debug, Clone)]
@@ -79,7 +81,7 @@ pub(super) fn trimmed(v: &[u8]) -> &[u8] {
 /// The VR of a node: from the file, or from the dictionary in implicit VR (`UN` if unknown).
 pub(super) fn vr_of(n: &Node) -> VR {
     if let Some(v) = n.vr {
-        return VR::from_binary(v).unwrap_or(VR::UN);
+        return vr_from_bytes(v);
     }
     if n.walked {
         return VR::SQ;
@@ -92,6 +94,71 @@ pub(super) fn vr_of(n: &Node) -> VR {
         .map(|e| e.vr().relaxed())
         .unwrap_or(VR::UN)
 }
+
+/// The VR named by two bytes of an explicit VR header, `UN` if none: what
+/// `VR::from_binary(v).unwrap_or(VR::UN)` gives, without its UTF-8 check and string match
+/// (called for every element of every file): two capital letters index [`VR_INDEX`].
+fn vr_from_bytes(v: [u8; 2]) -> VR {
+    let (a, b) = (v[0].wrapping_sub(b'A'), v[1].wrapping_sub(b'A'));
+    if a < 26 && b < 26 {
+        let k = VR_INDEX[usize::from(a) * 26 + usize::from(b)];
+        if let Some((_, vr)) = VR_NAMES.get(usize::from(k)) {
+            return *vr;
+        }
+    }
+    VR::from_binary(v).unwrap_or(VR::UN)
+}
+
+/// The VRs by name.
+const VR_NAMES: [([u8; 2], VR); 34] = [
+    (*b"AE", VR::AE),
+    (*b"AS", VR::AS),
+    (*b"AT", VR::AT),
+    (*b"CS", VR::CS),
+    (*b"DA", VR::DA),
+    (*b"DS", VR::DS),
+    (*b"DT", VR::DT),
+    (*b"FL", VR::FL),
+    (*b"FD", VR::FD),
+    (*b"IS", VR::IS),
+    (*b"LO", VR::LO),
+    (*b"LT", VR::LT),
+    (*b"OB", VR::OB),
+    (*b"OD", VR::OD),
+    (*b"OF", VR::OF),
+    (*b"OL", VR::OL),
+    (*b"OV", VR::OV),
+    (*b"OW", VR::OW),
+    (*b"PN", VR::PN),
+    (*b"SH", VR::SH),
+    (*b"SL", VR::SL),
+    (*b"SQ", VR::SQ),
+    (*b"SS", VR::SS),
+    (*b"ST", VR::ST),
+    (*b"SV", VR::SV),
+    (*b"TM", VR::TM),
+    (*b"UC", VR::UC),
+    (*b"UI", VR::UI),
+    (*b"UL", VR::UL),
+    (*b"UN", VR::UN),
+    (*b"UR", VR::UR),
+    (*b"US", VR::US),
+    (*b"UT", VR::UT),
+    (*b"UV", VR::UV),
+];
+
+/// For two capital letters `(a, b)` at `(a - 'A') * 26 + (b - 'A')`: the index in
+/// [`VR_NAMES`] of the VR so named, or `u8::MAX`.
+const VR_INDEX: [u8; 676] = {
+    let mut t = [u8::MAX; 676];
+    let mut i = 0;
+    while i < VR_NAMES.len() {
+        let n = VR_NAMES[i].0;
+        t[(n[0] - b'A') as usize * 26 + (n[1] - b'A') as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The private creator reserving `n`'s block: the `(gggg,00xx)` element in the same container.
 fn creator_of<'a>(buf: &'a [u8], nodes: &[Node], i: usize) -> Option<&'a str> {
@@ -124,20 +191,24 @@ pub fn plan(
     let id = identity(buf, nodes, ctx);
     // What `clean` looks for, gathered on the first element to clean.
     let mut clean: Option<Needles> = None;
-    // Size change of each node's content, to propagate to enclosing defined lengths.
-    let mut grow: HashMap<u32, i64> = HashMap::new();
-    // Size change per (container, group), for group lengths.
-    let mut group_delta: HashMap<(Option<u32>, u16), i64> = HashMap::new();
+    // What is substituted in kept private values, gathered on the first one.
+    let mut blob: Option<BlobNeedles> = None;
+    let mut sizes = Sizes::new(nodes);
     let mut sop_uid: Option<String> = None;
     let mut skip_until = 0usize;
     let mut replaced_whole: Vec<u32> = Vec::new();
-    let mut existing: HashMap<u32, usize> = HashMap::new();
+    // The node of each attribute `added` may write, where the top level holds it already.
+    let mut existing: [Option<usize>; ADDED_TAGS.len()] = [None; ADDED_TAGS.len()];
+    // The new value of the element at hand (reused: no allocation per element).
+    let mut new: Vec<u8> = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         if n.kind != Kind::Element || n.start < skip_until {
             continue;
         }
-        if n.parent.is_none() {
-            existing.insert(n.tag, i);
+        if n.parent.is_none()
+            && let Some(k) = ADDED_TAGS.iter().position(|t| *t == n.tag)
+        {
+            existing[k] = Some(i);
         }
         let tag = TagRef(n.group(), n.tag as u16);
         let vr = vr_of(n);
@@ -155,10 +226,12 @@ pub fn plan(
                 _ => None,
             };
         }
-        let new: Option<Vec<u8>> = match act {
+        new.clear();
+        match act {
             Act::Keep => {
                 if n.group() % 2 == 1 && !n.walked && rules.has(DeidOption::RetainSafePrivate) {
-                    scrub_blob(buf, n, &id, ctx, edits, scratch);
+                    let blob = blob.get_or_insert_with(|| BlobNeedles::of(&id, ctx));
+                    scrub_blob(buf, n, blob, ctx, edits, scratch);
                 }
                 continue;
             }
@@ -167,9 +240,7 @@ pub fn plan(
                     input: n.start..n.end,
                     output: scratch.len()..scratch.len(),
                 });
-                let d = -((n.end - n.start) as i64);
-                add_up(nodes, n.parent, d, &mut grow);
-                *group_delta.entry((n.parent, n.group())).or_default() += d;
+                sizes.add(nodes, n, -((n.end - n.start) as i64));
                 skip_until = n.end;
                 patched.changed.push(tag);
                 continue;
@@ -184,68 +255,58 @@ pub fn plan(
                     continue;
                 } else if tag == TEXT_VALUE {
                     // An SR's TEXT item requires its value (Type 1): a dummy, not an empty one.
-                    Some(dummy(vr, &ctx.study_id).into_bytes())
-                } else {
-                    Some(Vec::new())
+                    new.extend_from_slice(dummy(vr, &ctx.study_id).as_bytes());
                 }
             }
-            Act::Empty => Some(Vec::new()),
-            Act::Dummy => Some(dummy(vr, &ctx.study_id).into_bytes()),
-            Act::Pseudonym => Some(ctx.study_id.as_bytes().to_vec()),
+            Act::Empty => {}
+            Act::Dummy => new.extend_from_slice(dummy(vr, &ctx.study_id).as_bytes()),
+            Act::Pseudonym => new.extend_from_slice(ctx.study_id.as_bytes()),
             Act::ReplaceUid => {
-                let v = String::from_utf8_lossy(value(buf, n)).into_owned();
-                let parts: Vec<String> = v
-                    .trim_end_matches(['\0', ' '])
-                    .split('\\')
-                    .map(|u| {
-                        let u = u.trim();
-                        if u.is_empty() {
-                            String::new()
-                        } else {
-                            patched.uids.push(u.to_string());
-                            ctx.key.uid(u)
-                        }
-                    })
-                    .collect();
-                Some(parts.join("\\").into_bytes())
+                // Split as `str`s (lossy), the way the verifier reads them: `trim` is Unicode's.
+                let v = String::from_utf8_lossy(value(buf, n));
+                for (k, u) in v.trim_end_matches(['\0', ' ']).split('\\').enumerate() {
+                    if k > 0 {
+                        new.push(b'\\');
+                    }
+                    let u = u.trim();
+                    if !u.is_empty() {
+                        patched.uids.push(u.to_string());
+                        ctx.key.push_uid(u, &mut new);
+                    }
+                }
             }
             Act::ShiftDate => {
-                let v = String::from_utf8_lossy(value(buf, n)).into_owned();
-                let v = v.trim_end_matches(['\0', ' ']);
-                let shifted: Option<Vec<String>> = v
-                    .split('\\')
-                    .map(|d| {
-                        let d = d.trim();
-                        if d.is_empty() {
-                            Some(String::new())
-                        } else if vr == VR::DT {
-                            shift_datetime(d, ctx.offset_days)
+                let v = String::from_utf8_lossy(value(buf, n));
+                for (k, d) in v.trim_end_matches(['\0', ' ']).split('\\').enumerate() {
+                    if k > 0 {
+                        new.push(b'\\');
+                    }
+                    let d = d.trim();
+                    let shifted = d.is_empty()
+                        || if vr == VR::DT {
+                            push_shifted_datetime(d, ctx.offset_days, &mut new)
                         } else {
-                            shift_date(d, ctx.offset_days)
-                        }
-                    })
-                    .collect();
-                // A value that is not a date cannot be shifted: it is emptied, never kept.
-                Some(
-                    shifted
-                        .map(|s| s.join("\\"))
-                        .unwrap_or_default()
-                        .into_bytes(),
-                )
+                            push_shifted_date(d, ctx.offset_days, &mut new)
+                        };
+                    if !shifted {
+                        // A value that is not a date cannot be shifted: it is emptied, never
+                        // kept.
+                        new.clear();
+                        break;
+                    }
+                }
             }
-        };
-        let Some(new) = new else { continue };
+        }
         if n.walked {
             // Only an empty value reaches a sequence: zero items.
             let from = scratch.len();
-            let mut header = buf[n.start..n.value_start].to_vec();
+            scratch.extend_from_slice(&buf[n.start..n.value_start]);
             if n.undefined {
-                header.extend_from_slice(&delimiter(0xFFFE_E0DD, n.big));
+                scratch.extend_from_slice(&delimiter(0xFFFE_E0DD, n.big));
             } else {
-                set_len(&mut header, n, 0);
+                set_len(&mut scratch[from..], n, 0);
             }
-            scratch.extend_from_slice(&header);
-            push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+            push_whole(n, from, scratch, edits, nodes, &mut sizes);
             replaced_whole.push(i as u32);
             skip_until = n.end;
             patched.changed.push(tag);
@@ -254,22 +315,20 @@ pub fn plan(
         if !new.is_empty() && is_binary(vr) && vr != VR::UN {
             return Err(StandardError::BinaryText(tag, vr.to_string().to_string()));
         }
-        let mut v = new;
-        if v.len() % 2 == 1 {
-            v.push(if vr == VR::UI { 0 } else { b' ' });
+        if new.len() % 2 == 1 {
+            new.push(if vr == VR::UI { 0 } else { b' ' });
         }
-        if v.as_slice() == value(buf, n) {
+        if new.as_slice() == value(buf, n) {
             continue;
         }
-        if n.len_field == LenField::U16 && v.len() > 0xFFFF {
+        if n.len_field == LenField::U16 && new.len() > 0xFFFF {
             return Err(StandardError::TooLong(tag));
         }
         let from = scratch.len();
-        let mut header = buf[n.start..n.value_start].to_vec();
-        set_len(&mut header, n, v.len() as u32);
-        scratch.extend_from_slice(&header);
-        scratch.extend_from_slice(&v);
-        push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+        scratch.extend_from_slice(&buf[n.start..n.value_start]);
+        set_len(&mut scratch[from..], n, new.len() as u32);
+        scratch.extend_from_slice(&new);
+        push_whole(n, from, scratch, edits, nodes, &mut sizes);
         patched.changed.push(tag);
     }
     // Added attributes, in tag order at the top level.
@@ -278,16 +337,20 @@ pub fn plan(
         .find(|n| n.parent.is_none())
         .map(|n| (n.big, n.implicit))
         .unwrap_or((false, false));
-    for (tag, vr, text) in added(rules) {
-        let bytes = element_bytes(tag, vr, &text, top_enc.0, top_enc.1, rules);
-        if let Some(&i) = existing.get(&tag) {
+    for (tag, bytes) in added_bytes(rules, top_enc.0, top_enc.1).iter() {
+        let (tag, bytes) = (*tag, bytes.as_slice());
+        let at_node = ADDED_TAGS
+            .iter()
+            .position(|t| *t == tag)
+            .and_then(|k| existing[k]);
+        if let Some(i) = at_node {
             let n = &nodes[i];
             if n.start < skip_until && edits.iter().any(|e| e.input == (n.start..n.end)) {
                 continue;
             }
             let from = scratch.len();
-            scratch.extend_from_slice(&bytes);
-            push_whole(n, from, scratch, edits, nodes, &mut grow, &mut group_delta);
+            scratch.extend_from_slice(bytes);
+            push_whole(n, from, scratch, edits, nodes, &mut sizes);
         } else {
             let at = nodes
                 .iter()
@@ -302,19 +365,19 @@ pub fn plan(
                     |n| n.start,
                 );
             let from = scratch.len();
-            scratch.extend_from_slice(&bytes);
+            scratch.extend_from_slice(bytes);
             edits.push(Edit {
                 input: at..at,
                 output: from..scratch.len(),
             });
-            *group_delta.entry((None, (tag >> 16) as u16)).or_default() += bytes.len() as i64;
+            sizes.add_group(None, (tag >> 16) as u16, bytes.len() as i64);
         }
         patched.changed.push(TagRef((tag >> 16) as u16, tag as u16));
     }
     // Enclosing defined lengths.
-    for (&i, &d) in &grow {
-        let n = &nodes[i as usize];
-        if d == 0 || n.undefined || replaced_whole.contains(&i) {
+    for (i, &d) in sizes.grow.iter().enumerate() {
+        let n = &nodes[i];
+        if d == 0 || n.undefined || replaced_whole.contains(&(i as u32)) {
             continue;
         }
         let (at, width) = n.len_at();
@@ -329,10 +392,14 @@ pub fn plan(
     }
     // Group lengths.
     for n in nodes {
-        if n.kind != Kind::Element || n.tag & 0xFFFF != 0 || n.end - n.value_start != 4 {
+        if !is_group_length(n) {
             continue;
         }
-        let Some(&d) = group_delta.get(&(n.parent, n.group())) else {
+        let Some(&d) = sizes
+            .groups
+            .as_ref()
+            .and_then(|g| g.get(&(n.parent, n.group())))
+        else {
             continue;
         };
         if d == 0
@@ -403,6 +470,46 @@ pub fn plan(
     Ok(patched)
 }
 
+/// The size changes of one plan: what the enclosing defined lengths and the group lengths
+/// must follow.
+struct Sizes {
+    /// Size change of each node's content, by node index.
+    grow: Vec<i64>,
+    /// Size change per (container, group), kept only when the data set has a group length.
+    groups: Option<HashMap<(Option<u32>, u16), i64>>,
+}
+
+impl Sizes {
+    fn new(nodes: &[Node]) -> Self {
+        let has_group_lengths = nodes.iter().any(is_group_length);
+        Sizes {
+            grow: vec![0; nodes.len()],
+            groups: has_group_lengths.then(HashMap::new),
+        }
+    }
+
+    /// Element `n` grows by `d` bytes (shrinks if negative).
+    fn add(&mut self, nodes: &[Node], n: &Node, d: i64) {
+        let mut parent = n.parent;
+        while let Some(p) = parent {
+            self.grow[p as usize] += d;
+            parent = nodes[p as usize].parent;
+        }
+        self.add_group(n.parent, n.group(), d);
+    }
+
+    fn add_group(&mut self, parent: Option<u32>, group: u16, d: i64) {
+        if let Some(g) = &mut self.groups {
+            *g.entry((parent, group)).or_default() += d;
+        }
+    }
+}
+
+/// A group length element `(gggg,0000)` with its 4-byte value.
+fn is_group_length(n: &Node) -> bool {
+    n.kind == Kind::Element && n.tag & 0xFFFF == 0 && n.end - n.value_start == 4
+}
+
 /// Records an edit replacing node `n` whole by `scratch[from..]`, and its size change.
 fn push_whole(
     n: &Node,
@@ -410,8 +517,7 @@ fn push_whole(
     scratch: &[u8],
     edits: &mut Vec<Edit>,
     nodes: &[Node],
-    grow: &mut HashMap<u32, i64>,
-    group_delta: &mut HashMap<(Option<u32>, u16), i64>,
+    sizes: &mut Sizes,
 ) {
     let d = (scratch.len() - from) as i64 - (n.end - n.start) as i64;
     edits.push(Edit {
@@ -419,16 +525,7 @@ fn push_whole(
         output: from..scratch.len(),
     });
     if d != 0 {
-        add_up(nodes, n.parent, d, grow);
-        *group_delta.entry((n.parent, n.group())).or_default() += d;
-    }
-}
-
-/// Adds `d` to the content size of `parent` and of every node enclosing it.
-fn add_up(nodes: &[Node], mut parent: Option<u32>, d: i64, grow: &mut HashMap<u32, i64>) {
-    while let Some(p) = parent {
-        *grow.entry(p).or_default() += d;
-        parent = nodes[p as usize].parent;
+        sizes.add(nodes, n, d);
     }
 }
 
@@ -451,13 +548,17 @@ fn write_len(out: &mut Vec<u8>, n: u32, width: usize, big: bool) {
     }
 }
 
-/// Sets the length field of a copied element header.
+/// Sets the length field of a copied element header (`header` starts where `n` does).
 fn set_len(header: &mut [u8], n: &Node, len: u32) {
     let (at, width) = n.len_at();
     let at = at - n.start;
-    let mut b = Vec::with_capacity(4);
-    write_len(&mut b, len, width, n.big);
-    header[at..at + width].copy_from_slice(&b);
+    let field = &mut header[at..at + width];
+    match (width, n.big) {
+        (2, false) => field.copy_from_slice(&(len as u16).to_le_bytes()),
+        (2, true) => field.copy_from_slice(&(len as u16).to_be_bytes()),
+        (_, false) => field.copy_from_slice(&len.to_le_bytes()),
+        (_, true) => field.copy_from_slice(&len.to_be_bytes()),
+    }
 }
 
 fn delimiter(tag: u32, big: bool) -> [u8; 8] {
@@ -474,18 +575,21 @@ fn delimiter(tag: u32, big: bool) -> [u8; 8] {
 }
 
 /// A VR-valid dummy value.
-fn dummy(vr: VR, study_id: &str) -> String {
+fn dummy(vr: VR, study_id: &str) -> &str {
     match vr {
-        VR::DA => "19000101".into(),
-        VR::TM => "000000".into(),
-        VR::DT => "19000101000000".into(),
-        VR::DS | VR::IS => "0".into(),
-        VR::AS => "000Y".into(),
-        VR::PN | VR::LO => study_id.into(),
-        VR::CS => "ANONYMIZED".into(),
-        _ => "ANONYMIZED".into(),
+        VR::DA => "19000101",
+        VR::TM => "000000",
+        VR::DT => "19000101000000",
+        VR::DS | VR::IS => "0",
+        VR::AS => "000Y",
+        VR::PN | VR::LO => study_id,
+        VR::CS => "ANONYMIZED",
+        _ => "ANONYMIZED",
     }
 }
+
+/// Every tag [`added`] may write.
+const ADDED_TAGS: [u32; 4] = [0x0012_0062, 0x0012_0063, 0x0012_0064, 0x0028_0303];
 
 /// The attributes every standard-profile output holds: (tag, VR, value).
 fn added(rules: &Rules) -> Vec<(u32, [u8; 2], String)> {
@@ -498,6 +602,34 @@ fn added(rules: &Rules) -> Vec<(u32, [u8; 2], String)> {
         v.push((0x0028_0303, *b"CS", "MODIFIED".to_string()));
     }
     v
+}
+
+/// [`added`]'s attributes as bytes in one encoding (big endian, implicit VR), in order: built
+/// once per thread for each rule set and encoding (the code sequence alone is some thirty small
+/// buffers, for every file otherwise).
+fn added_bytes(rules: &Rules, big: bool, implicit: bool) -> Rc<[(u32, Vec<u8>)]> {
+    type Built = Vec<(Rules, bool, bool, Rc<[(u32, Vec<u8>)]>)>;
+    thread_local! {
+        static BUILT: RefCell<Built> = const { RefCell::new(Vec::new()) };
+    }
+    BUILT.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some((.., bytes)) = b
+            .iter()
+            .find(|(r, bg, im, _)| *bg == big && *im == implicit && r == rules)
+        {
+            return Rc::clone(bytes);
+        }
+        if b.len() >= 16 {
+            b.clear(); // a long-lived process with many rule sets: stay bounded
+        }
+        let bytes: Rc<[(u32, Vec<u8>)]> = added(rules)
+            .into_iter()
+            .map(|(tag, vr, text)| (tag, element_bytes(tag, vr, &text, big, implicit, rules)))
+            .collect();
+        b.push((rules.clone(), big, implicit, Rc::clone(&bytes)));
+        bytes
+    })
 }
 
 /// One element's bytes in the file's encoding; the code sequence is built from the rules.
@@ -622,10 +754,11 @@ fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
         .iter()
         .filter(|n| n.kind == Kind::Element && !n.walked)
     {
-        let vr = vr_of(n);
+        if n.tag != BIRTH_DATE && vr_of(n) != VR::DA {
+            continue;
+        }
         let v = trimmed(value(buf, n));
-        if (vr == VR::DA || n.tag == BIRTH_DATE) && v.len() == 8 && !id.dates.iter().any(|d| d == v)
-        {
+        if v.len() == 8 && !id.dates.iter().any(|d| d == v) {
             id.dates.push(v.to_vec());
         }
     }
@@ -633,7 +766,41 @@ fn identity(buf: &[u8], nodes: &[Node], ctx: &Context) -> Identity {
 }
 
 /// A blob needle: the bytes, their same-length substitute, and what may stand beside them.
-type Needle<'a> = (&'a [u8], Vec<u8>, fn(u8) -> bool);
+type Needle = (Vec<u8>, Vec<u8>, fn(u8) -> bool);
+
+/// The dates and words [`scrub_blob`] substitutes, the same for every kept private value of a
+/// file: gathered once per file.
+struct BlobNeedles {
+    /// In the order they are tried at one position: dates first, then the texts.
+    needles: Vec<Needle>,
+    /// Whether a byte is the first byte of some needle.
+    first: [bool; 256],
+}
+
+impl BlobNeedles {
+    fn of(id: &Identity, ctx: &Context) -> Self {
+        let mut needles: Vec<Needle> = Vec::new();
+        if !ctx.rules.has(DeidOption::RetainLongFullDates) {
+            for d in &id.dates {
+                let s = String::from_utf8_lossy(d);
+                let sub = shift_date(&s, ctx.offset_days).unwrap_or_else(|| "19000101".into());
+                if sub.len() == d.len() {
+                    needles.push((d.clone(), sub.into_bytes(), |b: u8| !b.is_ascii_digit()));
+                }
+            }
+        }
+        for t in &id.texts {
+            needles.push((t.clone(), vec![b'X'; t.len()], |b: u8| {
+                !b.is_ascii_alphanumeric()
+            }));
+        }
+        let mut first = [false; 256];
+        for (nd, _, _) in &needles {
+            first[usize::from(nd[0])] = true;
+        }
+        BlobNeedles { needles, first }
+    }
+}
 
 /// Same-length substitutes for the participant's identifiers inside a kept private value:
 /// every UID-shaped token (digits and dots, at least 16 characters and 4 dots: the file's own
@@ -644,7 +811,7 @@ type Needle<'a> = (&'a [u8], Vec<u8>, fn(u8) -> bool);
 fn scrub_blob(
     buf: &[u8],
     n: &Node,
-    id: &Identity,
+    blob: &BlobNeedles,
     ctx: &Context,
     edits: &mut Vec<Edit>,
     scratch: &mut Vec<u8>,
@@ -658,7 +825,15 @@ fn scrub_blob(
     // UID-shaped tokens.
     let mut i = 0;
     while i < v.len() {
-        if !v[i].is_ascii_digit() || (i > 0 && uidish(v[i - 1])) {
+        if !v[i].is_ascii_digit() {
+            // Skip to the next digit (a blob is mostly other bytes).
+            i += v[i..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .unwrap_or(v.len() - i);
+            continue;
+        }
+        if i > 0 && uidish(v[i - 1]) {
             i += 1;
             continue;
         }
@@ -678,33 +853,21 @@ fn scrub_blob(
     }
     // Dates and words in one pass: (needle, substitute, boundary test), tried only where the
     // byte is the first byte of some needle.
-    let mut needles: Vec<Needle<'_>> = Vec::new();
-    if !ctx.rules.has(DeidOption::RetainLongFullDates) {
-        for d in &id.dates {
-            let s = String::from_utf8_lossy(d);
-            let sub = shift_date(&s, ctx.offset_days).unwrap_or_else(|| "19000101".into());
-            if sub.len() == d.len() {
-                needles.push((d, sub.into_bytes(), |b: u8| !b.is_ascii_digit()));
-            }
-        }
-    }
-    for t in &id.texts {
-        needles.push((t, vec![b'X'; t.len()], |b: u8| !b.is_ascii_alphanumeric()));
-    }
-    let mut first = [false; 256];
-    for (nd, _, _) in &needles {
-        first[usize::from(nd[0])] = true;
-    }
+    let (needles, first) = (&blob.needles, &blob.first);
     let mut i = 0;
     while i < v.len() {
         let cur = out.as_deref().unwrap_or(v);
         if !first[usize::from(cur[i])] {
-            i += 1;
+            // Skip to the next byte that starts a needle (`cur` is unchanged till then).
+            i += cur[i..]
+                .iter()
+                .position(|b| first[usize::from(*b)])
+                .unwrap_or(cur.len() - i);
             continue;
         }
         let hit = needles.iter().find(|(nd, _, boundary)| {
             cur.len() - i >= nd.len()
-                && &cur[i..i + nd.len()] == *nd
+                && &cur[i..i + nd.len()] == nd.as_slice()
                 && (i == 0 || boundary(cur[i - 1]))
                 && cur.get(i + nd.len()).is_none_or(|b| boundary(*b))
         });
@@ -1064,6 +1227,16 @@ mod tests {
         assert!(out.ends_with(&[
             0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 4, 0, 0, 0, 1, 2, 3, 4
         ]));
+    }
+
+    #[test]
+    fn vr_from_bytes_is_dicom_cores_from_binary() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let want = dicom_core::VR::from_binary([a, b]).unwrap_or(dicom_core::VR::UN);
+                assert_eq!(super::vr_from_bytes([a, b]), want, "{a} {b}");
+            }
+        }
     }
 
     #[test]

@@ -51,11 +51,12 @@
 //! ([`SIEMENS_CONVERSION_BLOCKS`], kept whole). A kept private value still undergoes the
 //! same-length substitution of the participant's identifiers described in [`crate::deid`].
 
-use super::table::{Code, Row, tables};
+use super::table::{Code, Row, TagPattern, tables};
 use super::{Act, DeidOption};
 use crate::finding::TagRef;
 use dicom_core::VR;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The Siemens private blocks that dcm2niix and heudiconv read (CSA headers, MR header), kept
 /// whole under `retain-safe-private`.
@@ -144,12 +145,47 @@ pub fn check_options(options: &[DeidOption]) -> Result<(), String> {
 }
 
 /// A resolved rule set: which action each element undergoes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Rules {
     name: String,
     base: Base,
     options: BTreeSet<DeidOption>,
+    /// `options` as bits ([`bit`]): [`Rules::has`] is asked for every element of every file.
+    mask: u16,
+    /// [`Rules::row_action`] of every row of Table E.1-1 (by index), for a DA or DT value and
+    /// for any other VR: resolved once, as `options` only changes in [`Rules::resolve`].
+    row_acts: Arc<[(Act, Act)]>,
     overrides: BTreeMap<TagRef, Act>,
+}
+
+/// What `#[derive(PartialEq)]` compared before `mask` and `row_acts` (which only repeat
+/// `options`) were added.
+impl PartialEq for Rules {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.base == other.base
+            && self.options == other.options
+            && self.overrides == other.overrides
+    }
+}
+
+impl Eq for Rules {}
+
+/// What `#[derive(Debug)]` printed before `mask` and `row_acts` were added.
+impl std::fmt::Debug for Rules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rules")
+            .field("name", &self.name)
+            .field("base", &self.base)
+            .field("options", &self.options)
+            .field("overrides", &self.overrides)
+            .finish()
+    }
+}
+
+/// An option's bit in [`Rules`]'s mask.
+fn bit(option: DeidOption) -> u16 {
+    1 << (option as u16)
 }
 
 impl Rules {
@@ -161,12 +197,26 @@ impl Rules {
         if set.contains(&DeidOption::RetainLongModifiedDates) {
             set.remove(&DeidOption::RetainLongFullDates);
         }
-        Self {
+        let mut rules = Self {
             name: base.name().to_string(),
             base,
+            mask: set.iter().fold(0, |m, o| m | bit(*o)),
             options: set,
+            row_acts: Arc::new([]),
             overrides: BTreeMap::new(),
-        }
+        };
+        rules.row_acts = tables()
+            .rows
+            .iter()
+            .map(|row| {
+                let tag = row_tag(row);
+                (
+                    rules.row_action(tag, row, VR::DA),
+                    rules.row_action(tag, row, VR::LO),
+                )
+            })
+            .collect();
+        rules
     }
 
     /// Names the rule set (a profile file's `name`), as DeidentificationMethod will say it.
@@ -201,7 +251,7 @@ impl Rules {
 
     /// True when `option` is selected.
     pub fn has(&self, option: DeidOption) -> bool {
-        self.options.contains(&option)
+        self.mask & bit(option) != 0
     }
 
     /// The overrides a profile file added, by tag.
@@ -239,16 +289,26 @@ impl Rules {
         }
         if KEPT_TREES.contains(&tag)
             && vr == VR::SQ
-            && let Some(row) = tables().row(tag)
+            && let Some(i) = tables().row_index(tag)
         {
-            return match self.row_action(tag, row, vr) {
+            return match self.row_act(i, vr) {
                 Act::Dummy => Act::Keep,
                 a => for_vr(a, vr),
             };
         }
-        match tables().row(tag) {
-            Some(row) => for_vr(self.row_action(tag, row, vr), vr),
+        match tables().row_index(tag) {
+            Some(i) => for_vr(self.row_act(i, vr), vr),
             None => Act::Keep,
+        }
+    }
+
+    /// [`Rules::row_action`] of row `i` for `vr`, as resolved in [`Rules::resolve`].
+    fn row_act(&self, i: usize, vr: VR) -> Act {
+        let (date, other) = self.row_acts[i];
+        if matches!(vr, VR::DA | VR::DT) {
+            date
+        } else {
+            other
         }
     }
 
@@ -305,6 +365,9 @@ impl Rules {
         format!("anontrack {} {}", env!("CARGO_PKG_VERSION"), self.name)
     }
 
+    /// A row's action for an element of `tag` (one the row covers) and `vr`: it depends on `vr`
+    /// only through whether it is DA or DT, and on `tag` only through [`TYPE1_IN_COMMON_IODS`]
+    /// (rows of one tag each).
     fn row_action(&self, tag: TagRef, row: &Row, vr: VR) -> Act {
         let temporal = row.option(DeidOption::RetainLongModifiedDates).is_some()
             || row.option(DeidOption::RetainLongFullDates).is_some();
@@ -318,19 +381,31 @@ impl Rules {
         if temporal && self.has(DeidOption::RetainLongFullDates) {
             return Act::Keep;
         }
-        let chosen: Vec<Code> = row
-            .options
-            .iter()
-            .filter(|(o, _)| self.has(*o))
-            .map(|(_, c)| *c)
-            .collect();
-        if chosen.iter().any(|c| c.k) {
+        // The codes of the selected options' columns (no list built: this runs per element).
+        let chosen = || {
+            row.options
+                .iter()
+                .filter(|(o, _)| self.has(*o))
+                .map(|(_, c)| *c)
+        };
+        if chosen().any(|c| c.k) {
             return Act::Keep;
         }
-        if chosen.iter().any(|c| c.c) {
+        if chosen().any(|c| c.c) {
             return Act::Clean;
         }
         basic_action(tag, row.basic)
+    }
+}
+
+/// A tag `row` covers: its own for an exact row; for a repeating group or the private row,
+/// one of its tags (never one of [`TYPE1_IN_COMMON_IODS`], the only tags
+/// [`Rules::row_action`] tells apart within a row).
+fn row_tag(row: &Row) -> TagRef {
+    match row.tag {
+        TagPattern::Exact(t) => t,
+        TagPattern::Repeating { base, element } => TagRef(base, element.unwrap_or(0)),
+        TagPattern::Private => TagRef(0x0009, 0x1000),
     }
 }
 
@@ -531,6 +606,76 @@ mod tests {
             codes,
             ["113100", "113105", "113107", "113108", "113109", "113111"]
         );
+    }
+
+    #[test]
+    fn has_answers_from_the_options() {
+        let sets: [&[DeidOption]; 4] = [
+            &[],
+            &NEURO_OPTIONS,
+            &DeidOption::ALL,
+            &[DeidOption::RetainUids, DeidOption::CleanGraphics],
+        ];
+        for base in [Base::Basic, Base::Neuro] {
+            for set in sets {
+                let r = Rules::resolve(base, set);
+                for o in DeidOption::ALL {
+                    assert_eq!(r.has(o), r.options.contains(&o), "{o:?}");
+                }
+            }
+        }
+        let d = format!(
+            "{:?}",
+            Rules::resolve(Base::Basic, &[DeidOption::RetainUids])
+        );
+        assert_eq!(
+            d,
+            "Rules { name: \"basic\", base: Basic, options: {RetainUids}, overrides: {} }"
+        );
+    }
+
+    #[test]
+    fn resolved_rows_answer_as_row_action_does() {
+        let vrs = [
+            VR::DA,
+            VR::DT,
+            VR::TM,
+            VR::LO,
+            VR::SQ,
+            VR::UI,
+            VR::OB,
+            VR::PN,
+        ];
+        let sets: [&[DeidOption]; 5] = [
+            &[],
+            &NEURO_OPTIONS,
+            &[DeidOption::RetainLongFullDates, DeidOption::CleanGraphics],
+            &[DeidOption::RetainUids, DeidOption::CleanStructuredContent],
+            &[
+                DeidOption::RetainInstitutionIdentity,
+                DeidOption::RetainDeviceIdentity,
+            ],
+        ];
+        for base in [Base::Basic, Base::Neuro] {
+            for set in sets {
+                let r = Rules::resolve(base, set);
+                for (i, row) in tables().rows.iter().enumerate() {
+                    let tags: Vec<TagRef> = match row.tag {
+                        TagPattern::Exact(t) => vec![t],
+                        TagPattern::Repeating { base, element } => (0..0x20)
+                            .step_by(2)
+                            .map(|g| TagRef(base + g, element.unwrap_or(0x1234)))
+                            .collect(),
+                        TagPattern::Private => vec![],
+                    };
+                    for tag in tags {
+                        for vr in vrs {
+                            assert_eq!(r.row_act(i, vr), r.row_action(tag, row, vr), "{tag}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

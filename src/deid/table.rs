@@ -157,26 +157,37 @@ pub struct Tables {
     pub safe_private: Vec<SafePrivate>,
     /// CID 7050: (code value, code meaning), scheme `DCM`.
     pub method_codes: Vec<(&'static str, &'static str)>,
-    exact: HashMap<TagRef, usize>,
+    exact: ExactIndex,
     /// The rows for repeating groups (`50xx`, `60xx`, ...), in table order: the few rows a tag
     /// the table does not list exactly is matched against.
     repeating: Vec<usize>,
+    /// Whether some repeating row's group base has this high byte (`0x50` for `50xx`): most
+    /// tags the table does not list skip the scan of [`Tables::repeating`].
+    repeating_high: [bool; 256],
 }
 
 impl Tables {
     /// The row for a tag: an exact row first, then a repeating group; `None` for private tags
     /// (see [`Tables::private_row`]) and for attributes the table does not list.
     pub fn row(&self, tag: TagRef) -> Option<&Row> {
+        self.row_index(tag).map(|i| &self.rows[i])
+    }
+
+    /// [`Tables::row`]'s index in [`Tables::rows`].
+    pub fn row_index(&self, tag: TagRef) -> Option<usize> {
         if tag.0 % 2 == 1 {
             return None;
         }
-        if let Some(&i) = self.exact.get(&tag) {
-            return Some(&self.rows[i]);
+        if let Some(i) = self.exact.get(tag) {
+            return Some(i);
+        }
+        if !self.repeating_high[usize::from(tag.0 >> 8)] {
+            return None;
         }
         self.repeating
             .iter()
-            .map(|&i| &self.rows[i])
-            .find(|r| r.tag.matches(tag))
+            .copied()
+            .find(|&i| self.rows[i].tag.matches(tag))
     }
 
     /// The row for private attributes.
@@ -276,9 +287,15 @@ fn parse() -> Result<Tables, String> {
             return Err(format!("E.1-1 lists {t} twice"));
         }
     }
-    let repeating = (0..rows.len())
+    let repeating: Vec<usize> = (0..rows.len())
         .filter(|&i| matches!(rows[i].tag, TagPattern::Repeating { .. }))
         .collect();
+    let mut repeating_high = [false; 256];
+    for &i in &repeating {
+        if let TagPattern::Repeating { base, .. } = rows[i].tag {
+            repeating_high[usize::from(base >> 8)] = true;
+        }
+    }
     let mut safe_private = Vec::new();
     for line in data_lines(E3_10_1) {
         let f: Vec<&'static str> = line.split('|').collect();
@@ -306,9 +323,64 @@ fn parse() -> Result<Tables, String> {
         rows,
         safe_private,
         method_codes,
-        exact,
+        exact: ExactIndex::new(&exact),
         repeating,
+        repeating_high,
     })
+}
+
+/// The exact rows by tag, looked up for every element of every file: open addressing on a
+/// multiplicative hash of the 32-bit tag (a `HashMap`'s SipHash cost more than the rest of the
+/// lookup). A slot holds the tag and its row index + 1 (0: empty); a quarter of the slots at
+/// most are used, so a probe ends soon.
+#[derive(Debug)]
+struct ExactIndex {
+    slots: Vec<(u32, u32)>,
+    shift: u32,
+}
+
+impl ExactIndex {
+    fn new(rows: &HashMap<TagRef, usize>) -> Self {
+        let size = (rows.len() * 4).next_power_of_two().max(16);
+        let mut index = ExactIndex {
+            slots: vec![(0, 0); size],
+            shift: 32 - size.trailing_zeros(),
+        };
+        let mask = size - 1;
+        for (t, &row) in rows {
+            let tag = key(*t);
+            let mut i = index.slot(tag);
+            while index.slots[i].1 != 0 {
+                i = (i + 1) & mask;
+            }
+            index.slots[i] = (tag, row as u32 + 1);
+        }
+        index
+    }
+
+    fn slot(&self, tag: u32) -> usize {
+        (tag.wrapping_mul(0x9E37_79B1) >> self.shift) as usize
+    }
+
+    fn get(&self, tag: TagRef) -> Option<usize> {
+        let tag = key(tag);
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(tag);
+        loop {
+            let (t, row) = self.slots[i];
+            if row == 0 {
+                return None;
+            }
+            if t == tag {
+                return Some(row as usize - 1);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+fn key(t: TagRef) -> u32 {
+    (u32::from(t.0) << 16) | u32::from(t.1)
 }
 
 #[cfg(test)]
@@ -380,6 +452,50 @@ mod tests {
         assert!(!t.is_safe_private("SIEMENS MR HEADER", 0x0019, 0x08));
         assert!(!t.is_safe_private("SIEMENS CSA HEADER", 0x0029, 0x10));
         assert!(t.is_safe_private("GEMS_PARM_01", 0x0043, 0x39));
+    }
+
+    #[test]
+    fn the_exact_index_finds_every_exact_row_and_nothing_else() {
+        let t = tables();
+        let mut listed = 0;
+        for (i, r) in t.rows.iter().enumerate() {
+            if let TagPattern::Exact(tag) = r.tag {
+                assert_eq!(t.exact.get(tag), Some(i), "{tag}");
+                listed += 1;
+            }
+        }
+        let by_tag: HashMap<TagRef, usize> = (0..t.rows.len())
+            .filter_map(|i| match t.rows[i].tag {
+                TagPattern::Exact(tag) => Some((tag, i)),
+                _ => None,
+            })
+            .collect();
+        let mut found = 0;
+        for g in (0..=0xFFFFu32).step_by(2) {
+            for e in [0u16, 1, 0x10, 0x20, 0x30, 0x1000, 0x1010, 0xA160, 0xFFFF] {
+                let tag = TagRef(g as u16, e);
+                let want = by_tag.get(&tag).copied();
+                assert_eq!(t.exact.get(tag), want, "{tag}");
+                found += usize::from(want.is_some());
+            }
+        }
+        assert!(listed > 500 && found > 0, "{listed} {found}");
+        // `row` as first written: an exact row, else the first repeating row that matches.
+        for g in 0..=0xFFFFu16 {
+            for e in [0u16, 0x0010, 0x3000, 0x4000, 0x1234] {
+                let tag = TagRef(g, e);
+                let want = if g % 2 == 1 {
+                    None
+                } else {
+                    by_tag.get(&tag).map(|&i| &t.rows[i]).or_else(|| {
+                        t.rows.iter().find(|r| {
+                            matches!(r.tag, TagPattern::Repeating { .. }) && r.tag.matches(tag)
+                        })
+                    })
+                };
+                assert_eq!(t.row(tag), want, "{tag}");
+            }
+        }
     }
 
     #[test]
