@@ -292,8 +292,11 @@ fn basic_keeps(basic: &Rules, t: TagRef, vr: [u8; 2]) -> bool {
     let packed =
         u64::from(t.0) << 32 | u64::from(t.1) << 16 | u64::from(vr[0]) << 8 | u64::from(vr[1]);
     KEEPS.with(|c| {
-        *c.borrow_mut()
-            .entry(packed)
+        let mut c = c.borrow_mut();
+        if c.len() > 1 << 16 {
+            c.clear(); // a hostile file of many made-up tags: stay bounded
+        }
+        *c.entry(packed)
             .or_insert_with(|| basic.action(t, super::standard::vr_named(vr)) == Act::Keep)
     })
 }
