@@ -414,25 +414,16 @@ impl Head {
         Ok(head)
     }
 
-    /// Appends up to `want` bytes to `buf` with as few reads as the kernel allows (one, as a
-    /// rule; `read_to_end` would read in small growing chunks). Fewer bytes than asked means
-    /// the file shrank while being read: what is there is the file.
+    /// Appends up to `want` bytes to `buf`, read straight into its spare capacity (no
+    /// zero-filling first, which cost about an eighth of the neuro run). Fewer bytes than asked
+    /// means the file shrank while being read: what is there is the file.
     fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> std::io::Result<()> {
         let start = buf.len();
-        buf.resize(start + want, 0);
-        let mut got = 0;
-        while got < want {
-            match (&self.file).read(&mut buf[start + got..]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    buf.truncate(start + got);
-                    return Err(e);
-                }
-            }
-        }
-        buf.truncate(start + got);
+        buf.reserve_exact(want);
+        // `read_to_end` retries `Interrupted` and keeps what it read before an error.
+        let read = (&self.file).take(want as u64).read_to_end(buf);
+        let got = buf.len() - start;
+        read?;
         if got < want {
             self.len = buf.len();
         }

@@ -546,8 +546,71 @@ struct Header {
     len_field: LenField,
 }
 
-/// Reads the element header at `pos`.
+/// Reads the element header at `pos`: from one 12-byte slice when the prefix holds that many
+/// bytes (every read then succeeds), else byte range by byte range ([`header_checked`]).
 fn header(b: Bytes<'_>, pos: usize, enc: Encoding) -> Result<Header, LocateError> {
+    let Some(raw) = pos
+        .checked_add(12)
+        .and_then(|e| b.buf.get(pos..e))
+        .and_then(|r| <&[u8; 12]>::try_from(r).ok())
+    else {
+        return header_checked(b, pos, enc);
+    };
+    let big = enc.big();
+    let u16_at = |i: usize| {
+        let x = [raw[i], raw[i + 1]];
+        if big {
+            u16::from_be_bytes(x)
+        } else {
+            u16::from_le_bytes(x)
+        }
+    };
+    let u32_at = |i: usize| {
+        let x = [raw[i], raw[i + 1], raw[i + 2], raw[i + 3]];
+        if big {
+            u32::from_be_bytes(x)
+        } else {
+            u32::from_le_bytes(x)
+        }
+    };
+    let tag = (u32::from(u16_at(0)) << 16) | u32::from(u16_at(2));
+    if enc == Encoding::ImplicitLe || tag >> 16 == 0xFFFE {
+        return Ok(Header {
+            tag,
+            vr: None,
+            value_start: pos + 8,
+            len: u32_at(4),
+            len_field: LenField::U32,
+        });
+    }
+    let vr = [raw[4], raw[5]];
+    if !KNOWN_VRS.contains(&vr) {
+        return Err(LocateError::Malformed {
+            at: pos,
+            what: "not a valid VR",
+        });
+    }
+    if LONG_VRS.contains(&vr) {
+        Ok(Header {
+            tag,
+            vr: Some(vr),
+            value_start: pos + 12,
+            len: u32_at(8),
+            len_field: LenField::U32,
+        })
+    } else {
+        Ok(Header {
+            tag,
+            vr: Some(vr),
+            value_start: pos + 8,
+            len: u32::from(u16_at(6)),
+            len_field: LenField::U16,
+        })
+    }
+}
+
+/// [`header`] near the end of the bytes read: each field bounds-checked on its own.
+fn header_checked(b: Bytes<'_>, pos: usize, enc: Encoding) -> Result<Header, LocateError> {
     let big = enc.big();
     let tag = (u32::from(b.u16(pos, big)?) << 16) | u32::from(b.u16(pos + 2, big)?);
     // Items and delimiters carry no VR, whatever the encoding.
@@ -710,6 +773,52 @@ mod tests {
             &mut out,
         )?;
         Ok(out.iter().map(|e| e.tag).collect())
+    }
+
+    #[test]
+    fn header_reads_as_header_checked_does() {
+        let flat = |r: Result<Header, LocateError>| {
+            r.map(|h| (h.tag, h.vr, h.value_start, h.len, h.len_field))
+        };
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for round in 0..20_000u32 {
+            let mut buf = [0u8; 20];
+            for byte in buf.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *byte = x as u8;
+            }
+            if round % 2 == 0 {
+                // A real VR (short or long), an item tag now and then.
+                let vr = KNOWN_VRS[(x >> 8) as usize % KNOWN_VRS.len()];
+                buf[4..6].copy_from_slice(&vr);
+                buf[10..12].copy_from_slice(&vr);
+                if round % 6 == 0 {
+                    buf[0..2].copy_from_slice(&[0xFE, 0xFF]);
+                    buf[6..8].copy_from_slice(&[0xFE, 0xFF]);
+                }
+            }
+            let n = (x >> 16) as usize % 21;
+            let len = n + (x >> 24) as usize % 3;
+            let b = Bytes {
+                buf: &buf[..n],
+                len,
+            };
+            for pos in [0, 2, 6, 8] {
+                for enc in [
+                    Encoding::ImplicitLe,
+                    Encoding::ExplicitLe,
+                    Encoding::ExplicitBe,
+                ] {
+                    assert_eq!(
+                        flat(header(b, pos, enc)),
+                        flat(header_checked(b, pos, enc)),
+                        "{buf:?} {n} {len} {pos} {enc:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
