@@ -153,7 +153,7 @@ impl Key {
 /// A `YYYYMMDD` date moved by `days`; `None` when it is not such a date.
 ///
 /// Eight ASCII digits (every date a file holds) are moved by civil-calendar arithmetic
-/// ([`days_from_civil`], [`civil_from_days`]); anything else, and a result outside the years
+/// (`days_from_civil`, `civil_from_days`); anything else, and a result outside the years
 /// 0000-9999, goes through chrono, whose answer this gives in every case (tested).
 pub fn shift_date(date: &str, days: i64) -> Option<String> {
     if let Some(moved) = shift_digits(date.as_bytes(), days) {
