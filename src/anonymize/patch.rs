@@ -161,7 +161,9 @@ pub fn plan(
                 if holds_sequence(el) && !value.is_empty() {
                     return Err(PatchError::Sequence(tag));
                 }
-                if rule.text.is_some()
+                // Text never goes into a binary VR; emptying one is fine (a zero-length value
+                // is valid for every VR, as the standard profiles' writer also allows).
+                if rule.text.as_deref().is_some_and(|t| !t.is_empty())
                     && let Some(vr) = vr_of(el)
                     && is_binary_vr(&vr)
                 {

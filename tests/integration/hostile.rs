@@ -347,6 +347,52 @@ fn anonymize_refuses_text_in_a_profile_tag_whose_vr_is_ul() {
     binary_vr_is_refused(b"UL");
 }
 
+/// Emptying an element is not writing text: a rule `empty` on an element with a binary VR gives
+/// it a zero-length value (valid for every VR) instead of refusing the file.
+#[test]
+fn an_empty_rule_empties_a_binary_vr_element() {
+    let w = Workdir::new();
+    participant_with(
+        &w,
+        "7001",
+        "vr-OB.dcm",
+        &profile_tag_with_binary_vr("7001", b"OB"),
+    );
+    std::fs::write(
+        w.join("empty.toml"),
+        "name = \"empty\"\ndescription = \"\"\n\n[[rule]]\ntag = \"0010,0010\"\nkeyword = \"PatientName\"\naction = \"empty\"\n",
+    )
+    .unwrap();
+    let m = run_measured(
+        w.path(),
+        [
+            "anonymize",
+            "raw/7001",
+            "anon/S1",
+            "--original-id",
+            "7001",
+            "--study-id",
+            "S1",
+            "--profile",
+            "empty.toml",
+        ],
+    );
+    let out = m.run.stdout() + &m.run.stderr();
+    assert_eq!(m.run.code(), 0, "{out}");
+    let written = harness::listing(&w.join("anon/S1"));
+    let file = written
+        .iter()
+        .find(|f| f.ends_with("vr-OB.dcm"))
+        .expect("written");
+    let bytes = std::fs::read(w.join("anon/S1").join(file)).unwrap();
+    // (0010,0010) OB, two reserved bytes, a 4-byte length of zero.
+    let empty = [0x10, 0x00, 0x10, 0x00, b'O', b'B', 0, 0, 0, 0, 0, 0];
+    assert!(
+        bytes.windows(empty.len()).any(|x| x == empty),
+        "(0010,0010) was not emptied"
+    );
+}
+
 #[test]
 fn verify_refuses_a_deflated_file_of_5000_nested_sequences() {
     verify_refuses("nested.dcm", &deflated_nested("7001"));
