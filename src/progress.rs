@@ -6,7 +6,8 @@
 //! library users hand them [`NoProgress`] or a closure wrapped in [`OnFile`]. Calls come from
 //! many worker threads at once, so implementations must be `Sync`.
 //!
-//! A row goes through [`Phase`]s (checking IDs, writing, verifying); the row runner announces
+//! A row goes through [`Phase`]s (checking IDs, writing, verifying; in `sync` each file is
+//! verified as it is written); the row runner announces
 //! them ([`Passes`] names the anonymizer's two passes), so a bar can say what it counts.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,6 +21,8 @@ pub enum Phase {
     Writing,
     /// The verifier's pass: each output compared with its raw file.
     Verifying,
+    /// `sync`'s second pass: each file written, then compared with its raw file at once.
+    WritingVerifying,
 }
 
 impl Phase {
@@ -29,6 +32,7 @@ impl Phase {
             Phase::CheckingIds => "checking IDs",
             Phase::Writing => "writing",
             Phase::Verifying => "verifying",
+            Phase::WritingVerifying => "write+verify",
         }
     }
 
@@ -190,7 +194,12 @@ mod tests {
 
     #[test]
     fn labels_fit_their_column() {
-        for p in [Phase::CheckingIds, Phase::Writing, Phase::Verifying] {
+        for p in [
+            Phase::CheckingIds,
+            Phase::Writing,
+            Phase::Verifying,
+            Phase::WritingVerifying,
+        ] {
             assert!(p.label().len() <= Phase::WIDTH, "{p:?}");
         }
         assert_eq!(Phase::CheckingIds.label().len(), Phase::WIDTH);

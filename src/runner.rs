@@ -19,8 +19,9 @@ use crate::study::Study;
 use crate::verify::Verifier;
 use std::path::{Path, PathBuf};
 
-/// The anonymizer's passes, as a row's progress names them.
-const ANONYMIZER_PASSES: &[Phase] = &[Phase::CheckingIds, Phase::Writing];
+/// The anonymizer's passes, as a row's progress names them: each written file is verified at
+/// once (the verifier's pass then holds only the files the writer did not write, if any).
+const ANONYMIZER_PASSES: &[Phase] = &[Phase::CheckingIds, Phase::WritingVerifying];
 
 /// Works one planned row to its end and writes its JSON report. Problems in the data become
 /// findings; only a failure to write the report is an error, and [`Error::Interrupted`] when a
@@ -58,6 +59,20 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
     });
     let checked_dir = staged.as_deref().unwrap_or(&item.anon_dir);
     let mut disk_full = false;
+    let expected_date = (item.action == Stage::Anonymize).then_some(study.date());
+    let mut verifier = Verifier::new(study.profile())
+        .original_id(original_id)
+        .study_id(&item.id)
+        .run_date(expected_date)
+        .today(study.today())
+        .leftovers(true); // the report's leftovers line
+    // The verifier reads the key's bytes itself and recomputes every keyed value.
+    if study.needs_key()
+        && let Some(key) = crate::verify::keyed::Key::read(&study.key_path())
+    {
+        verifier = verifier.key(key);
+    }
+    let mut session = None;
 
     if folders_ok && let Some(staged) = &staged {
         // What an interrupted or crashed run left here is incomplete by definition.
@@ -72,13 +87,23 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         && findings.is_empty()
         && let Some(staged) = &staged
     {
+        // Each file is checked as soon as it is written, while it is still in the processor's
+        // cache; the folder as a whole after the last one (below). Without a session (a raw
+        // folder that cannot be listed) the check runs afterwards and reports why.
+        session = verifier.session(&item.raw_dir, staged).ok();
+        let check = |rel: &str| {
+            if let Some(s) = &session {
+                s.check_written(rel);
+            }
+        };
         // An error here (a folder that cannot be read or written) is this row's problem: the
         // other rows still run and the workbook still records them.
         let anonymizer = Anonymizer::new(study.profile())
             .date(study.date())
             .original_id(original_id)
             .study_id(&item.id)
-            .map_uids(study.mapping_dir().is_some());
+            .map_uids(study.mapping_dir().is_some())
+            .after_write(&check);
         match anonymizer.anonymize_dir(
             &item.raw_dir,
             staged,
@@ -125,23 +150,21 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         }
     }
 
-    // The verifier runs after a clean anonymization, and alone for a pending check.
+    // The verifier's check is done after a clean anonymization, and alone for a pending check.
     if folders_ok && findings.is_empty() {
-        let expected_date = (item.action == Stage::Anonymize).then_some(study.date());
-        let mut verifier = Verifier::new(study.profile())
-            .original_id(original_id)
-            .study_id(&item.id)
-            .run_date(expected_date)
-            .today(study.today())
-            .leftovers(true); // the report's leftovers line
-        // The verifier reads the key's bytes itself and recomputes every keyed value.
-        if study.needs_key()
-            && let Some(key) = crate::verify::keyed::Key::read(&study.key_path())
-        {
-            verifier = verifier.key(key);
-        }
-        progress.phase(Phase::Verifying);
-        match verifier.verify_dir(&item.raw_dir, checked_dir, progress) {
+        let report = match session.take() {
+            Some(session) => {
+                if session.unchecked() > 0 {
+                    progress.phase(Phase::Verifying);
+                }
+                session.finish(progress)
+            }
+            None => {
+                progress.phase(Phase::Verifying);
+                verifier.verify_dir(&item.raw_dir, checked_dir, progress)
+            }
+        };
+        match report {
             Ok(report) => {
                 files_checked = report.files_checked;
                 findings.extend(report.findings.iter().cloned());
@@ -443,9 +466,10 @@ mod tests {
             (r.audit.outcome.as_str(), r.audit.initials.as_deref()),
             ("passed", Some("KH"))
         );
-        // Three passes over the eight files: the ID check, the writing, the verifier.
+        // Two passes over the eight files: the ID check, then the writing with each file
+        // verified as it is written (no verifier's pass of its own: nothing was left for it).
         let seen = seen.into_inner().unwrap();
-        assert_eq!(seen.len(), 24);
+        assert_eq!(seen.len(), 16);
         assert!(
             seen.iter()
                 .all(|&(done, total)| total == 8 && (1..=8).contains(&done))

@@ -10,7 +10,7 @@ use super::file::{self, Probe, Scratch};
 use super::idcheck::{self, IdCheck, IdMismatch};
 use super::output::{absolute, remove_stale_temps};
 use super::run::{ParticipantRun, PrivateCreator, VrWarning, WrittenFile};
-use super::{Anonymizer, FileError};
+use super::{AfterWrite, Anonymizer, FileError};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, TagRef};
 use crate::folder::{self, RefusedLink, renamed};
@@ -261,6 +261,9 @@ impl Anonymizer<'_> {
                             }
                             if self.map_uids {
                                 acc.uids.extend(o.uids);
+                            }
+                            if let Some(AfterWrite(f)) = self.after_write {
+                                f(rel);
                             }
                         }
                         Err(FileError::NotDicom | FileError::Dicomdir) => {

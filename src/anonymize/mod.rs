@@ -54,6 +54,17 @@ pub struct Anonymizer<'p> {
     key: Option<crate::deid::StudyKey>,
     date_offset: Option<i64>,
     map_uids: bool,
+    after_write: Option<AfterWrite<'p>>,
+}
+
+/// What [`Anonymizer::after_write`] calls with each written file's raw relative path.
+#[derive(Clone, Copy)]
+struct AfterWrite<'p>(&'p (dyn Fn(&str) + Sync));
+
+impl std::fmt::Debug for AfterWrite<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterWrite(..)")
+    }
 }
 
 impl<'p> Anonymizer<'p> {
@@ -68,6 +79,7 @@ impl<'p> Anonymizer<'p> {
             key: profile.key.clone(),
             date_offset: None,
             map_uids: false,
+            after_write: None,
         }
     }
 
@@ -130,6 +142,15 @@ impl<'p> Anonymizer<'p> {
     /// names. Required by [`anonymize_dir`](Self::anonymize_dir).
     pub fn study_id(mut self, id: &str) -> Self {
         self.study_id = Some(id.trim().to_string());
+        self
+    }
+
+    /// Calls `f` with a file's path relative to the raw folder (`/`-separated) once its
+    /// anonymized copy is in place, on the thread that wrote it, during
+    /// [`anonymize_dir`](Self::anonymize_dir) (`sync` checks each file then, while it is still
+    /// in the processor's cache). Files not written are not passed.
+    pub fn after_write(mut self, f: &'p (dyn Fn(&str) + Sync)) -> Self {
+        self.after_write = Some(AfterWrite(f));
         self
     }
 

@@ -48,7 +48,9 @@ use dicom_dictionary_std::StandardDataDictionary;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use sweep::Needles;
 
 /// How serious a finding is; findings are listed most serious first.
@@ -314,9 +316,119 @@ impl<'p> Verifier<'p> {
         anon: &Path,
         progress: &dyn Progress,
     ) -> Result<VerifyReport> {
+        self.session(raw, anon)?.finish(progress)
+    }
+
+    /// A participant's check in two halves, for a caller that writes the anonymized folder
+    /// itself (`sync`): [`Session::check_written`] checks one file as soon as its anonymized copy
+    /// is in place, while both files are still in the processor's cache, and
+    /// [`Session::finish`] checks every file not checked yet and then the folder as a whole.
+    /// The verifier still reads both files from disk itself and names the anonymized file by
+    /// its own rule; the writer only says which raw file it is done with. The report equals
+    /// [`verify_dir`](Self::verify_dir)'s after the writer is done.
+    ///
+    /// Errors when the raw folder is missing or cannot be listed, or the folders overlap.
+    pub fn session<'v>(&'v self, raw: &Path, anon: &Path) -> Result<Session<'v, 'p>> {
         let raw_list = tree::list(raw)?;
         // Like `anonymize`: the anonymized folder must not be, or lie inside, the raw one.
         crate::folder::check_apart(raw, anon)?;
+        let done = raw_list
+            .files
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        Ok(Session {
+            verifier: self,
+            raw: raw.to_path_buf(),
+            anon: anon.to_path_buf(),
+            raw_list,
+            done,
+            early: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The outcome of the raw file `raw_rel` (index `i` in the raw listing), whose anonymized
+    /// copy is `anon_rel`; `has_anon` says whether that copy is in the anonymized listing.
+    fn check_listed(
+        &self,
+        raw: &Path,
+        anon: &Path,
+        raw_rel: &str,
+        anon_rel: String,
+        has_anon: bool,
+    ) -> Checked {
+        let raw_path = tree::join(raw, raw_rel);
+        let not_dicom = || Checked {
+            not_dicom: true,
+            ..Checked::default()
+        };
+        if has_anon {
+            // Read once: the signature is checked on the bytes that are parsed.
+            let bytes = parse::read_file(&raw_path).ok();
+            let dicom = match &bytes {
+                Some(b) => tree::is_signed(b),
+                None => tree::is_dicom(&raw_path),
+            };
+            if dicom {
+                let anon_path = tree::join(anon, &anon_rel);
+                self.check_read(bytes, parse::read_file(&anon_path), &anon_rel)
+            } else {
+                not_dicom()
+            }
+        } else if !tree::is_dicom(&raw_path) {
+            not_dicom()
+        } else {
+            // Read anyway: its needles (a name only this file holds) are the participant's, to
+            // be looked for in every other anonymized file.
+            let bytes = std::fs::read(&raw_path).ok();
+            let mut scratch = Vec::new();
+            let parsed = bytes.as_deref().map(|b| parse::read(b, &mut scratch));
+            match parsed {
+                Some(Err(unfit)) if unfit != parse::Unfit::Broken => {
+                    // No copy because the raw file itself is broken (the anonymizer refuses
+                    // it): say that, rather than blame the anonymized folder.
+                    Checked {
+                        findings: vec![Ranked {
+                            rank: Rank::File,
+                            finding: Finding::new(format!(
+                                "raw file {}, so it has no anonymized copy",
+                                unfit.reason()
+                            ))
+                            .file(anon_rel),
+                        }],
+                        ..Checked::default()
+                    }
+                }
+                _ => Checked {
+                    findings: vec![Ranked {
+                        rank: Rank::File,
+                        finding: Finding::new("missing").file(anon_rel),
+                    }],
+                    needles: parsed
+                        .and_then(Result::ok)
+                        .map(|f| self.needles_of(&f.root)),
+                    missing: true,
+                    ..Checked::default()
+                },
+            }
+        }
+    }
+
+    /// [`Session::finish`]: the files not checked yet, then the folder as a whole.
+    fn finish_session(
+        &self,
+        session: Session<'_, '_>,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
+        let Session {
+            raw,
+            anon,
+            raw_list,
+            done,
+            early,
+            ..
+        } = session;
+        let (raw, anon) = (raw.as_path(), anon.as_path());
         let anon_list = tree::list(anon)?;
         // Sorted, so a binary search stands in for a set of the anonymized names.
         let has_anon = |rel: &str| {
@@ -329,79 +441,35 @@ impl<'p> Verifier<'p> {
         // Under a standard profile, UIDs in names get their keyed UIDs (the lab profile renames
         // only the ID). Without the key the names cannot be mapped: such files show as missing.
         let uids = self.profile.standard.as_ref().and(self.key.as_ref());
-        progress.start(raw_list.files.len() as u64);
+        let todo: Vec<usize> = (0..raw_list.files.len())
+            .filter(|&i| !done[i].load(Ordering::Relaxed))
+            .collect();
+        // No pass at all when every file was checked as it was written.
+        let passes = !todo.is_empty();
+        if passes {
+            progress.start(todo.len() as u64);
+        }
         // Each file's outcome is folded in as it comes: counts, the union of the needles, and
         // the findings (none for a passing file); nothing else is kept per file.
-        let acc = raw_list
-            .files
+        let acc = todo
             .par_iter()
-            .enumerate()
             .inspect(|_| progress.file_done())
             .fold(
                 || VerifyAcc::new(original, &self.exclude),
-                |mut acc, (i, raw_rel)| {
+                |mut acc, &i| {
+                    let raw_rel = &raw_list.files[i];
                     let anon_rel = tree::map_rel(raw_rel, original, study, uids);
-                    let raw_path = tree::join(raw, raw_rel);
-                    let not_dicom = || Checked {
-                        not_dicom: true,
-                        ..Checked::default()
-                    };
-                    let r = if has_anon(&anon_rel) {
-                        // Read once: the signature is checked on the bytes that are parsed.
-                        let bytes = parse::read_file(&raw_path).ok();
-                        let dicom = match &bytes {
-                            Some(b) => tree::is_signed(b),
-                            None => tree::is_dicom(&raw_path),
-                        };
-                        if dicom {
-                            let anon_path = tree::join(anon, &anon_rel);
-                            self.check_read(bytes, &raw_path, &anon_path, &anon_rel)
-                        } else {
-                            not_dicom()
-                        }
-                    } else if !tree::is_dicom(&raw_path) {
-                        not_dicom()
-                    } else {
-                        // Read anyway: its needles (a name only this file holds) are the
-                        // participant's, to be looked for in every other anonymized file.
-                        let bytes = std::fs::read(&raw_path).ok();
-                        let mut scratch = Vec::new();
-                        let parsed = bytes.as_deref().map(|b| parse::read(b, &mut scratch));
-                        match parsed {
-                            Some(Err(unfit)) if unfit != parse::Unfit::Broken => {
-                                // No copy because the raw file itself is broken (the anonymizer
-                                // refuses it): say that, rather than blame the anonymized folder.
-                                Checked {
-                                    findings: vec![Ranked {
-                                        rank: Rank::File,
-                                        finding: Finding::new(format!(
-                                            "raw file {}, so it has no anonymized copy",
-                                            unfit.reason()
-                                        ))
-                                        .file(anon_rel),
-                                    }],
-                                    ..Checked::default()
-                                }
-                            }
-                            _ => Checked {
-                                findings: vec![Ranked {
-                                    rank: Rank::File,
-                                    finding: Finding::new("missing").file(anon_rel),
-                                }],
-                                needles: parsed
-                                    .and_then(Result::ok)
-                                    .map(|f| self.needles_of(&f.root)),
-                                missing: true,
-                                ..Checked::default()
-                            },
-                        }
-                    };
-                    acc.add(i, r);
+                    let present = has_anon(&anon_rel);
+                    acc.add(i, self.check_listed(raw, anon, raw_rel, anon_rel, present));
                     acc
                 },
             )
             .reduce(|| VerifyAcc::new(original, &self.exclude), VerifyAcc::merge);
-        progress.finish();
+        let early = early.into_inner().unwrap_or_else(|e| e.into_inner());
+        let acc = early.into_iter().fold(acc, VerifyAcc::merge);
+        if passes {
+            progress.finish();
+        }
 
         let mut report = VerifyReport {
             profile: self.profile.name.clone(),
@@ -535,17 +603,16 @@ impl<'p> Verifier<'p> {
 
     /// Compares one pair of files; `rel` names the anonymized file in findings.
     fn check_pair(&self, raw: &Path, anon: &Path, rel: &str) -> Checked {
-        self.check_read(parse::read_file(raw).ok(), raw, anon, rel)
+        self.check_read(parse::read_file(raw).ok(), parse::read_file(anon), rel)
     }
 
-    /// [`check_pair`](Self::check_pair) with the raw file's bytes already read (`None`: the
-    /// read failed). Each file is read once and parsed once by [`parse`], the verifier's own
+    /// [`check_pair`](Self::check_pair) with both files already read (raw `None`: the read
+    /// failed). Each file is read once and parsed once by [`parse`], the verifier's own
     /// reader; nothing is decoded or copied.
     fn check_read(
         &self,
         raw_bytes: Option<parse::Bytes>,
-        _raw: &Path,
-        anon: &Path,
+        anon_bytes: std::io::Result<parse::Bytes>,
         rel: &str,
     ) -> Checked {
         let file_finding = |msg: &str| Ranked {
@@ -569,7 +636,6 @@ impl<'p> Verifier<'p> {
             }
         };
         let needles = self.needles_of(&raw_file.root);
-        let anon_bytes = parse::read_file(anon);
         let mut anon_scratch = Vec::new();
         let anon_file = match &anon_bytes {
             Ok(b) => parse::read(b, &mut anon_scratch),
@@ -668,6 +734,83 @@ impl<'p> Verifier<'p> {
             compared: true,
             ..Checked::default()
         }
+    }
+}
+
+/// A participant's check begun before its anonymized files are all written (see
+/// [`Verifier::session`]). Shared by the writer's threads: [`check_written`](Self::check_written)
+/// takes `&self`.
+pub struct Session<'v, 'p> {
+    verifier: &'v Verifier<'p>,
+    raw: PathBuf,
+    anon: PathBuf,
+    raw_list: tree::Listing,
+    /// One flag per raw file: checked already.
+    done: Vec<AtomicBool>,
+    /// What the early checks found, folded per thread; a thread takes one out while it works.
+    early: Mutex<Vec<VerifyAcc>>,
+}
+
+impl Session<'_, '_> {
+    /// Checks the raw file `raw_rel` (relative to the raw folder, `/`-separated) against its
+    /// anonymized copy, which the caller has just put in place. A file the raw listing does
+    /// not hold, one checked already or one whose copy cannot be found is left to
+    /// [`finish`](Self::finish), which then judges it as `verify` would.
+    pub fn check_written(&self, raw_rel: &str) {
+        let v = self.verifier;
+        let files = &self.raw_list.files;
+        let Ok(i) = files.binary_search_by(|f| f.as_str().cmp(raw_rel)) else {
+            return;
+        };
+        if self.done[i].swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let uids = v.profile.standard.as_ref().and(v.key.as_ref());
+        let (original, study) = (v.original_id.as_deref(), v.study_id.as_deref());
+        let anon_rel = tree::map_rel(raw_rel, original, study, uids);
+        let anon_bytes = parse::read_file(&tree::join(&self.anon, &anon_rel));
+        if anon_bytes
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            // Not where the verifier looks for it: `finish` reports it from the listings.
+            self.done[i].store(false, Ordering::Relaxed);
+            return;
+        }
+        let raw_bytes = parse::read_file(&tree::join(&self.raw, raw_rel)).ok();
+        let checked = match &raw_bytes {
+            Some(b) if !tree::is_signed(b) => Checked {
+                not_dicom: true,
+                ..Checked::default()
+            },
+            None if !tree::is_dicom(&tree::join(&self.raw, raw_rel)) => Checked {
+                not_dicom: true,
+                ..Checked::default()
+            },
+            _ => v.check_read(raw_bytes, anon_bytes, &anon_rel),
+        };
+        let lock = || self.early.lock().unwrap_or_else(|e| e.into_inner());
+        let mut acc = lock()
+            .pop()
+            .unwrap_or_else(|| VerifyAcc::new(original, &v.exclude));
+        acc.add(i, checked);
+        lock().push(acc);
+    }
+
+    /// How many raw files are not checked yet: [`finish`](Self::finish) checks them (one
+    /// pass of its progress).
+    pub fn unchecked(&self) -> usize {
+        self.done
+            .iter()
+            .filter(|d| !d.load(Ordering::Relaxed))
+            .count()
+    }
+
+    /// Checks every raw file not checked yet (`progress` advances once per such file), then
+    /// the folder as a whole: missing and extra files, file and folder names, every file again
+    /// with the needles of all raw files. Errors when the anonymized folder cannot be listed.
+    pub fn finish(self, progress: &dyn Progress) -> Result<VerifyReport> {
+        self.verifier.finish_session(self, progress)
     }
 }
 
@@ -817,5 +960,73 @@ mod tests {
             "{got:?}"
         );
         assert!(!report.passed);
+    }
+
+    /// `sync`'s way: files checked one by one as they are written (in any order, some twice,
+    /// one whose copy is missing, one the listing does not hold), the rest by `finish`. The
+    /// report must be `verify_dir`'s, finding for finding.
+    #[test]
+    fn a_session_checked_file_by_file_reports_what_verify_dir_reports() {
+        use crate::synth::{Faults, ParticipantSpec, write_participant};
+        let t = tempfile::tempdir().unwrap();
+        let (raw, anon) = (t.path().join("raw"), t.path().join("anon"));
+        let faults = Faults {
+            name_in_private: true,
+            notes_file: true,
+            ..Faults::default()
+        };
+        write_participant(&raw, &ParticipantSpec::new("5890001", 7).faults(faults)).unwrap();
+        let listing = tree::list(&raw).unwrap();
+        let dicom: Vec<&String> = listing
+            .files
+            .iter()
+            .filter(|f| f.ends_with(".dcm"))
+            .collect();
+        assert_eq!(dicom.len(), 8);
+        // Copies, unchanged: every profile element fails, the name is everywhere. One copy is
+        // missing and one copy is altered; the anonymized folder has one file too many.
+        for rel in &dicom[1..] {
+            let to = tree::join(&anon, rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(tree::join(&raw, rel), &to).unwrap();
+        }
+        let altered = tree::join(&anon, dicom[3]);
+        let mut bytes = std::fs::read(&altered).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xFF;
+        std::fs::write(&altered, bytes).unwrap();
+        std::fs::write(anon.join("extra.dcm"), b"not from the raw folder").unwrap();
+
+        let profile = Profile::lab();
+        let verifier = Verifier::new(&profile)
+            .original_id("5890001")
+            .study_id("S1");
+        let whole = verifier
+            .verify_dir(&raw, &anon, &crate::progress::NoProgress)
+            .unwrap();
+        let session = verifier.session(&raw, &anon).unwrap();
+        assert_eq!(session.unchecked(), 9);
+        for rel in dicom.iter().rev().chain(&dicom[2..4]) {
+            session.check_written(rel);
+        }
+        session.check_written("no/such/file.dcm");
+        // Left to `finish`: the notes and the file without a copy.
+        assert_eq!(session.unchecked(), 2);
+        let parts = session.finish(&crate::progress::NoProgress).unwrap();
+
+        let json = |r: &VerifyReport| serde_json::to_string_pretty(r).unwrap();
+        assert_eq!(json(&parts), json(&whole));
+        assert_eq!(
+            (
+                whole.files_checked,
+                whole.files_missing,
+                whole.files_extra,
+                whole.files_not_dicom
+            ),
+            (7, 1, 1, 1)
+        );
+        let text: Vec<String> = whole.findings.iter().map(|f| f.to_string()).collect();
+        assert!(text.iter().any(|f| f.contains("PixelData changed")), "{text:?}");
+        assert!(text.iter().any(|f| f.contains("missing")), "{text:?}");
     }
 }

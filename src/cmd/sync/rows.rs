@@ -288,7 +288,7 @@ mod tests {
         assert!(r.passed, "{:?}", r.findings);
         assert_eq!(
             *seen.0.lock().unwrap(),
-            ["checking IDs", "8", "writing", "8", "verifying", "8"]
+            ["checking IDs", "8", "write+verify", "8"]
         );
     }
 }
