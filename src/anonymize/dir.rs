@@ -263,7 +263,7 @@ impl Anonymizer<'_> {
                                 acc.uids.extend(o.uids);
                             }
                             if let Some(AfterWrite(f)) = self.after_write {
-                                f(rel);
+                                f(rel, &target);
                             }
                         }
                         Err(FileError::NotDicom | FileError::Dicomdir) => {

@@ -59,7 +59,7 @@ pub struct Anonymizer<'p> {
 
 /// What [`Anonymizer::after_write`] calls with each written file's raw relative path.
 #[derive(Clone, Copy)]
-struct AfterWrite<'p>(&'p (dyn Fn(&str) + Sync));
+struct AfterWrite<'p>(&'p (dyn Fn(&str, &Path) + Sync));
 
 impl std::fmt::Debug for AfterWrite<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -145,11 +145,11 @@ impl<'p> Anonymizer<'p> {
         self
     }
 
-    /// Calls `f` with a file's path relative to the raw folder (`/`-separated) once its
-    /// anonymized copy is in place, on the thread that wrote it, during
+    /// Calls `f` with a file's path relative to the raw folder (`/`-separated) and the path of
+    /// its anonymized copy once that copy is in place, on the thread that wrote it, during
     /// [`anonymize_dir`](Self::anonymize_dir) (`sync` checks each file then, while it is still
     /// in the processor's cache). Files not written are not passed.
-    pub fn after_write(mut self, f: &'p (dyn Fn(&str) + Sync)) -> Self {
+    pub fn after_write(mut self, f: &'p (dyn Fn(&str, &Path) + Sync)) -> Self {
         self.after_write = Some(AfterWrite(f));
         self
     }

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::exit::Outcome;
 use crate::ui::Ui;
 use chrono::NaiveDate;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `anontrack anonymize`.
 #[derive(Debug, clap::Args)]
@@ -86,11 +86,15 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     let profile = Profile::load(&profile, &cwd)?.with_options(&options)?;
+    // Each file's write to disk begins once it is written: the flush before publishing then
+    // has little left to wait for.
+    let writeback = |_: &str, written: &Path| crate::staging::start_writeback(written);
     let mut anonymizer = Anonymizer::new(&profile)
         .original_id(&original_id)
         .study_id(&study_id)
         .map_uids(write_mapping.is_some())
-        .jobs(jobs);
+        .jobs(jobs)
+        .after_write(&writeback);
     if profile.standard.is_some() {
         let path = key_file.unwrap_or_else(|| cwd.join(crate::deid::keyed::DEFAULT_KEY_FILE));
         anonymizer = anonymizer.key(load_key(&path, ui)?);

@@ -1026,7 +1026,10 @@ mod tests {
             (7, 1, 1, 1)
         );
         let text: Vec<String> = whole.findings.iter().map(|f| f.to_string()).collect();
-        assert!(text.iter().any(|f| f.contains("PixelData changed")), "{text:?}");
+        assert!(
+            text.iter().any(|f| f.contains("PixelData changed")),
+            "{text:?}"
+        );
         assert!(text.iter().any(|f| f.contains("missing")), "{text:?}");
     }
 }
