@@ -363,18 +363,8 @@ impl<'p> Verifier<'p> {
             ..Checked::default()
         };
         if has_anon {
-            // Read once: the signature is checked on the bytes that are parsed.
-            let bytes = parse::read_file(&raw_path).ok();
-            let dicom = match &bytes {
-                Some(b) => tree::is_signed(b),
-                None => tree::is_dicom(&raw_path),
-            };
-            if dicom {
-                let anon_path = tree::join(anon, &anon_rel);
-                self.check_read(bytes, parse::read_file(&anon_path), &anon_rel)
-            } else {
-                not_dicom()
-            }
+            let anon_path = tree::join(anon, &anon_rel);
+            self.check_present(&raw_path, || parse::read_file(&anon_path), &anon_rel)
         } else if !tree::is_dicom(&raw_path) {
             not_dicom()
         } else {
@@ -410,6 +400,30 @@ impl<'p> Verifier<'p> {
                     missing: true,
                     ..Checked::default()
                 },
+            }
+        }
+    }
+
+    /// The outcome of the raw file at `raw_path` whose anonymized copy `anon_rel` exists:
+    /// `anon` reads that copy, only if the raw file is DICOM.
+    fn check_present(
+        &self,
+        raw_path: &Path,
+        anon: impl FnOnce() -> std::io::Result<parse::Bytes>,
+        anon_rel: &str,
+    ) -> Checked {
+        // Read once: the signature is checked on the bytes that are parsed.
+        let bytes = parse::read_file(raw_path).ok();
+        let dicom = match &bytes {
+            Some(b) => tree::is_signed(b),
+            None => tree::is_dicom(raw_path),
+        };
+        if dicom {
+            self.check_read(bytes, anon(), anon_rel)
+        } else {
+            Checked {
+                not_dicom: true,
+                ..Checked::default()
             }
         }
     }
@@ -777,18 +791,8 @@ impl Session<'_, '_> {
             self.done[i].store(false, Ordering::Relaxed);
             return;
         }
-        let raw_bytes = parse::read_file(&tree::join(&self.raw, raw_rel)).ok();
-        let checked = match &raw_bytes {
-            Some(b) if !tree::is_signed(b) => Checked {
-                not_dicom: true,
-                ..Checked::default()
-            },
-            None if !tree::is_dicom(&tree::join(&self.raw, raw_rel)) => Checked {
-                not_dicom: true,
-                ..Checked::default()
-            },
-            _ => v.check_read(raw_bytes, anon_bytes, &anon_rel),
-        };
+        let raw_path = tree::join(&self.raw, raw_rel);
+        let checked = v.check_present(&raw_path, || anon_bytes, &anon_rel);
         let lock = || self.early.lock().unwrap_or_else(|e| e.into_inner());
         let mut acc = lock()
             .pop()
