@@ -224,6 +224,25 @@ pub fn vm_hwm_kb(status: &str) -> Option<u64> {
 }
 
 /// A participant folder `raw/<id>` of 8 synthetic files plus `name` holding `bytes`.
+/// `command raw/<id> anon/S1 --original-id <id> --study-id S1`, then `extra`: the one
+/// participant these tests work on.
+fn args<'a>(command: &'a str, id: &'a str, extra: &[&'a str]) -> Vec<String> {
+    let raw = format!("raw/{id}");
+    [
+        command,
+        &raw,
+        "anon/S1",
+        "--original-id",
+        id,
+        "--study-id",
+        "S1",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect()
+}
+
 fn participant_with(w: &Workdir, id: &str, name: &str, bytes: &[u8]) {
     let dir = w.join("raw").join(id);
     write_participant(&dir, &ParticipantSpec::new(id, 7)).unwrap();
@@ -235,18 +254,7 @@ fn participant_with(w: &Workdir, id: &str, name: &str, bytes: &[u8]) {
 fn anonymize_refuses(name: &str, bytes: &[u8]) -> Measured {
     let w = Workdir::new();
     participant_with(&w, "7001", name, bytes);
-    let m = run_measured(
-        w.path(),
-        [
-            "anonymize",
-            "raw/7001",
-            "anon/S1",
-            "--original-id",
-            "7001",
-            "--study-id",
-            "S1",
-        ],
-    );
+    let m = run_measured(w.path(), args("anonymize", "7001", &[]));
     m.expect_clean(1);
     let out = m.run.stdout() + &m.run.stderr();
     assert!(out.contains(name), "no finding names {name}:\n{out}");
@@ -264,18 +272,7 @@ fn verify_refuses(name: &str, bytes: &[u8]) -> Measured {
         std::fs::create_dir_all(w.join(dir)).unwrap();
         std::fs::write(w.join(dir).join(name), bytes).unwrap();
     }
-    let m = run_measured(
-        w.path(),
-        [
-            "verify",
-            "raw/7001",
-            "anon/S1",
-            "--original-id",
-            "7001",
-            "--study-id",
-            "S1",
-        ],
-    );
+    let m = run_measured(w.path(), args("verify", "7001", &[]));
     m.expect_clean(1);
     let out = m.run.stdout() + &m.run.stderr();
     assert!(out.contains(name), "no finding names {name}:\n{out}");
@@ -365,17 +362,7 @@ fn an_empty_rule_empties_a_binary_vr_element() {
     .unwrap();
     let m = run_measured(
         w.path(),
-        [
-            "anonymize",
-            "raw/7001",
-            "anon/S1",
-            "--original-id",
-            "7001",
-            "--study-id",
-            "S1",
-            "--profile",
-            "empty.toml",
-        ],
+        args("anonymize", "7001", &["--profile", "empty.toml"]),
     );
     let out = m.run.stdout() + &m.run.stderr();
     assert_eq!(m.run.code(), 0, "{out}");
@@ -425,18 +412,7 @@ fn anonymize_refuses_the_shared_hostile_files() {
         let raw = w.join("raw/P77001");
         std::fs::create_dir_all(&raw).unwrap();
         std::fs::write(raw.join(name), &bytes).unwrap();
-        let m = run_measured(
-            w.path(),
-            [
-                "anonymize",
-                "raw/P77001",
-                "anon/S1",
-                "--original-id",
-                "P77001",
-                "--study-id",
-                "S1",
-            ],
-        );
+        let m = run_measured(w.path(), args("anonymize", "P77001", &[]));
         m.expect_clean(1);
         assert!(m.run.stdout().contains(name), "{}", m.run.stdout());
     }
@@ -495,23 +471,10 @@ fn verify_survives_a_date_holding_latin_1_letters_under_neuro() {
     let mut file = preamble_and_meta(EXPLICIT_LE);
     file.extend(ds);
     participant_with(&w, "7001", "latin.dcm", &file);
-    let id = [
-        "--original-id",
-        "7001",
-        "--study-id",
-        "S1",
-        "--profile",
-        "neuro",
-    ];
-    let a = run_measured(
-        w.path(),
-        [&["anonymize", "raw/7001", "anon/S1"][..], &id[..]].concat(),
-    );
+    let neuro = ["--profile", "neuro"];
+    let a = run_measured(w.path(), args("anonymize", "7001", &neuro));
     a.expect_clean(0);
-    let v = run_measured(
-        w.path(),
-        [&["verify", "raw/7001", "anon/S1"][..], &id[..]].concat(),
-    );
+    let v = run_measured(w.path(), args("verify", "7001", &neuro));
     assert!(
         matches!(v.run.code(), 0 | 1),
         "verify ended with {}:\n{}",
@@ -543,16 +506,9 @@ fn a_deflated_stream_that_starts_like_file_meta_is_read_as_data() {
     file.extend(&stream);
     let w = Workdir::new();
     participant_with(&w, "7001", "starts-like-meta.dcm", &file);
-    let id = ["--original-id", "7001", "--study-id", "S1"];
-    let a = run_measured(
-        w.path(),
-        [&["anonymize", "raw/7001", "anon/S1"][..], &id[..]].concat(),
-    );
+    let a = run_measured(w.path(), args("anonymize", "7001", &[]));
     a.expect_clean(0);
     assert!(w.join("anon/S1/starts-like-meta.dcm").is_file());
-    let v = run_measured(
-        w.path(),
-        [&["verify", "raw/7001", "anon/S1"][..], &id[..]].concat(),
-    );
+    let v = run_measured(w.path(), args("verify", "7001", &[]));
     v.expect_clean(0);
 }
