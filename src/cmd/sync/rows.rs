@@ -290,5 +290,14 @@ mod tests {
             *seen.0.lock().unwrap(),
             ["checking IDs", "8", "write+verify", "8"]
         );
+        // A file the writer leaves alone (a notes file) is the verifier's own pass, after.
+        std::fs::write(dir.path().join("sourcedata/5890001/notes.txt"), b"notes").unwrap();
+        let seen = Recorder::default();
+        let r = crate::runner::run_row(&study, item, &seen).unwrap();
+        assert!(r.passed, "{:?}", r.findings);
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            ["checking IDs", "9", "write+verify", "8", "verifying", "1"]
+        );
     }
 }
