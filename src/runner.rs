@@ -91,12 +91,13 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
         // cache; the folder as a whole after the last one (below). Without a session (a raw
         // folder that cannot be listed) the check runs afterwards and reports why.
         session = verifier.session(&item.raw_dir, staged).ok();
+        let writeback = staging::Writeback::for_folder(staged);
         let check = |rel: &str, written: &Path| {
             if let Some(s) = &session {
                 s.check_written(rel);
             }
             // Checked: its write to disk can begin now, while the next files are worked on.
-            staging::start_writeback(written);
+            writeback.start(written);
         };
         // An error here (a folder that cannot be read or written) is this row's problem: the
         // other rows still run and the workbook still records them.

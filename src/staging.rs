@@ -6,7 +6,7 @@
 //! Durability: one `syncfs` of the filesystem holding the output flushes every file and folder
 //! entry the writer made (cheaper than an `fsync` per file from the worker threads, see
 //! docs/hardening.md), then the rename, then an `fsync` of the folders whose entries changed.
-//! [`start_writeback`] lets the disk begin on each file as soon as it is written and checked,
+//! [`Writeback`] lets the disk begin on each file as soon as it is written and checked,
 //! so that flush mostly finds the work done.
 //! The workbook is saved after that, by the caller. This module also answers how much space a
 //! folder's files need and how much its filesystem has left (for a full disk).
@@ -91,18 +91,51 @@ pub fn flush_filesystem(path: &Path) -> io::Result<()> {
     rustix::fs::syncfs(&dir).map_err(io::Error::from)
 }
 
-/// Starts writing a just-written file to disk without waiting (`posix_fadvise` with
+/// Starts writing each just-written file to disk without waiting (`posix_fadvise` with
 /// `DONTNEED`: the kernel begins the write-back of its dirty pages and keeps them until it is
 /// done), so the flush in [`publish`] finds little left and the disk works while the processor
-/// does. Call it once nothing will read the file soon: pages already on disk may leave the cache.
-/// Best effort: an error (a filesystem without the advice) changes nothing; a no-op on tmpfs.
-pub fn start_writeback(path: &Path) {
-    if no_sync() {
-        return;
+/// does. Made once per output folder: on a filesystem without write-back (tmpfs, ramfs: the pages
+/// are the data) it does nothing, not even open the file.
+#[derive(Debug, Clone, Copy)]
+pub struct Writeback {
+    on: bool,
+}
+
+impl Writeback {
+    /// For files written under `dir` (or, while it does not exist yet, under its nearest
+    /// existing ancestor, which is on the same filesystem for a staging folder).
+    pub fn for_folder(dir: &Path) -> Self {
+        let on = !no_sync()
+            && dir
+                .ancestors()
+                .find_map(|d| rustix::fs::statfs(d).ok())
+                .is_none_or(|s| !in_memory(fs_type(&s)));
+        Self { on }
     }
-    if let Ok(f) = std::fs::File::open(path) {
-        let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
+
+    /// Starts the write-back of `path`. Call it once nothing will read the file soon: pages
+    /// already on disk may leave the cache. Best effort: an error changes nothing.
+    pub fn start(&self, path: &Path) {
+        if !self.on {
+            return;
+        }
+        if let Ok(f) = std::fs::File::open(path) {
+            let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
+        }
     }
+}
+
+/// The filesystem type of a `statfs` result, as `i64` (its integer type differs by platform).
+#[allow(clippy::useless_conversion)]
+fn fs_type(s: &rustix::fs::StatFs) -> i64 {
+    i64::from(s.f_type)
+}
+
+/// Whether a `statfs` filesystem type is one whose files live only in memory.
+fn in_memory(f_type: i64) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    matches!(f_type, TMPFS_MAGIC | RAMFS_MAGIC)
 }
 
 /// `fsync` of a folder: its entries (a rename into it) reach the disk.
@@ -212,11 +245,23 @@ mod tests {
         let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let file = staged.join("a.dcm");
         std::fs::write(&file, &bytes).unwrap();
-        start_writeback(&file);
+        let writeback = Writeback::for_folder(&staged);
+        writeback.start(&file);
         assert_eq!(std::fs::read(&file).unwrap(), bytes);
-        start_writeback(&staged.join("gone.dcm"));
+        writeback.start(&staged.join("gone.dcm"));
         publish(&staged, &anon).unwrap();
         assert_eq!(std::fs::read(anon.join("a.dcm")).unwrap(), bytes);
+    }
+
+    /// Nothing to start where the files live in memory; a folder not made yet is judged by the
+    /// nearest one that exists.
+    #[test]
+    fn write_back_is_off_in_memory_and_on_elsewhere() {
+        assert!(in_memory(0x0102_1994) && in_memory(0x8584_58f6));
+        assert!(!in_memory(0xEF53)); // ext4
+        if Path::new("/dev/shm").is_dir() && !no_sync() {
+            assert!(!Writeback::for_folder(Path::new("/dev/shm/no/such/folder")).on);
+        }
     }
 
     #[test]

@@ -88,7 +88,8 @@ pub fn run(args: AnonymizeArgs, ui: &Ui) -> Result<Outcome> {
     let profile = Profile::load(&profile, &cwd)?.with_options(&options)?;
     // Each file's write to disk begins once it is written: the flush before publishing then
     // has little left to wait for.
-    let writeback = |_: &str, written: &Path| crate::staging::start_writeback(written);
+    let writeback = crate::staging::Writeback::for_folder(&anon_dir);
+    let writeback = |_: &str, written: &Path| writeback.start(written);
     let mut anonymizer = Anonymizer::new(&profile)
         .original_id(&original_id)
         .study_id(&study_id)
