@@ -143,11 +143,12 @@ pub fn run_row(study: &Study, item: &WorkItem, progress: &dyn Progress) -> Resul
             disk_full = true;
             staging::clear(staged).ok();
             let needed = staging::bytes_under(&item.raw_dir);
-            let free = staging::free_bytes(staged).unwrap_or(0);
+            let free = staging::free_bytes(staged)
+                .map(|f| format!(", {} free", staging::human(f)))
+                .unwrap_or_default();
             findings = vec![Finding::new(format!(
-                "disk full: about {} needed, {} free (the partial output was removed)",
+                "disk full: about {} needed{free} (the partial output was removed)",
                 staging::human(needed),
-                staging::human(free)
             ))];
             files_written = 0;
         }

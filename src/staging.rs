@@ -34,17 +34,31 @@ pub fn staging_root(staged: &Path) -> &Path {
     staged.parent().unwrap_or(staged)
 }
 
-/// True when `a` and `b` (or their nearest existing ancestors) are on one filesystem.
+/// True when `a` and `b` (or their nearest existing ancestors) are on one filesystem (on
+/// Windows: on one drive or share).
 fn same_filesystem(a: &Path, b: &Path) -> bool {
+    volume(a) == volume(b)
+}
+
+/// What tells filesystems apart: the device of `p`'s nearest existing ancestor.
+#[cfg(unix)]
+fn volume(p: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    let dev = |p: &Path| {
-        // Absolute first: a relative path's last ancestor is the empty path, which has none.
-        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        p.ancestors()
-            .find_map(|q| std::fs::metadata(q).ok())
-            .map(|m| m.dev())
-    };
-    dev(a) == dev(b)
+    // Absolute first: a relative path's last ancestor is the empty path, which has none.
+    let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    p.ancestors()
+        .find_map(|q| std::fs::metadata(q).ok())
+        .map(|m| m.dev())
+}
+
+/// What tells filesystems apart: the drive or share `p` is on.
+#[cfg(not(unix))]
+fn volume(p: &Path) -> Option<std::ffi::OsString> {
+    let p = std::path::absolute(p).ok()?;
+    match p.components().next()? {
+        std::path::Component::Prefix(prefix) => Some(prefix.as_os_str().to_ascii_lowercase()),
+        _ => None,
+    }
 }
 
 /// Removes a staging folder left by an earlier run (or by this one's failure); absent is fine.
@@ -82,13 +96,46 @@ pub fn publish(staged: &Path, anon: &Path) -> io::Result<()> {
 }
 
 /// `syncfs` on the filesystem holding `path`: every dirty file and folder entry on it reaches
-/// the disk.
+/// the disk. Where there is no `syncfs` (macOS, Windows), every file and folder under `path` is
+/// flushed one by one instead (slower, as durable).
 pub fn flush_filesystem(path: &Path) -> io::Result<()> {
     if no_sync() {
         return Ok(());
     }
-    let dir = std::fs::File::open(path)?;
-    rustix::fs::syncfs(&dir).map_err(io::Error::from)
+    #[cfg(target_os = "linux")]
+    {
+        let dir = std::fs::File::open(path)?;
+        rustix::fs::syncfs(&dir).map_err(io::Error::from)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        flush_each(path)
+    }
+}
+
+/// Flushes every file under `dir` (in parallel), then every folder, deepest first.
+#[cfg(not(target_os = "linux"))]
+fn flush_each(dir: &Path) -> io::Result<()> {
+    use rayon::prelude::*;
+    let (mut files, mut dirs) = (Vec::new(), vec![dir.to_path_buf()]);
+    let mut i = 0;
+    while let Some(d) = dirs.get(i).cloned() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let t = entry.file_type()?;
+            if t.is_dir() {
+                dirs.push(entry.path());
+            } else if t.is_file() {
+                files.push(entry.path());
+            }
+        }
+        i += 1;
+    }
+    files.par_iter().try_for_each(|f| {
+        // Windows flushes only a handle opened for writing.
+        std::fs::OpenOptions::new().write(true).open(f)?.sync_all()
+    })?;
+    dirs.iter().rev().try_for_each(|d| fsync_dir(d))
 }
 
 /// Starts writing each just-written file to disk without waiting (`posix_fadvise` with
@@ -105,11 +152,18 @@ impl Writeback {
     /// For files written under `dir` (or, while it does not exist yet, under its nearest
     /// existing ancestor, which is on the same filesystem for a staging folder).
     pub fn for_folder(dir: &Path) -> Self {
+        #[cfg(target_os = "linux")]
         let on = !no_sync()
             && dir
                 .ancestors()
                 .find_map(|d| rustix::fs::statfs(d).ok())
                 .is_none_or(|s| !in_memory(fs_type(&s)));
+        // Elsewhere there is no `posix_fadvise` to start it with.
+        #[cfg(not(target_os = "linux"))]
+        let on = {
+            let _ = dir;
+            false
+        };
         Self { on }
     }
 
@@ -119,31 +173,45 @@ impl Writeback {
         if !self.on {
             return;
         }
+        #[cfg(target_os = "linux")]
         if let Ok(f) = std::fs::File::open(path) {
             let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = path;
     }
 }
 
 /// The filesystem type of a `statfs` result, as `i64` (its integer type differs by platform).
+#[cfg(target_os = "linux")]
 #[allow(clippy::useless_conversion)]
 fn fs_type(s: &rustix::fs::StatFs) -> i64 {
     i64::from(s.f_type)
 }
 
 /// Whether a `statfs` filesystem type is one whose files live only in memory.
+#[cfg(target_os = "linux")]
 fn in_memory(f_type: i64) -> bool {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
     matches!(f_type, TMPFS_MAGIC | RAMFS_MAGIC)
 }
 
-/// `fsync` of a folder: its entries (a rename into it) reach the disk.
+/// `fsync` of a folder: its entries (a rename into it) reach the disk. A no-op on Windows, which
+/// cannot open a folder as a file (NTFS journals its folder entries itself).
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     if no_sync() {
         return Ok(());
     }
-    std::fs::File::open(dir)?.sync_all()
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// For benchmarks only (`scripts/bench.sh` measures the cost of durability with it):
@@ -166,8 +234,17 @@ fn ignore_not_found(e: io::Error) -> io::Result<()> {
 pub fn free_bytes(path: &Path) -> Option<u64> {
     let path = std::path::absolute(path).ok()?;
     let p = path.ancestors().find(|p| p.exists())?;
-    let s = rustix::fs::statvfs(p).ok()?;
-    Some(s.f_bavail.saturating_mul(s.f_frsize))
+    #[cfg(unix)]
+    {
+        let s = rustix::fs::statvfs(p).ok()?;
+        Some(s.f_bavail.saturating_mul(s.f_frsize))
+    }
+    // Not known here on Windows: callers then say nothing about free space.
+    #[cfg(not(unix))]
+    {
+        let _ = p;
+        None
+    }
 }
 
 /// The total size of the files under `dir` (what anonymizing it needs, about).
@@ -255,6 +332,7 @@ mod tests {
 
     /// Nothing to start where the files live in memory; a folder not made yet is judged by the
     /// nearest one that exists.
+    #[cfg(target_os = "linux")]
     #[test]
     fn write_back_is_off_in_memory_and_on_elsewhere() {
         assert!(in_memory(0x0102_1994) && in_memory(0x8584_58f6));
@@ -292,6 +370,7 @@ mod tests {
         assert_eq!(human(512), "512 bytes");
         assert_eq!(human(3 << 20), "3.0 MB");
         assert_eq!(human(1536 << 20), "1.5 GB");
+        #[cfg(unix)]
         assert!(free_bytes(Path::new("/")).is_some());
     }
 }

@@ -60,11 +60,12 @@ pub fn merge_part(part: &Path, dir: &Path) -> io::Result<()> {
 /// Makes `dir` owner-only if it is missing.
 fn make_dir(dir: &Path) -> io::Result<()> {
     if !dir.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        // Windows has no mode bits: there the folder gets its parent's permissions.
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
     }
     Ok(())
 }
@@ -122,6 +123,7 @@ fn merge(path: &Path, new: impl Iterator<Item = String>) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(".anontrack-mapping-");
+    #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o600));

@@ -92,13 +92,30 @@ fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
                 std::fs::create_dir(&d)?;
                 stack.push((s, d));
             } else if ft.is_symlink() {
-                std::os::unix::fs::symlink(std::fs::read_link(&s)?, &d)?;
+                relink(&s, &d)?;
             } else if std::fs::hard_link(&s, &d).is_err() {
                 std::fs::copy(&s, &d)?;
             }
         }
     }
     Ok(())
+}
+
+/// Makes `d` a symbolic link to where the link `s` points.
+#[cfg(unix)]
+fn relink(s: &Path, d: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(std::fs::read_link(s)?, d)
+}
+
+/// Makes `d` a symbolic link to where the link `s` points (a folder link as a folder link).
+#[cfg(windows)]
+fn relink(s: &Path, d: &Path) -> io::Result<()> {
+    let target = std::fs::read_link(s)?;
+    if s.is_dir() {
+        std::os::windows::fs::symlink_dir(target, d)
+    } else {
+        std::os::windows::fs::symlink_file(target, d)
+    }
 }
 
 #[cfg(test)]

@@ -223,7 +223,8 @@ fn no_room_for_next(study: &Study, rest: &[Step<'_>]) -> Option<String> {
         _ => None,
     })?;
     let needed = staging::bytes_under(&next.raw_dir);
-    let free = staging::free_bytes(&next.anon_dir).unwrap_or(0);
+    // Where free space cannot be known (Windows), the next row simply tries.
+    let free = staging::free_bytes(&next.anon_dir)?;
     (free < needed).then(|| {
         format!(
             "the disk holding {} is full: {} free, row {} ({}) needs about {}; free at least {} and run sync again (the rows done so far were saved)",
