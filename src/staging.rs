@@ -197,15 +197,23 @@ fn in_memory(f_type: i64) -> bool {
     matches!(f_type, TMPFS_MAGIC | RAMFS_MAGIC)
 }
 
-/// `fsync` of a folder: its entries (a rename into it) reach the disk. A no-op on Windows, which
-/// cannot open a folder as a file (NTFS journals its folder entries itself).
+/// `fsync` of a folder: its entries (a rename into it) reach the disk. Best effort on macOS,
+/// where not every filesystem takes a full sync of a folder, and a no-op on Windows, which cannot
+/// open a folder as a file (NTFS journals its folder entries itself).
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     if no_sync() {
         return Ok(());
     }
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     {
         std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        if let Ok(f) = std::fs::File::open(dir) {
+            let _ = f.sync_all();
+        }
+        Ok(())
     }
     #[cfg(not(unix))]
     {
