@@ -152,9 +152,11 @@ impl Writeback {
     /// For files written under `dir` (or, while it does not exist yet, under its nearest
     /// existing ancestor, which is on the same filesystem for a staging folder).
     pub fn for_folder(dir: &Path) -> Self {
+        // Absolute first: a relative path's last ancestor is the empty path, which has none.
         #[cfg(target_os = "linux")]
         let on = !no_sync()
-            && dir
+            && std::path::absolute(dir)
+                .unwrap_or_else(|_| dir.to_path_buf())
                 .ancestors()
                 .find_map(|d| rustix::fs::statfs(d).ok())
                 .is_none_or(|s| !in_memory(fs_type(&s)));
