@@ -3,12 +3,12 @@
 //! `AnonDcm` never holds a partial or unverified participant, whatever stops the run (Ctrl-C, a
 //! full disk, a crash, a power cut after the workbook turned green).
 //!
-//! Durability: one `syncfs` of the filesystem holding the output flushes every file and folder
-//! entry the writer made (cheaper than an `fsync` per file from the worker threads, see
-//! docs/hardening.md), then the rename, then an `fsync` of the folders whose entries changed.
-//! [`Writeback`] lets the disk begin on each file as soon as it is written and checked,
-//! so that flush mostly finds the work done.
-//! The workbook is saved after that, by the caller. This module also answers how much space a
+//! Durability: on Linux one `syncfs` of the filesystem holding the output flushes every file and
+//! folder entry the writer made (cheaper than an `fsync` per file from the worker threads, see
+//! docs/hardening.md); macOS and Windows have no `syncfs`, so there each file and folder is
+//! flushed in turn. Then the rename, then an `fsync` of the folders whose entries changed.
+//! [`Writeback`] lets the disk begin on each file as soon as it is written and checked (Linux),
+//! so that flush mostly finds the work done. The workbook is saved after that, by the caller. This module also answers how much space a
 //! folder's files need and how much its filesystem has left (for a full disk).
 
 use std::io;
