@@ -347,6 +347,20 @@ impl<'p> Verifier<'p> {
         })
     }
 
+    /// Where the anonymized copy of the raw file `raw_rel` should be, by the verifier's own
+    /// naming rule ([`tree::map_rel`]). Under a standard profile, UIDs in names get their keyed
+    /// UIDs (the lab profile renames only the ID); without the key the names cannot be mapped,
+    /// so such files show as missing.
+    fn anon_rel(&self, raw_rel: &str) -> String {
+        let uids = self.profile.standard.as_ref().and(self.key.as_ref());
+        tree::map_rel(
+            raw_rel,
+            self.original_id.as_deref(),
+            self.study_id.as_deref(),
+            uids,
+        )
+    }
+
     /// The outcome of the raw file `raw_rel` (index `i` in the raw listing), whose anonymized
     /// copy is `anon_rel`; `has_anon` says whether that copy is in the anonymized listing.
     fn check_listed(
@@ -451,10 +465,7 @@ impl<'p> Verifier<'p> {
                 .binary_search_by(|f| f.as_str().cmp(rel))
                 .is_ok()
         };
-        let (original, study) = (self.original_id.as_deref(), self.study_id.as_deref());
-        // Under a standard profile, UIDs in names get their keyed UIDs (the lab profile renames
-        // only the ID). Without the key the names cannot be mapped: such files show as missing.
-        let uids = self.profile.standard.as_ref().and(self.key.as_ref());
+        let original = self.original_id.as_deref();
         let todo: Vec<usize> = (0..raw_list.files.len())
             .filter(|&i| !done[i].load(Ordering::Relaxed))
             .collect();
@@ -472,7 +483,7 @@ impl<'p> Verifier<'p> {
                 || VerifyAcc::new(original, &self.exclude),
                 |mut acc, &i| {
                     let raw_rel = &raw_list.files[i];
-                    let anon_rel = tree::map_rel(raw_rel, original, study, uids);
+                    let anon_rel = self.anon_rel(raw_rel);
                     let present = has_anon(&anon_rel);
                     acc.add(i, self.check_listed(raw, anon, raw_rel, anon_rel, present));
                     acc
@@ -510,7 +521,7 @@ impl<'p> Verifier<'p> {
                 rank: Rank::Profile,
                 finding: Finding::new(format!("{} {msg}", keyword(tag)))
                     .tag(tag.0, tag.1)
-                    .file(tree::map_rel(&raw_list.files[i], original, study, uids)),
+                    .file(self.anon_rel(&raw_list.files[i])),
             });
         }
         report.leftovers = self.basic.as_ref().map(|_| tally.finish());
@@ -529,7 +540,7 @@ impl<'p> Verifier<'p> {
         let resweep: Vec<(String, Vec<Ranked>)> = again
             .par_iter()
             .map(|&i| {
-                let rel = tree::map_rel(&raw_list.files[i], original, study, uids);
+                let rel = self.anon_rel(&raw_list.files[i]);
                 let out = self.sweep_file(&tree::join(anon, &rel), &needles);
                 (rel, out)
             })
@@ -549,7 +560,7 @@ impl<'p> Verifier<'p> {
             if not_dicom.binary_search(&i).is_ok() {
                 continue;
             }
-            let anon_rel = tree::map_rel(raw_rel, original, study, uids);
+            let anon_rel = self.anon_rel(raw_rel);
             if let Ok(j) = anon_list
                 .files
                 .binary_search_by(|f| f.as_str().cmp(&anon_rel))
@@ -779,9 +790,7 @@ impl Session<'_, '_> {
         if self.done[i].swap(true, Ordering::Relaxed) {
             return;
         }
-        let uids = v.profile.standard.as_ref().and(v.key.as_ref());
-        let (original, study) = (v.original_id.as_deref(), v.study_id.as_deref());
-        let anon_rel = tree::map_rel(raw_rel, original, study, uids);
+        let anon_rel = v.anon_rel(raw_rel);
         let anon_bytes = parse::read_file(&tree::join(&self.anon, &anon_rel));
         if anon_bytes
             .as_ref()
@@ -796,7 +805,7 @@ impl Session<'_, '_> {
         let lock = || self.early.lock().unwrap_or_else(|e| e.into_inner());
         let mut acc = lock()
             .pop()
-            .unwrap_or_else(|| VerifyAcc::new(original, &v.exclude));
+            .unwrap_or_else(|| VerifyAcc::new(v.original_id.as_deref(), &v.exclude));
         acc.add(i, checked);
         lock().push(acc);
     }
