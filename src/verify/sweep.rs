@@ -69,6 +69,9 @@ pub struct Needles {
     /// Original UIDs and dates (extended needles only), searched as tokens in free text.
     uids: BTreeSet<String>,
     dates: BTreeSet<String>,
+    /// Some UID in `uids` is shorter than a date (8 characters): without one, a shorter
+    /// token is looked up in neither set.
+    short_uids: bool,
 }
 
 /// `kept(tag, vr)`: whether the profile keeps an element's original value (see
@@ -155,7 +158,7 @@ impl Needles {
                             for u in parse::text(b).split('\\') {
                                 // Well-known UIDs (SOP classes, transfer syntaxes) are no one's.
                                 if u.len() >= 8 && !u.starts_with("1.2.840.10008.") {
-                                    n.uids.insert(u.trim().to_string());
+                                    n.add_uid(u.trim());
                                 }
                             }
                         }
@@ -192,6 +195,13 @@ impl Needles {
         self.birth_dates.extend(other.birth_dates);
         self.uids.extend(other.uids);
         self.dates.extend(other.dates);
+        self.short_uids |= other.short_uids;
+    }
+
+    fn add_uid(&mut self, u: &str) {
+        // The empty UID needs no flag: empty runs are answered before the length filter.
+        self.short_uids |= !u.is_empty() && u.len() < 8;
+        self.uids.insert(u.to_string());
     }
 
     /// The first kind of needle found in `hay` (a name or a value).
@@ -224,23 +234,38 @@ impl Needles {
             while i < b.len() && tokenish(b[i]) {
                 i += 1;
             }
-            let t = hay[start..i].trim_matches('.');
-            let found = if t.is_empty() {
-                empty
-            } else if self.uids.contains(t) {
-                Some(Kind::Uid)
-            } else if t.len() >= 8 && self.dates.contains(&t[..8]) && !t.contains('.') {
-                Some(Kind::Date)
+            let run = &b[start..i];
+            let found = if run.len() < 8 && !self.short_uids {
+                // Too short for a date and for every UID: no lookup (most runs are numbers).
+                // Only a run of dots (or none) trims to the empty token.
+                if run.iter().all(|c| *c == b'.') {
+                    empty
+                } else {
+                    None
+                }
             } else {
-                None
+                let t = hay[start..i].trim_matches('.');
+                if t.is_empty() {
+                    empty
+                } else if self.uids.contains(t) {
+                    Some(Kind::Uid)
+                } else if t.len() >= 8 && self.dates.contains(&t[..8]) && !t.contains('.') {
+                    Some(Kind::Date)
+                } else {
+                    None
+                }
             };
             if found.is_some() {
                 return found;
             }
-            // The separator: one character, whatever its length in bytes.
-            match hay[i..].chars().next() {
-                Some(c) => i += c.len_utf8(),
-                None => return None,
+            // The separator: one character, whatever its length in bytes (a UTF-8 character's
+            // continuation bytes follow its first).
+            if i == b.len() {
+                return None;
+            }
+            i += 1;
+            while i < b.len() && b[i] & 0xC0 == 0x80 {
+                i += 1;
             }
         }
     }
@@ -568,8 +593,17 @@ pub fn is_csa(ds: &[Elem<'_>], tag: Tag) -> bool {
     if tag.0.is_multiple_of(2) || tag.1 < 0x1000 {
         return false;
     }
-    parse::get(ds, Tag(tag.0, tag.1 >> 8))
-        .is_some_and(|c| matches!(c.value, Val::Bytes(b) if parse::text(b) == "SIEMENS CSA HEADER"))
+    // On the bytes: `parse::text(b) == "SIEMENS CSA HEADER"` without decoding (the name is
+    // ASCII, so only these bytes, padded with spaces or NULs, decode to it).
+    let pad = |c: &u8| *c == b' ' || *c == 0;
+    parse::get(ds, Tag(tag.0, tag.1 >> 8)).is_some_and(|c| match c.value {
+        Val::Bytes(b) => {
+            let start = b.iter().position(|c| !pad(c)).unwrap_or(b.len());
+            let end = b.iter().rposition(|c| !pad(c)).map_or(start, |i| i + 1);
+            &b[start..end] == b"SIEMENS CSA HEADER"
+        }
+        _ => false,
+    })
 }
 
 /// An element's value as text, trimmed of padding (UTF-8, else Latin-1).
@@ -762,6 +796,37 @@ mod tests {
         assert!(swept(&n, o, &|_| false).is_empty());
     }
 
+    #[test]
+    fn the_csa_creator_is_recognised_on_its_bytes_as_by_its_text() {
+        let creators: [&[u8]; 8] = [
+            b"SIEMENS CSA HEADER",
+            b"SIEMENS CSA HEADER\0",
+            b" SIEMENS CSA HEADER  ",
+            b"\0SIEMENS CSA HEADER \0",
+            b"SIEMENS CSA HEADER2",
+            b"siemens csa header",
+            b"SIEMENS CSA\xA0HEADER",
+            b"",
+        ];
+        for c in creators {
+            let ds = [
+                Elem {
+                    tag: Tag(0x0029, 0x0010),
+                    vr: *b"LO",
+                    value: Val::Bytes(c),
+                },
+                Elem {
+                    tag: Tag(0x0029, 0x1010),
+                    vr: *b"OB",
+                    value: Val::Bytes(b"x"),
+                },
+            ];
+            let by_text = parse::text(c) == "SIEMENS CSA HEADER";
+            assert_eq!(is_csa(&ds, Tag(0x0029, 0x1010)), by_text, "{c:?}");
+            assert!(!is_csa(&ds, Tag(0x0029, 0x0010)));
+        }
+    }
+
     /// An SR document's template placeholders (`Last Name^First Name`, `Enter text`) give name
     /// needles (`name`, `text`) that are also words of its coded vocabulary: no finding there,
     /// while a name typed into a TextValue is still caught, and an ID in a code too.
@@ -950,6 +1015,8 @@ mod tests {
         };
         let pieces = [
             "1.2.3",
+            "1.2.3.4.5.6.7.8",
+            "1.2.3.4",
             "20240101",
             "2024010112",
             "1.2.3.",
@@ -962,13 +1029,18 @@ mod tests {
             "12345678.5",
             "",
         ];
-        for with_empty in [false, true] {
+        // With and without a UID shorter than a date (which turns the length filter off), with
+        // and without the empty UID.
+        for (short, with_empty) in [(true, false), (true, true), (false, false), (false, true)] {
             let mut n = Needles::default();
-            n.uids
-                .extend(["1.2.3".to_string(), "12345678.5".to_string()]);
+            n.add_uid("12345678.5");
+            n.add_uid("1.2.3.4.5.6.7.8");
+            if short {
+                n.add_uid("1.2.3");
+            }
             n.dates.insert("20240101".to_string());
             if with_empty {
-                n.uids.insert(String::new());
+                n.add_uid("");
             }
             for _ in 0..20_000 {
                 let len = next() % 8;
