@@ -9,6 +9,7 @@ use super::parse::{self, DataSet, Elem, Val};
 use crate::deid::{Act, Base, Rules};
 use crate::finding::TagRef;
 use dicom_core::Tag;
+use memchr::memmem::Finder;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -167,51 +168,62 @@ impl Tally {
         dates.sort_unstable();
         dates.dedup();
         let serial = text(Tag(0x0018, 0x1000)).filter(|s| s.len() >= 4);
+        // Searchers built once per file: a CSA header is searched for each of them.
+        let dates: Vec<Finder<'_>> = dates.iter().map(|d| Finder::new(d.as_bytes())).collect();
+        let serial = serial.as_deref().map(|s| Finder::new(s.as_bytes()));
+        let date_in = |b: &[u8]| dates.iter().any(|d| d.find(b).is_some());
+        let serial_in = |b: &[u8]| serial.as_ref().is_some_and(|s| s.find(b).is_some());
         let mut hides = [false; 4];
-        while let Some(ds) = stack.pop() {
-            for e in ds {
-                let holds = |b: &[u8], n: &str| holds(b, n.as_bytes());
-                match &e.value {
-                    Val::Seq(items) => stack.extend(items.iter().map(Vec::as_slice)),
-                    Val::Bytes(b) => {
-                        if &e.vr == b"UI" {
-                            hides[0] |= dates.iter().any(|d| holds(b, d));
-                            hides[1] |= serial.as_deref().is_some_and(|s| holds(b, s));
+        BASIC_KEEPS.with_borrow_mut(|cache| {
+            let mut keeps = |t: TagRef, vr: [u8; 2]| basic_keeps(cache, basic, t, vr);
+            while let Some(ds) = stack.pop() {
+                for e in ds {
+                    match &e.value {
+                        Val::Seq(items) => stack.extend(items.iter().map(Vec::as_slice)),
+                        Val::Bytes(b) => {
+                            if &e.vr == b"UI" {
+                                hides[0] |= date_in(b);
+                                hides[1] |= serial_in(b);
+                            }
+                            if super::sweep::is_csa(ds, e.tag) {
+                                hides[2] |= date_in(b);
+                                hides[3] |= serial_in(b);
+                            }
+                            if e.tag.1 == 0 || e.tag == parse::PIXEL_DATA {
+                                continue;
+                            }
+                            // What would be counted: a private group (one line per group,
+                            // creators and values alike), or a public element the Basic profile
+                            // does not keep. Asked first: most elements are kept, and then their
+                            // value need not be looked at.
+                            let t = if !e.tag.0.is_multiple_of(2) {
+                                TagRef(e.tag.0, 0x0000)
+                            } else if !keeps(TagRef(e.tag.0, e.tag.1), e.vr) {
+                                TagRef(e.tag.0, e.tag.1)
+                            } else {
+                                continue;
+                            };
+                            // Text is decoded only for text VRs: binary values (CSA headers) are
+                            // judged by their bytes, without a copy.
+                            let (empty, own) = if parse::is_text(e.vr) {
+                                let v = parse::text(b);
+                                let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
+                                    || (&e.vr == b"UI" && v.starts_with("2.25."));
+                                (v.is_empty(), own)
+                            } else {
+                                (b.iter().all(|c| matches!(c, b' ' | 0)), false)
+                            };
+                            let own = own
+                                || (ds.as_ptr() == top && own_top.binary_search(&e.tag).is_ok());
+                            if !empty && !own {
+                                seen.push(t);
+                            }
                         }
-                        if super::sweep::is_csa(ds, e.tag) {
-                            hides[2] |= dates.iter().any(|d| holds(b, d));
-                            hides[3] |= serial.as_deref().is_some_and(|s| holds(b, s));
-                        }
-                        if e.tag.1 == 0 || e.tag == parse::PIXEL_DATA {
-                            continue;
-                        }
-                        // Text is decoded only for text VRs: binary values (CSA headers) are
-                        // judged by their bytes, without a copy.
-                        let (empty, own) = if parse::is_text(e.vr) {
-                            let v = parse::text(b);
-                            let own = exclude.iter().any(|x| v.eq_ignore_ascii_case(x))
-                                || (&e.vr == b"UI" && v.starts_with("2.25."));
-                            (v.is_empty(), own)
-                        } else {
-                            (b.iter().all(|c| matches!(c, b' ' | 0)), false)
-                        };
-                        let own =
-                            own || (ds.as_ptr() == top && own_top.binary_search(&e.tag).is_ok());
-                        if empty || own {
-                            continue;
-                        }
-                        let t = TagRef(e.tag.0, e.tag.1);
-                        if !e.tag.0.is_multiple_of(2) {
-                            // Private: one line per group (creators and values alike).
-                            seen.push(TagRef(e.tag.0, 0x0000));
-                        } else if !basic_keeps(basic, t, e.vr) {
-                            seen.push(t);
-                        }
+                        Val::Frags(_) => {}
                     }
-                    Val::Frags(_) => {}
                 }
             }
-        }
+        });
         seen.sort_unstable();
         seen.dedup();
         for t in seen {
@@ -266,39 +278,26 @@ impl Tally {
     }
 }
 
-/// `n` somewhere in `b` (`n` not empty): as `b.windows(n.len()).any(|w| w == n)`, comparing
-/// only where the first and last bytes agree.
-fn holds(b: &[u8], n: &[u8]) -> bool {
-    let (Some(&first), Some(&last)) = (n.first(), n.last()) else {
-        return false;
-    };
-    if b.len() < n.len() {
-        return false;
-    }
-    let k = n.len() - 1;
-    (0..b.len() - k).any(|i| b[i] == first && b[i + k] == last && &b[i..=i + k] == n)
-}
-
 /// Whether the Basic profile keeps a public element (of this VR) as it is. Cached per thread:
 /// `basic` is always [`basic()`], and looking a tag up in the standard's table costs a scan of
 /// its repeating-group rows for every tag the table does not list.
-fn basic_keeps(basic: &Rules, t: TagRef, vr: [u8; 2]) -> bool {
-    thread_local! {
-        /// By tag and VR packed in one word.
-        static KEEPS: std::cell::RefCell<
-            std::collections::HashMap<u64, bool, super::standard::FastHash>,
-        > = Default::default();
-    }
+fn basic_keeps(cache: &mut KeepsCache, basic: &Rules, t: TagRef, vr: [u8; 2]) -> bool {
     let packed =
         u64::from(t.0) << 32 | u64::from(t.1) << 16 | u64::from(vr[0]) << 8 | u64::from(vr[1]);
-    KEEPS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() > 1 << 16 {
-            c.clear(); // a hostile file of many made-up tags: stay bounded
-        }
-        *c.entry(packed)
-            .or_insert_with(|| basic.action(t, super::standard::vr_named(vr)) == Act::Keep)
-    })
+    if cache.len() > 1 << 16 {
+        cache.clear(); // a hostile file of many made-up tags: stay bounded
+    }
+    *cache
+        .entry(packed)
+        .or_insert_with(|| basic.action(t, super::standard::vr_named(vr)) == Act::Keep)
+}
+
+/// [`basic_keeps`]' answers by tag and VR packed in one word.
+type KeepsCache = std::collections::HashMap<u64, bool, super::standard::FastHash>;
+
+thread_local! {
+    /// The thread's [`KeepsCache`], borrowed once per file.
+    static BASIC_KEEPS: std::cell::RefCell<KeepsCache> = Default::default();
 }
 
 /// The Basic profile's rules, against which leftovers are judged.
@@ -407,27 +406,6 @@ impl Leftovers {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn holds_finds_what_a_window_search_finds() {
-        let mut seed = 0xDEAD_BEEF_1234_5677u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for _ in 0..50_000 {
-            let mut bytes = |max: u64| -> Vec<u8> {
-                (0..next() % max)
-                    .map(|_| b"12.0"[(next() % 4) as usize])
-                    .collect()
-            };
-            let (b, n) = (bytes(24), bytes(6));
-            let want = !n.is_empty() && b.windows(n.len()).any(|w| w == n.as_slice());
-            assert_eq!(holds(&b, &n), want, "{b:?} {n:?}");
-        }
-    }
 
     fn one(tag: TagRef, keyword: &str, files: usize) -> Leftover {
         Leftover {
