@@ -19,6 +19,10 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The allocator the binary uses (`src/main.rs`), so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ORIGINAL_ID: &str = "70001";
 
 /// A temporary folder holding one raw file, plus where outputs go.
