@@ -478,6 +478,20 @@ mod tests {
             .collect()
     }
 
+    /// Up to `max` of `pieces`, drawn with [`bytes`] and joined: values in which the
+    /// participant's tokens, padding and separators meet in every order.
+    fn joined(seed: &mut u64, pieces: &[&[u8]], max: usize) -> Vec<u8> {
+        let indices: Vec<u8> = (0..pieces.len() as u8).collect();
+        let mut out = Vec::new();
+        for _ in 0..bytes(seed, b"x", max).len() {
+            let at = bytes(seed, &indices, 1)
+                .first()
+                .map_or(0, |i| usize::from(*i));
+            out.extend_from_slice(pieces[at]);
+        }
+        out
+    }
+
     #[test]
     fn one_pass_over_all_needles_finds_what_each_needle_alone_finds() {
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -572,16 +586,7 @@ mod tests {
         ];
         let (mut clean, mut dirty) = (0, 0);
         for _ in 0..5_000 {
-            let mut raw = Vec::new();
-            for _ in 0..bytes(&mut seed, b"x", 8).len() {
-                let pick = bytes(&mut seed, b"0123456789ab", 1);
-                let at = pick.first().map_or(0, |b| match b {
-                    b'a' => 10,
-                    b'b' => 11,
-                    d => usize::from(d - b'0'),
-                });
-                raw.extend_from_slice(pieces[at]);
-            }
+            let raw = joined(&mut seed, &pieces, 8);
             let substituted = !ids.expected(&k, &raw).1.is_empty();
             assert_eq!(ids.substitutes(&raw), substituted, "{raw:?}");
             assert_eq!(
@@ -613,12 +618,7 @@ mod tests {
             b"\0",
         ];
         for _ in 0..5_000 {
-            let mut raw = Vec::new();
-            for _ in 0..bytes(&mut seed, b"x", 12).len() {
-                let pick = bytes(&mut seed, b"0123456789", 1);
-                let at = pick.first().map_or(0, |b| usize::from(b - b'0'));
-                raw.extend_from_slice(pieces[at]);
-            }
+            let raw = joined(&mut seed, &pieces, 12);
             assert_eq!(
                 ids.expected(&k, &raw),
                 expected_reference(&ids, &k, &raw),

@@ -915,6 +915,16 @@ pub(crate) fn keyword(tag: Tag) -> Cow<'static, str> {
 mod tests {
     use super::*;
 
+    /// A report's file counts: checked, missing, extra, not DICOM.
+    fn counts(r: &VerifyReport) -> (usize, usize, usize, usize) {
+        (
+            r.files_checked,
+            r.files_missing,
+            r.files_extra,
+            r.files_not_dicom,
+        )
+    }
+
     /// The branches of the per-file fold: a non-DICOM file with a copy (not DICOM, and its copy
     /// extra), a signed file without a copy (missing), a signed unparsable one with a copy.
     #[test]
@@ -940,15 +950,7 @@ mod tests {
             .study_id("sub")
             .verify_dir(&raw, &anon, &crate::progress::NoProgress)
             .unwrap();
-        assert_eq!(
-            (
-                report.files_checked,
-                report.files_missing,
-                report.files_extra,
-                report.files_not_dicom
-            ),
-            (0, 1, 1, 1)
-        );
+        assert_eq!(counts(&report), (0, 1, 1, 1));
         let got: Vec<String> = report.findings.iter().map(|f| f.to_string()).collect();
         assert_eq!(got.len(), 4, "{got:?}");
         assert!(
@@ -1029,15 +1031,7 @@ mod tests {
 
         let json = |r: &VerifyReport| serde_json::to_string_pretty(r).unwrap();
         assert_eq!(json(&parts), json(&whole));
-        assert_eq!(
-            (
-                whole.files_checked,
-                whole.files_missing,
-                whole.files_extra,
-                whole.files_not_dicom
-            ),
-            (7, 1, 1, 1)
-        );
+        assert_eq!(counts(&whole), (7, 1, 1, 1));
         let text: Vec<String> = whole.findings.iter().map(|f| f.to_string()).collect();
         assert!(
             text.iter().any(|f| f.contains("PixelData changed")),
