@@ -14,7 +14,7 @@
 mod csa;
 mod header;
 mod pixels;
-mod rng;
+pub(crate) mod rng;
 
 pub use header::{CSA_CREATOR, MEDCOM_CREATOR, MITRA_CREATOR};
 

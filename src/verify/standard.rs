@@ -596,10 +596,7 @@ fn identity(ctx: &Ctx<'_>, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked
         // A data set without SOPInstanceUID (the raw one had none either): the meta's own UID
         // follows the UID rule, recomputed here from the raw meta.
         None if raw.get(sop_tag).is_none() => {
-            let (old, new) = (
-                raw.meta.sop_instance.as_str(),
-                anon.meta.sop_instance.as_str(),
-            );
+            let (old, new) = (&*raw.meta.sop_instance, &*anon.meta.sop_instance);
             match action(ctx.rules, ctx.token, TagRef(0x0002, 0x0003), *b"UI") {
                 Act::ReplaceUid => {
                     new != old
