@@ -690,8 +690,8 @@ pub fn word(vr: [u8; 2]) -> usize {
     }
 }
 
-/// Bytes as text, trimmed of space and NUL padding at both ends: UTF-8 when valid, else Latin-1.
-pub fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+/// A value's bytes without the spaces and NULs that pad it at either end.
+pub fn trimmed(b: &[u8]) -> &[u8] {
     let start = b
         .iter()
         .position(|&c| c != b' ' && c != 0)
@@ -700,7 +700,12 @@ pub fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
         .iter()
         .rposition(|&c| c != b' ' && c != 0)
         .map_or(start, |i| i + 1);
-    let b = &b[start..end];
+    &b[start..end]
+}
+
+/// Bytes as text, trimmed of space and NUL padding at both ends: UTF-8 when valid, else Latin-1.
+pub fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    let b = trimmed(b);
     match std::str::from_utf8(b) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => std::borrow::Cow::Owned(b.iter().map(|&c| c as char).collect()),
@@ -970,7 +975,7 @@ pub(crate) mod tests {
         for _ in 0..20_000 {
             let mut b: Vec<u8> = (0..16).map(|_| rng.next_u64() as u8).collect();
             let r = rng.next_u64();
-            if r % 4 == 0 {
+            if r.is_multiple_of(4) {
                 b[0..2].copy_from_slice(&[0xFE, 0xFF]);
             }
             b[4..6].copy_from_slice(vrs[(r >> 8) as usize % vrs.len()]);

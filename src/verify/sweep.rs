@@ -390,6 +390,13 @@ impl Needles {
             }
             b"AE" | b"CS" | b"LO" | b"LT" | b"PN" | b"SH" | b"ST" | b"UC" | b"UR" | b"UT"
             | b"UN" => {
+                if searcher.other.is_empty() && self.uids.is_empty() && self.dates.is_empty() {
+                    // ASCII needles only, no UID or date to look up (the lab profile): the
+                    // value is searched as bytes, undecoded. An ASCII needle matches the same
+                    // bytes whether the value is read as UTF-8 or as Latin-1, and a byte
+                    // above 127 is no letter or digit to the whole-word test either way.
+                    return searcher.find_ascii(parse::trimmed(v), names);
+                }
                 let t = parse::text(v);
                 searcher.find(&t, names).or_else(|| self.find_token(&t))
             }
@@ -548,8 +555,21 @@ impl Searcher {
 
     /// The first kind (in [`Kind`] order) of needle in `hay`; `names`: name needles too.
     fn find(&self, hay: &str, names: bool) -> Option<Kind> {
+        let mut best = self.find_ascii(hay.as_bytes(), names);
+        for (kind, n) in &self.other {
+            if (names || *kind != Kind::Name)
+                && best.is_none_or(|b| *kind < b)
+                && contains_ci(hay, n, is_short(n))
+            {
+                best = Some(*kind);
+            }
+        }
+        best
+    }
+
+    /// [`find`](Self::find) for the ASCII needles alone, on bytes.
+    fn find_ascii(&self, h: &[u8], names: bool) -> Option<Kind> {
         let mut best: Option<Kind> = None;
-        let h = hay.as_bytes();
         let worth = h.len() >= self.shortest && h.iter().any(|&b| self.starts[usize::from(b)]);
         if let Some(ac) = self.ac.as_ref().filter(|_| worth) {
             for m in ac.find_overlapping_iter(h) {
@@ -567,14 +587,6 @@ impl Searcher {
                 if kind == Kind::Id {
                     return best;
                 }
-            }
-        }
-        for (kind, n) in &self.other {
-            if (names || *kind != Kind::Name)
-                && best.is_none_or(|b| *kind < b)
-                && contains_ci(hay, n, is_short(n))
-            {
-                best = Some(*kind);
             }
         }
         best
@@ -951,6 +963,59 @@ mod tests {
         let other: BTreeSet<(Kind, String)> = [(Kind::Id, "x101".to_string())].into();
         assert_eq!(Searcher::of(&other).find("doe", true), None);
         assert_eq!(Searcher::of(&other).find("a x101", true), Some(Kind::Id));
+    }
+
+    /// With ASCII needles only and no UIDs or dates (the lab profile), a value is searched as
+    /// bytes without decoding: the answer is the decoded search's, for UTF-8 and Latin-1
+    /// values, padded or not, whole words or not.
+    #[test]
+    fn values_are_searched_undecoded_with_the_decoded_answer() {
+        let mut n = Needles::default();
+        for (k, s) in [
+            (Kind::Id, "p7"),
+            (Kind::Id, "sub-01x"),
+            (Kind::Name, "doe"),
+            (Kind::Name, "johansson"),
+            (Kind::Identity, "mrc35162"),
+        ] {
+            n.text.insert((k, s.to_string()));
+        }
+        let searcher = Searcher::of(&n.text);
+        assert!(searcher.other.is_empty() && n.uids.is_empty() && n.dates.is_empty());
+        let pieces: [&[u8]; 16] = [
+            b"p7",
+            b"P7",
+            b"sub-01x",
+            b"SUB-01X",
+            b"doe",
+            b"DoE",
+            b"johansson",
+            b"MRC35162",
+            b"\xc3\xa9",
+            b"\xe9",
+            b"\xff",
+            b" ",
+            b"\0",
+            b"^",
+            b"x",
+            b"1",
+        ];
+        let mut rng = crate::synth::rng::Stream::new(11);
+        let mut found = [0usize; 2];
+        for _ in 0..20_000 {
+            let len = rng.next_u64() % 7;
+            let v: Vec<u8> = (0..len)
+                .flat_map(|_| pieces[(rng.next_u64() % 16) as usize].iter().copied())
+                .collect();
+            for names in [true, false] {
+                let undecoded = n.find_in_value(&searcher, *b"LO", &v, names);
+                let decoded = searcher.find(&parse::text(&v), names);
+                assert_eq!(undecoded, decoded, "{v:02x?} names {names}");
+                found[usize::from(decoded.is_some())] += 1;
+            }
+        }
+        // Both answers were given often.
+        assert!(found.iter().all(|&k| k > 5_000), "{found:?}");
     }
 
     #[test]
