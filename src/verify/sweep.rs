@@ -438,6 +438,11 @@ struct Searcher {
     /// length: a value with no such byte, or shorter, is not handed to the automaton (most
     /// values are short codes; the automaton's setup costs more than this check).
     starts: [bool; 256],
+    /// When every pattern has two bytes or more: bit `a * 256 + b` is set when a pattern
+    /// starts with `a`, `b` (in any case). A value with no such pair of bytes is not handed
+    /// to the automaton either: a single letter such as `a` or `t` starts a needle, and most
+    /// text has one, but few values hold a needle's first two letters.
+    pairs: Option<Box<[u64; 1024]>>,
     shortest: usize,
     /// The needles with non-ASCII characters.
     other: Vec<(Kind, String)>,
@@ -543,11 +548,25 @@ impl Searcher {
                 starts[usize::from(b.to_ascii_uppercase())] = true;
             }
         }
+        let pairs = (ac.is_some() && shortest >= 2).then(|| {
+            let mut pairs = Box::new([0u64; 1024]);
+            for s in &strings {
+                let (a, b) = (s.as_bytes()[0], s.as_bytes()[1]);
+                for a in [a.to_ascii_lowercase(), a.to_ascii_uppercase()] {
+                    for b in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
+                        let i = usize::from(a) << 8 | usize::from(b);
+                        pairs[i >> 6] |= 1 << (i & 63);
+                    }
+                }
+            }
+            pairs
+        });
         Searcher {
             needles: text.iter().cloned().collect(),
             ac,
             pats,
             starts,
+            pairs,
             shortest,
             other,
         }
@@ -567,11 +586,25 @@ impl Searcher {
         best
     }
 
+    /// Whether `h` may hold a pattern of the automaton: long enough, and with a pattern's
+    /// first two bytes (or, with a one-byte pattern, its first byte) somewhere.
+    fn worth(&self, h: &[u8]) -> bool {
+        if h.len() < self.shortest {
+            return false;
+        }
+        match &self.pairs {
+            Some(pairs) => h.windows(2).any(|w| {
+                let i = usize::from(w[0]) << 8 | usize::from(w[1]);
+                pairs[i >> 6] & (1 << (i & 63)) != 0
+            }),
+            None => h.iter().any(|&b| self.starts[usize::from(b)]),
+        }
+    }
+
     /// [`find`](Self::find) for the ASCII needles alone, on bytes.
     fn find_ascii(&self, h: &[u8], names: bool) -> Option<Kind> {
         let mut best: Option<Kind> = None;
-        let worth = h.len() >= self.shortest && h.iter().any(|&b| self.starts[usize::from(b)]);
-        if let Some(ac) = self.ac.as_ref().filter(|_| worth) {
+        if let Some(ac) = self.ac.as_ref().filter(|_| self.worth(h)) {
             for m in ac.find_overlapping_iter(h) {
                 let p = self.pats[m.pattern().as_usize()];
                 let Some(kind) = (if names { Some(p.kind) } else { p.not_name }) else {
@@ -1016,6 +1049,41 @@ mod tests {
         }
         // Both answers were given often.
         assert!(found.iter().all(|&k| k > 5_000), "{found:?}");
+    }
+
+    /// A value the prefilter turns away holds no pattern of the automaton, with one-byte
+    /// patterns (first bytes only) and without (first pairs), in any case.
+    #[test]
+    fn the_prefilter_turns_away_only_values_without_a_needle() {
+        let sets: [&[(Kind, &str)]; 2] = [
+            &[
+                (Kind::Id, "p7"),
+                (Kind::Name, "doe"),
+                (Kind::Identity, "mrc35162"),
+            ],
+            &[(Kind::Id, "7"), (Kind::Name, "doe"), (Kind::Name, "ann")],
+        ];
+        let mut rng = crate::synth::rng::Stream::new(5);
+        for (i, set) in sets.iter().enumerate() {
+            let text: BTreeSet<(Kind, String)> =
+                set.iter().map(|(k, s)| (*k, s.to_string())).collect();
+            let s = Searcher::new(&text);
+            assert_eq!(s.pairs.is_some(), i == 0);
+            let ac = s.ac.as_ref().expect("ASCII needles");
+            let alphabet = b"pP7dDoOeEmMrRcC3aAnNx ^\xe9";
+            let mut turned_away = 0;
+            for _ in 0..20_000 {
+                let len = rng.next_u64() % 9;
+                let h: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(rng.next_u64() % alphabet.len() as u64) as usize])
+                    .collect();
+                if !s.worth(&h) {
+                    turned_away += 1;
+                    assert!(ac.find_overlapping_iter(&h).next().is_none(), "{h:02x?}");
+                }
+            }
+            assert!(turned_away > 1_000, "{turned_away}");
+        }
     }
 
     #[test]
