@@ -191,15 +191,10 @@ fn check_date(anon: Option<&str>, raw: Option<&str>, dates: DateRule) -> Option<
     }
 }
 
-/// Every element outside the profile, recursively: present on both sides with equal values.
-pub fn compare_elements(profile: &Profile, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
-    let mut tags: Vec<Tag> = profile
-        .rules
-        .iter()
-        .map(|r| Tag(r.tag.0, r.tag.1))
-        .collect();
-    tags.sort_unstable();
-    let rules = TagSet::new(&tags);
+/// Every element outside the profile (whose rules `order` holds), recursively: present on both
+/// sides with equal values.
+pub fn compare_elements(order: &RuleOrder, raw: &File<'_>, anon: &File<'_>, out: &mut Vec<Ranked>) {
+    let rules = TagSet::new(&order.tags);
     let skip = |t: Tag| rules.contains(t);
     let encs = (raw.enc, anon.enc);
     compare_in(&raw.root, &anon.root, None, encs, &skip, out);
@@ -207,12 +202,12 @@ pub fn compare_elements(profile: &Profile, raw: &File<'_>, anon: &File<'_>, out:
 
 /// Compares two data sets side by side (both in tag order). Recursion is bounded by the
 /// parser's depth limit.
-fn compare_in(
+fn compare_in<S: Fn(Tag) -> bool>(
     raw: &DataSet<'_>,
     anon: &DataSet<'_>,
     outer: Option<Tag>,
     encs: (Enc, Enc),
-    skip: &dyn Fn(Tag) -> bool,
+    skip: &S,
     out: &mut Vec<Ranked>,
 ) {
     let inside = || {

@@ -718,7 +718,7 @@ impl<'p> Verifier<'p> {
                 &anon_file,
                 &mut out,
             );
-            compare::compare_elements(self.profile, &raw_file, &anon_file, &mut out);
+            compare::compare_elements(&self.rule_order, &raw_file, &anon_file, &mut out);
         }
         needles.sweep(&anon_file.root, &self.sweep_skip(), &mut out);
         if self.profile.standard.is_some() {

@@ -319,7 +319,12 @@ impl Needles {
     }
 
     /// Sweeps an anonymized data set; `skip_top` names top-level tags checked elsewhere.
-    pub fn sweep(&self, ds: &DataSet<'_>, skip_top: &dyn Fn(Tag) -> bool, out: &mut Vec<Ranked>) {
+    pub fn sweep<S: Fn(Tag) -> bool + ?Sized>(
+        &self,
+        ds: &DataSet<'_>,
+        skip_top: &S,
+        out: &mut Vec<Ranked>,
+    ) {
         if self.text.is_empty()
             && self.birth_dates.is_empty()
             && self.uids.is_empty()
@@ -332,11 +337,11 @@ impl Needles {
     }
 
     /// Recursion is bounded by the parser's depth limit.
-    fn sweep_in(
+    fn sweep_in<S: Fn(Tag) -> bool + ?Sized>(
         &self,
         ds: &DataSet<'_>,
         outer: Option<Tag>,
-        skip_top: &dyn Fn(Tag) -> bool,
+        skip_top: &S,
         searcher: &Searcher,
         out: &mut Vec<Ranked>,
     ) {
