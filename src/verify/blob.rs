@@ -120,7 +120,7 @@ impl Ids {
         for e in ds {
             let b = match &e.value {
                 Val::Seq(items) => {
-                    for item in items {
+                    for item in items.iter() {
                         self.collect(item, serial, offset);
                     }
                     continue;

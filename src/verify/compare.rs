@@ -225,7 +225,7 @@ fn compare_in<S: Fn(Tag) -> bool>(
             (None, Some(_)) => format!("{} added{}", keyword(tag), inside()),
             (Some(x), Some(y)) => match (&x.value, &y.value) {
                 (Val::Seq(sx), Val::Seq(sy)) if sx.len() == sy.len() => {
-                    for (ix, iy) in sx.iter().zip(sy) {
+                    for (ix, iy) in sx.iter().zip(sy.iter()) {
                         compare_in(ix, iy, outer.or(Some(tag)), encs, skip, out);
                     }
                     continue;

@@ -385,8 +385,8 @@ impl<'p> Verifier<'p> {
             // Read anyway: its needles (a name only this file holds) are the participant's, to
             // be looked for in every other anonymized file.
             let bytes = std::fs::read(&raw_path).ok();
-            let mut scratch = Vec::new();
-            let parsed = bytes.as_deref().map(|b| parse::read(b, &mut scratch));
+            let scratch = parse::Scratch::default();
+            let parsed = bytes.as_deref().map(|b| parse::read(b, &scratch));
             match parsed {
                 Some(Err(unfit)) if unfit != parse::Unfit::Broken => {
                     // No copy because the raw file itself is broken (the anonymizer refuses
@@ -650,8 +650,8 @@ impl<'p> Verifier<'p> {
                 ..Checked::default()
             };
         };
-        let mut raw_scratch = Vec::new();
-        let raw_file = match parse::read(&raw_bytes, &mut raw_scratch) {
+        let raw_scratch = parse::Scratch::default();
+        let raw_file = match parse::read(&raw_bytes, &raw_scratch) {
             Ok(f) => f,
             Err(why) => {
                 return Checked {
@@ -661,9 +661,9 @@ impl<'p> Verifier<'p> {
             }
         };
         let needles = self.needles_of(&raw_file.root);
-        let mut anon_scratch = Vec::new();
+        let anon_scratch = parse::Scratch::default();
         let anon_file = match &anon_bytes {
-            Ok(b) => parse::read(b, &mut anon_scratch),
+            Ok(b) => parse::read(b, &anon_scratch),
             Err(_) => Err(parse::Unfit::Broken),
         };
         let anon_file = match anon_file {
@@ -863,8 +863,8 @@ impl Verifier<'_> {
         let Ok(bytes) = parse::read_file(anon) else {
             return out;
         };
-        let mut scratch = Vec::new();
-        if let Ok(f) = parse::read(&bytes, &mut scratch) {
+        let scratch = parse::Scratch::default();
+        if let Ok(f) = parse::read(&bytes, &scratch) {
             needles.sweep(&f.root, &self.sweep_skip(), &mut out);
         }
         out

@@ -79,19 +79,35 @@ pub struct Elem<'a> {
     pub value: Val<'a>,
 }
 
-/// An element's value, borrowed from the file's bytes.
+/// An element's value, borrowed from the file's bytes (a sequence's items and the fragment
+/// list from the parse's [`Scratch`]).
 #[derive(Debug)]
 pub enum Val<'a> {
     /// A value's bytes, padding included.
     Bytes(&'a [u8]),
     /// A sequence's items.
-    Seq(Vec<DataSet<'a>>),
+    Seq(&'a [DataSet<'a>]),
     /// Encapsulated pixel data: the offset table first, then the fragments.
-    Frags(Vec<&'a [u8]>),
+    Frags(&'a [&'a [u8]]),
 }
+
+// An element owns nothing (dropping a file's element lists visits no element) and fills half a
+// cache line.
+const _: () = assert!(!std::mem::needs_drop::<Elem<'static>>());
+const _: () = assert!(std::mem::size_of::<Elem<'static>>() == 32);
 
 /// A data set's elements in file order (tag order in a valid file).
 pub type DataSet<'a> = Vec<Elem<'a>>;
+
+/// What a parsed file borrows besides the file's bytes, kept by the caller for as long as the
+/// parsed file: the inflated data set of a deflated file, the items of its sequences and the
+/// fragment lists of encapsulated pixel data. One per parse.
+#[derive(Default)]
+pub struct Scratch<'a> {
+    inflated: std::cell::OnceCell<Vec<u8>>,
+    items: typed_arena::Arena<DataSet<'a>>,
+    frags: typed_arena::Arena<&'a [u8]>,
+}
 
 /// What the file meta group says, trimmed of padding (borrowed from the file unless it is not
 /// UTF-8).
@@ -151,8 +167,8 @@ pub fn get<'d, 'a>(ds: &'d [Elem<'a>], tag: Tag) -> Option<&'d Elem<'a>> {
 }
 
 /// Parses a Part 10 file's bytes (preamble or not). A deflated data set is inflated into
-/// `scratch`, which the result then borrows.
-pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<File<'a>, Unfit> {
+/// `scratch`, which also holds the sequences' items; the result borrows both.
+pub fn read<'a>(bytes: &'a [u8], scratch: &'a Scratch<'a>) -> Result<File<'a>, Unfit> {
     let mut pos = if bytes.get(128..132) == Some(b"DICM".as_slice()) {
         132
     } else if bytes.starts_with(b"DICM") {
@@ -217,23 +233,26 @@ pub fn read<'a>(bytes: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<File<'a>, U
                 .len()
                 .saturating_mul(INFLATE_RATIO)
                 .clamp(1 << 20, INFLATE_CAP);
-            scratch.clear();
+            let mut inflated = Vec::new();
             let mut z = flate2::read::DeflateDecoder::new(input).take(limit as u64 + 1);
-            z.read_to_end(scratch).map_err(|_| Unfit::Inflate)?;
-            if scratch.len() > limit {
+            z.read_to_end(&mut inflated).map_err(|_| Unfit::Inflate)?;
+            if inflated.len() > limit {
                 return Err(Unfit::Inflate);
             }
-            (le, scratch.as_slice())
+            // A scratch serves one parse: a second deflated file cannot take its place.
+            scratch.inflated.set(inflated).map_err(|_| Unfit::Broken)?;
+            let inflated = scratch.inflated.get().ok_or(Unfit::Broken)?;
+            (le, inflated.as_slice())
         }
         _ => (le, &bytes[pos..]),
     };
     // The walk specialised per encoding: the byte order and VR questions are then answered
     // when compiling, not once per element.
     let root = match (enc.explicit, enc.big) {
-        (true, false) => dataset::<true, false>(body),
-        (false, false) => dataset::<false, false>(body),
-        (true, true) => dataset::<true, true>(body),
-        (false, true) => dataset::<false, true>(body),
+        (true, false) => dataset::<true, false>(body, scratch),
+        (false, false) => dataset::<false, false>(body, scratch),
+        (true, true) => dataset::<true, true>(body, scratch),
+        (false, true) => dataset::<false, true>(body, scratch),
     }?;
     let sorted = root.windows(2).all(|w| w[0].tag < w[1].tag);
     Ok(File {
@@ -340,7 +359,10 @@ enum Frame<'a> {
 }
 
 /// Walks a whole data set in the encoding `EXPLICIT`, `BIG`, iteratively.
-fn dataset<const EXPLICIT: bool, const BIG: bool>(b: &[u8]) -> Result<DataSet<'_>, Unfit> {
+fn dataset<'a, const EXPLICIT: bool, const BIG: bool>(
+    b: &'a [u8],
+    scratch: &'a Scratch<'a>,
+) -> Result<DataSet<'a>, Unfit> {
     let enc = Enc {
         explicit: EXPLICIT,
         big: BIG,
@@ -421,7 +443,7 @@ fn dataset<const EXPLICIT: bool, const BIG: bool>(b: &[u8]) -> Result<DataSet<'_
                     elems.push(Elem {
                         tag: h.tag,
                         vr,
-                        value: Val::Frags(frags),
+                        value: Val::Frags(scratch.frags.alloc_extend(frags)),
                     });
                     pos = after;
                     continue;
@@ -472,7 +494,7 @@ fn dataset<const EXPLICIT: bool, const BIG: bool>(b: &[u8]) -> Result<DataSet<'_
                         elems.push(Elem {
                             tag,
                             vr,
-                            value: Val::Seq(items),
+                            value: Val::Seq(scratch.items.alloc_extend(items)),
                         });
                     }
                 }
@@ -775,8 +797,8 @@ pub(crate) mod tests {
     const IMPLICIT: &str = "1.2.840.10008.1.2";
 
     fn parse(bytes: &[u8]) -> Result<usize, Unfit> {
-        let mut scratch = Vec::new();
-        read(bytes, &mut scratch).map(|f| f.root.len())
+        let scratch = Scratch::default();
+        read(bytes, &scratch).map(|f| f.root.len())
     }
 
     #[test]
@@ -797,8 +819,8 @@ pub(crate) mod tests {
         body.extend_from_slice(b"abcd");
         body.extend(tag_len(0xFFFE, 0xE0DD, 0));
         let bytes = file(EXPLICIT, &body);
-        let mut scratch = Vec::new();
-        let f = read(&bytes, &mut scratch).unwrap();
+        let scratch = Scratch::default();
+        let f = read(&bytes, &scratch).unwrap();
         assert_eq!(f.root.len(), 3);
         assert!(matches!(f.root[0].value, Val::Bytes(b"Doe^Jane")));
         let Val::Seq(items) = &f.root[1].value else {
@@ -933,8 +955,8 @@ pub(crate) mod tests {
         let unsorted = [el(0x30), el(0x10), el(0x20)].concat();
         for body in [sorted, unsorted] {
             let bytes = file(EXPLICIT, &body);
-            let mut scratch = Vec::new();
-            let f = read(&bytes, &mut scratch).unwrap();
+            let scratch = Scratch::default();
+            let f = read(&bytes, &scratch).unwrap();
             let tags = [
                 Tag(0x0010, 0x0005),
                 Tag(0x0010, 0x0010),

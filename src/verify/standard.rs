@@ -214,7 +214,7 @@ fn walk(
                 if sx.len() != sy.len() {
                     Some("changed")
                 } else {
-                    for (ix, iy) in sx.iter().zip(sy) {
+                    for (ix, iy) in sx.iter().zip(sy.iter()) {
                         walk(ctx, ix, iy, outer.or(Some(tag)), encs, out);
                     }
                     None
@@ -275,7 +275,7 @@ fn walk(
 /// for its VR, not the original value, and (dates) not the original date moved by days.
 fn dummy_problem(act: Act, x: &Elem<'_>, y: &Elem<'_>) -> Option<&'static str> {
     let b = match &y.value {
-        Val::Seq(items) if items.is_empty() => return None,
+        Val::Seq([]) => return None,
         Val::Seq(_) => return (act == Act::Empty).then_some("not emptied"),
         Val::Frags(_) => return None,
         Val::Bytes(b) => *b,

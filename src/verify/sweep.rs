@@ -352,7 +352,7 @@ impl Needles {
             }
             let found = match &elem.value {
                 Val::Seq(items) => {
-                    for item in items {
+                    for item in items.iter() {
                         self.sweep_in(item, outer.or(Some(tag)), skip_top, searcher, out);
                     }
                     None
@@ -723,16 +723,16 @@ mod tests {
     /// Needles from an object, through the verifier's own parser.
     fn needles(o: InMemDicomObject, id: Option<&str>, exclude: &[String]) -> Needles {
         let b = bytes(o);
-        let mut s = Vec::new();
-        let f = parse::read(&b, &mut s).unwrap();
+        let s = parse::Scratch::default();
+        let f = parse::read(&b, &s).unwrap();
         Needles::from_raw(&f.root, id, exclude, None)
     }
 
     /// The findings of a sweep over an object.
     fn swept(n: &Needles, o: InMemDicomObject, skip: &dyn Fn(Tag) -> bool) -> Vec<String> {
         let b = bytes(o);
-        let mut s = Vec::new();
-        let f = parse::read(&b, &mut s).unwrap();
+        let s = parse::Scratch::default();
+        let f = parse::read(&b, &s).unwrap();
         let mut out = Vec::new();
         n.sweep(&f.root, skip, &mut out);
         out.iter().map(|r| r.finding.to_string()).collect()
@@ -892,8 +892,8 @@ mod tests {
         ));
         o.put(DataElement::new(Tag(0x0040, 0xA075), VR::PN, "Enter text"));
         let b = bytes(o);
-        let mut sc = Vec::new();
-        let f = parse::read(&b, &mut sc).unwrap();
+        let sc = parse::Scratch::default();
+        let f = parse::read(&b, &sc).unwrap();
         let n = Needles::from_raw(&f.root, None, &[], Some(&|_, _| false));
         let code = |value: &str, meaning: &str| {
             let mut c = InMemDicomObject::new_empty();
@@ -1123,8 +1123,8 @@ mod tests {
             "1.2.840.10008.5.1.4.1.1.4",
         ));
         let b = bytes(o);
-        let mut sc = Vec::new();
-        let f = parse::read(&b, &mut sc).unwrap();
+        let sc = parse::Scratch::default();
+        let f = parse::read(&b, &sc).unwrap();
         let lab = Needles::from_raw(&f.root, None, &[], None);
         let ext = Needles::from_raw(&f.root, None, &[], Some(&|_, _| false));
         let uid = "see 1.3.12.2.1107.5.2.32.35162.30000013102413.";
