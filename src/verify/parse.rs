@@ -4,7 +4,9 @@
 //! It shares no code with the anonymizer's walker (`anonymize::locate`) nor with dicom-object's
 //! parser, on purpose: the verifier must stay an independent code path. Values are never copied
 //! or decoded: each element holds a slice of the file (pixel data included), so comparing a pair
-//! costs little more than reading it.
+//! costs little more than reading it. The lists of a sequence's items and of encapsulated
+//! fragments, and a deflated file's inflated data set, live in the caller's [`Scratch`]: an
+//! element owns nothing.
 //!
 //! Hostile input cannot make it allocate by a declared length or recurse: a length that runs past
 //! the end of the file is refused ([`Unfit::LengthBeyondEnd`]), nesting deeper than
