@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ORIGINAL_ID: &str = "70001";
 const BLOCKS: usize = 12;
+/// Pairs per block; `VERIFY_CPU_PER_BLOCK` sets another (e.g. a few hundred under callgrind).
 const PER_BLOCK: usize = 5000;
 
 /// The calling thread's CPU time so far, in clock ticks (utime + stime).
@@ -57,30 +58,35 @@ fn main() {
         findings.is_empty(),
         "the synthetic pair must pass: {findings:?}"
     );
+    let per_block = std::env::var("VERIFY_CPU_PER_BLOCK")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(PER_BLOCK);
     let (mut read_ticks, mut verify_ticks) = (0u64, 0u64);
     for _ in 0..BLOCKS {
         let t0 = cpu_ticks().unwrap_or(0);
-        for _ in 0..PER_BLOCK {
+        for _ in 0..per_block {
             let r = std::fs::read(&raw).map(|v| v.len()).unwrap_or(0);
             let a = std::fs::read(&anon).map(|v| v.len()).unwrap_or(0);
             black_box(r + a);
         }
         let t1 = cpu_ticks().unwrap_or(0);
-        for _ in 0..PER_BLOCK {
+        for _ in 0..per_block {
             black_box(verifier.verify_file(&raw, &anon));
         }
         let t2 = cpu_ticks().unwrap_or(0);
         read_ticks += t1 - t0;
         verify_ticks += t2 - t1;
     }
-    let n = (BLOCKS * PER_BLOCK) as f64;
+    let n = (BLOCKS * per_block) as f64;
     // Clock ticks are 1/100 s on Linux (USER_HZ).
     let us = |ticks: u64| ticks as f64 * 10_000.0 / n;
     println!(
         "verify_cpu: read both {:.1} us, verify_file {:.1} us CPU per pair ({} pairs each): {:.2}x",
         us(read_ticks),
         us(verify_ticks),
-        BLOCKS * PER_BLOCK,
+        BLOCKS * per_block,
         verify_ticks as f64 / read_ticks.max(1) as f64
     );
 }
