@@ -144,23 +144,38 @@ pub fn check_profile(
             }
             continue;
         };
-        let anon_text = anon_el.and_then(elem_text);
-        let problem = match (&rule.action, anon_el, anon_text) {
+        // The value's trimmed bytes: compared undecoded with a replacement (see `is_text`).
+        let anon_bytes = anon_el.and_then(|e| match e.value {
+            Val::Bytes(b) => Some(parse::trimmed(b)),
+            _ => None,
+        });
+        let problem = match (&rule.action, anon_el, anon_bytes) {
             (Action::Remove, None, _) => None,
             (Action::Remove, Some(_), _) => Some("not removed"),
             (_, None, _) => Some("missing"),
-            (Action::Replace(want), Some(_), Some(t)) if t == want.trim() => None,
+            (Action::Replace(want), Some(_), Some(b)) if is_text(b, want.trim()) => None,
             (Action::Replace(_), ..) => Some("not anonymous"),
-            (Action::Empty, Some(_), Some(t)) if t.is_empty() => None,
+            (Action::Empty, Some(_), Some([])) => None,
             (Action::Empty, ..) => Some("not empty"),
-            (Action::RunDate, Some(_), text) => {
-                let raw_text = elem_text(raw_el);
+            (Action::RunDate, Some(y), _) => {
+                let (text, raw_text) = (elem_text(y), elem_text(raw_el));
                 check_date(text.as_deref(), raw_text.as_deref(), dates)
             }
         };
         if let Some(p) = problem {
             push(out, Rank::Profile, tag, format!("{kw} {p}"));
         }
+    }
+}
+
+/// Trimmed bytes `b` read as text ([`parse::text`]) are `want`. An ASCII `want` is compared
+/// with the bytes undecoded: UTF-8 and Latin-1 give the same ASCII text only for the same
+/// bytes, and bytes that are not UTF-8 hold a byte above 127, which no ASCII text decodes from.
+fn is_text(b: &[u8], want: &str) -> bool {
+    if want.is_ascii() {
+        b == want.as_bytes()
+    } else {
+        parse::text(b) == want
     }
 }
 
@@ -317,6 +332,44 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y%m%d").unwrap()
+    }
+
+    /// The undecoded comparison with a replacement gives the decoded answer: values built from
+    /// the replacement's pieces, other cases, UTF-8 and Latin-1 `é`, 0xFF, padding.
+    #[test]
+    fn replacements_are_compared_undecoded_with_the_decoded_answer() {
+        let pieces: [&[u8]; 10] = [
+            b"Anonymous",
+            b"Anon",
+            b"ymous",
+            b"ANONYMOUS",
+            b"\xc3\xa9",
+            b"\xe9",
+            b"\xff",
+            b" ",
+            b"\0",
+            b"x",
+        ];
+        let wants = ["Anonymous", "", "Anoné", "Anon\u{ff}"];
+        let mut rng = crate::synth::rng::Stream::new(5);
+        let mut equal = [0usize; 4];
+        for _ in 0..20_000 {
+            let len = rng.next_u64() % 4;
+            let v: Vec<u8> = (0..len)
+                .flat_map(|_| pieces[(rng.next_u64() % 10) as usize].iter().copied())
+                .collect();
+            for (i, want) in wants.iter().enumerate() {
+                let decoded = parse::text(&v) == *want;
+                assert_eq!(
+                    is_text(parse::trimmed(&v), want),
+                    decoded,
+                    "{v:02x?} {want:?}"
+                );
+                equal[i] += usize::from(decoded);
+            }
+        }
+        // Each replacement was met, so both answers were given for each.
+        assert!(equal.iter().all(|&k| k > 20), "{equal:?}");
     }
 
     #[test]

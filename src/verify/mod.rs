@@ -49,8 +49,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use sweep::Needles;
 
 /// How serious a finding is; findings are listed most serious first.
@@ -131,6 +131,8 @@ struct VerifyAcc {
     not_dicom: Vec<usize>,
     /// The union of every raw file's needles (a folder's files normally share them).
     needles: Needles,
+    /// The shared needles last added: the same again adds nothing.
+    last: Option<Arc<Needles>>,
     /// (index, fingerprint) of each compared file's needles, to sweep again with the union.
     swept: Vec<(usize, u64)>,
     tally: leftovers::Tally,
@@ -147,6 +149,7 @@ impl VerifyAcc {
             missing: 0,
             not_dicom: Vec::new(),
             needles: Needles::from_raw(&[], original_id, exclude, None),
+            last: None,
             swept: Vec::new(),
             tally: leftovers::Tally::default(),
             uid_pairs: Vec::new(),
@@ -160,8 +163,11 @@ impl VerifyAcc {
         if r.not_dicom {
             self.not_dicom.push(i);
         }
-        if let Some(n) = r.needles {
-            self.needles.extend(n);
+        if let Some(n) = r.needles
+            && !self.last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &n))
+        {
+            self.needles.extend((*n).clone());
+            self.last = Some(n);
         }
         if let Some(fp) = r.swept_with {
             self.swept.push((i, fp));
@@ -191,7 +197,7 @@ impl VerifyAcc {
 #[derive(Debug, Default)]
 struct Checked {
     findings: Vec<Ranked>,
-    needles: Option<Needles>,
+    needles: Option<Arc<Needles>>,
     /// The needles' fingerprint the anonymized file was swept with (compared files only).
     swept_with: Option<u64>,
     /// What the file leaves behind, when counted.
@@ -410,7 +416,7 @@ impl<'p> Verifier<'p> {
                     }],
                     needles: parsed
                         .and_then(Result::ok)
-                        .map(|f| self.needles_of(&f.root)),
+                        .map(|f| self.needles_of(&f.root).0),
                     missing: true,
                     ..Checked::default()
                 },
@@ -660,7 +666,7 @@ impl<'p> Verifier<'p> {
                 };
             }
         };
-        let needles = self.needles_of(&raw_file.root);
+        let (needles, fingerprint) = self.needles_of(&raw_file.root);
         let anon_scratch = parse::Scratch::default();
         let anon_file = match &anon_bytes {
             Ok(b) => parse::read(b, &anon_scratch),
@@ -754,7 +760,7 @@ impl<'p> Verifier<'p> {
             findings: out,
             uid_pairs,
             tally,
-            swept_with: Some(needles.fingerprint()),
+            swept_with: Some(fingerprint),
             needles: Some(needles),
             compared: true,
             ..Checked::default()
@@ -831,7 +837,12 @@ impl Verifier<'_> {
     /// The needles of one raw file (see [`Needles::from_raw`]): under a standard profile also
     /// staff names, identity attributes, original UIDs and dates, except those whose original
     /// value the profile keeps.
-    fn needles_of(&self, raw: &[parse::Elem<'_>]) -> Needles {
+    /// Returned shared, with their fingerprint; the lab profile's are built once per
+    /// participant and thread ([`Needles::patient_shared`]).
+    fn needles_of(&self, raw: &[parse::Elem<'_>]) -> (Arc<Needles>, u64) {
+        if self.profile.name == "lab" {
+            return Needles::patient_shared(raw, self.original_id.as_deref(), &self.exclude);
+        }
         let kept = |tag: Tag, vr: &[u8]| {
             let Some(rules) = &self.profile.standard else {
                 return false;
@@ -843,8 +854,10 @@ impl Verifier<'_> {
             };
             matches!(act, crate::deid::Act::Keep | crate::deid::Act::Clean)
         };
-        let extended: Option<&sweep::Kept<'_>> = (self.profile.name != "lab").then_some(&kept);
-        Needles::from_raw(raw, self.original_id.as_deref(), &self.exclude, extended)
+        let needles =
+            Needles::from_raw(raw, self.original_id.as_deref(), &self.exclude, Some(&kept));
+        let fingerprint = needles.fingerprint();
+        (Arc::new(needles), fingerprint)
     }
 
     /// Top-level elements the residual sweep leaves alone: the lab-style profile's own

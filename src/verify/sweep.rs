@@ -32,6 +32,7 @@ use dicom_core::Tag;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Needles shorter than this (in characters) match only as whole words.
 const WHOLE_WORD_BELOW: usize = 6;
@@ -62,7 +63,7 @@ impl Kind {
 }
 
 /// The PHI strings to look for, lowercase. Kept in memory only; never printed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needles {
     text: BTreeSet<(Kind, String)>,
     birth_dates: BTreeSet<String>,
@@ -177,6 +178,42 @@ impl Needles {
             }
         }
         n
+    }
+
+    /// [`from_raw`](Self::from_raw) without extended needles (the lab profile), with the
+    /// needles' [`fingerprint`](Self::fingerprint), remembered per thread. Those needles come
+    /// only from `original_id`, `exclude` and the raw file's top-level group-0010 elements,
+    /// which a participant's files share: the same inputs give the same needles, so they are
+    /// built once per participant and thread, and handed out shared. A file whose group-0010
+    /// tags are not strictly ascending (a tag twice: which one a lookup finds depends on the
+    /// rest of the file) is not remembered.
+    pub fn patient_shared(
+        raw: &[Elem<'_>],
+        original_id: Option<&str>,
+        exclude: &[String],
+    ) -> (Arc<Needles>, u64) {
+        let build = || {
+            let n = Needles::from_raw(raw, original_id, exclude, None);
+            let fp = n.fingerprint();
+            (Arc::new(n), fp)
+        };
+        let Some(key) = patient_key(raw, original_id, exclude) else {
+            return build();
+        };
+        let cached = PATIENT_NEEDLES
+            .try_with(|c| {
+                c.borrow()
+                    .as_ref()
+                    .filter(|(k, ..)| *k == key)
+                    .map(|(_, n, fp)| (Arc::clone(n), *fp))
+            })
+            .ok()
+            .flatten();
+        cached.unwrap_or_else(|| {
+            let (n, fp) = build();
+            let _ = PATIENT_NEEDLES.try_with(|c| *c.borrow_mut() = Some((key, Arc::clone(&n), fp)));
+            (n, fp)
+        })
     }
 
     /// A fingerprint of the names, IDs and birth dates (not the UIDs and dates, which differ
@@ -408,6 +445,53 @@ impl Needles {
             _ => None,
         }
     }
+}
+
+thread_local! {
+    /// The last [`Needles::patient_shared`] on this thread, with its [`patient_key`].
+    #[allow(clippy::type_complexity)]
+    static PATIENT_NEEDLES: RefCell<Option<(Vec<u8>, Arc<Needles>, u64)>> =
+        const { RefCell::new(None) };
+}
+
+/// Everything the lab profile's needles of `raw` depend on, as bytes: `original_id`,
+/// `exclude`, and each top-level element of group 0010 (tag, VR, value). `None` when those
+/// elements' tags are not strictly ascending.
+fn patient_key(raw: &[Elem<'_>], original_id: Option<&str>, exclude: &[String]) -> Option<Vec<u8>> {
+    let mut key = Vec::with_capacity(256);
+    let mut text = |s: &str| {
+        key.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        key.extend_from_slice(s.as_bytes());
+    };
+    match original_id {
+        Some(id) => {
+            text("1");
+            text(id);
+        }
+        None => text("0"),
+    }
+    for x in exclude {
+        text(x);
+    }
+    key.extend_from_slice(&(exclude.len() as u64).to_le_bytes());
+    let mut last: Option<Tag> = None;
+    for e in raw.iter().filter(|e| e.tag.0 == 0x0010) {
+        if last.is_some_and(|l| l >= e.tag) {
+            return None;
+        }
+        last = Some(e.tag);
+        key.extend_from_slice(&e.tag.1.to_le_bytes());
+        key.extend_from_slice(&e.vr);
+        match e.value {
+            Val::Bytes(b) => {
+                key.push(0);
+                key.extend_from_slice(&(b.len() as u64).to_le_bytes());
+                key.extend_from_slice(b);
+            }
+            Val::Seq(_) | Val::Frags(_) => key.push(1),
+        }
+    }
+    Some(key)
 }
 
 /// Coded vocabulary, where the name sweep does not look: the parts of a code (CodeValue,
@@ -1006,6 +1090,64 @@ mod tests {
     /// With ASCII needles only and no UIDs or dates (the lab profile), a value is searched as
     /// bytes without decoding: the answer is the decoded search's, for UTF-8 and Latin-1
     /// values, padded or not, whole words or not.
+    /// The lab needles remembered per thread are the ones `from_raw` builds, whichever input
+    /// changes from one file to the next: a name (padding included), the ID, the birth date,
+    /// another group-0010 element's value or VR, the original ID, the exclusions; and a file
+    /// holding PatientName twice is never taken from memory.
+    #[test]
+    fn remembered_patient_needles_are_the_built_ones() {
+        let names: [&[u8]; 3] = [b"Doe^Jane", b"Roe^Rick ", b"Doe^Jane\0"];
+        let ids: [&[u8]; 2] = [b"P7", b"Q8 "];
+        let births: [&[u8]; 2] = [b"19800102", b"19800103"];
+        let others: [&[u8]; 2] = [b"Smith^Alan", b""];
+        let vrs = [*b"PN", *b"LO"];
+        let originals = [Some("70001"), Some("p7"), None];
+        let excludes = [
+            vec![],
+            vec!["anonymous".to_string()],
+            vec!["jane".to_string()],
+        ];
+        // Which of each is used: [name, id, birth, other, vr, original, exclude, twice].
+        let sizes: [usize; 8] = [3, 2, 2, 2, 2, 3, 3, 2];
+        let mut at = [0usize; 8];
+        let mut rng = crate::synth::rng::Stream::new(3);
+        let (mut reused, mut prev) = (0, None::<Arc<Needles>>);
+        for _ in 0..4000 {
+            if rng.next_u64().is_multiple_of(2) {
+                let k = (rng.next_u64() % 8) as usize;
+                at[k] = (at[k] + 1 + (rng.next_u64() % (sizes[k] as u64 - 1)) as usize) % sizes[k];
+            }
+            let el = |g, e, vr: [u8; 2], v: &'static [u8]| Elem {
+                tag: Tag(g, e),
+                vr,
+                value: Val::Bytes(v),
+            };
+            let mut raw = vec![
+                el(0x0008, 0x0020, *b"DA", b"20240101"),
+                el(0x0010, 0x0010, *b"PN", names[at[0]]),
+                el(0x0010, 0x0020, *b"LO", ids[at[1]]),
+                el(0x0010, 0x0030, *b"DA", births[at[2]]),
+                el(0x0010, 0x1001, vrs[at[4]], others[at[3]]),
+                el(0x0020, 0x000D, *b"UI", b"1.2.3.4"),
+            ];
+            if at[7] == 1 {
+                raw.push(el(0x0010, 0x0010, *b"PN", b"Poe^Edgar"));
+            }
+            let (original, exclude) = (originals[at[5]], &excludes[at[6]]);
+            let (shared, fingerprint) = Needles::patient_shared(&raw, original, exclude);
+            let built = Needles::from_raw(&raw, original, exclude, None);
+            assert_eq!(*shared, built, "{at:?}");
+            assert_eq!(fingerprint, built.fingerprint());
+            if prev.is_some_and(|p| Arc::ptr_eq(&p, &shared)) {
+                assert_eq!(at[7], 0, "a file with PatientName twice is built anew");
+                reused += 1;
+            }
+            prev = Some(shared);
+        }
+        // Half the files repeat the last inputs, half of those hold PatientName once.
+        assert!((600..1400).contains(&reused), "{reused}");
+    }
+
     #[test]
     fn values_are_searched_undecoded_with_the_decoded_answer() {
         let mut n = Needles::default();
