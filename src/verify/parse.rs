@@ -383,11 +383,31 @@ fn dataset<'a, const EXPLICIT: bool, const BIG: bool>(
             .expect("the root frame stays until the end")
         {
             Frame::Set { elems, end } => {
-                let done = match *end {
-                    Some(e) => pos >= e,
-                    None => false,
+                // The data set's plain elements (a defined length, not a sequence), one after
+                // another without going back to the stack; then its end, a delimiter, a
+                // sequence or encapsulated data.
+                let next = loop {
+                    if end.is_some_and(|e| pos >= e) {
+                        break None;
+                    }
+                    let h = header(b, pos, enc).ok_or(Unfit::Broken)?;
+                    let vr = if enc.explicit {
+                        h.vr
+                    } else {
+                        implicit_vr(h.tag)
+                    };
+                    if h.tag == ITEM_END || h.tag == SEQ_END || h.len == UNDEFINED || &vr == b"SQ" {
+                        break Some(h);
+                    }
+                    let e = value_end(b, h.value_at, h.len, b.len())?;
+                    elems.push(Elem {
+                        tag: h.tag,
+                        vr,
+                        value: Val::Bytes(&b[h.value_at..e]),
+                    });
+                    pos = e;
                 };
-                if done {
+                let Some(h) = next else {
                     let Some(Frame::Set { elems, .. }) = stack.pop() else {
                         unreachable!()
                     };
@@ -397,8 +417,7 @@ fn dataset<'a, const EXPLICIT: bool, const BIG: bool>(
                         Some(Frame::Set { .. }) => return Err(Unfit::Broken),
                     }
                     continue;
-                }
-                let h = header(b, pos, enc).ok_or(Unfit::Broken)?;
+                };
                 if h.tag == ITEM_END || h.tag == SEQ_END {
                     if depth == 1 {
                         // A stray delimiter at the top level: skipped, as readers do.
