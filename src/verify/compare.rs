@@ -306,24 +306,51 @@ fn trim(b: &[u8]) -> &[u8] {
 
 /// The elements of two data sets side by side in tag order: `(raw, anon)`, one side `None`
 /// where only the other holds the tag. Both comparers of the verifier walk pairs this way.
-pub fn by_tag<'s, 'a>(
+pub fn by_tag<'s, 'a>(raw: &'s [Elem<'a>], anon: &'s [Elem<'a>]) -> ByTag<'s, 'a> {
+    ByTag {
+        raw,
+        anon,
+        i: 0,
+        j: 0,
+    }
+}
+
+/// The iterator [`by_tag`] returns: a merge of two lists by index.
+pub struct ByTag<'s, 'a> {
     raw: &'s [Elem<'a>],
     anon: &'s [Elem<'a>],
-) -> impl Iterator<Item = (Option<&'s Elem<'a>>, Option<&'s Elem<'a>>)> {
-    let (mut a, mut b) = (raw.iter().peekable(), anon.iter().peekable());
-    std::iter::from_fn(move || {
-        let order = match (a.peek(), b.peek()) {
+    i: usize,
+    j: usize,
+}
+
+impl<'s, 'a> Iterator for ByTag<'s, 'a> {
+    type Item = (Option<&'s Elem<'a>>, Option<&'s Elem<'a>>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (x, y) = (self.raw.get(self.i), self.anon.get(self.j));
+        let order = match (x, y) {
             (None, None) => return None,
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (Some(x), Some(y)) => x.tag.cmp(&y.tag),
         };
         Some(match order {
-            Ordering::Less => (a.next(), None),
-            Ordering::Greater => (None, b.next()),
-            Ordering::Equal => (a.next(), b.next()),
+            Ordering::Less => {
+                self.i += 1;
+                (x, None)
+            }
+            Ordering::Greater => {
+                self.j += 1;
+                (None, y)
+            }
+            Ordering::Equal => {
+                self.i += 1;
+                self.j += 1;
+                (x, y)
+            }
         })
-    })
+    }
 }
 
 #[cfg(test)]

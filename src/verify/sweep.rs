@@ -723,10 +723,13 @@ fn whole_word(h: &[u8], start: usize, end: usize) -> bool {
 
 /// True for an element of a private block whose creator is `SIEMENS CSA HEADER`.
 /// The verifier's own creator lookup (on its own parser), independent of the writer's.
+#[inline]
 pub fn is_csa(ds: &[Elem<'_>], tag: Tag) -> bool {
-    if tag.0.is_multiple_of(2) || tag.1 < 0x1000 {
-        return false;
-    }
+    !tag.0.is_multiple_of(2) && tag.1 >= 0x1000 && csa_creator(ds, tag)
+}
+
+/// [`is_csa`] for a private data element (odd group, element 0x1000 or above).
+fn csa_creator(ds: &[Elem<'_>], tag: Tag) -> bool {
     // On the bytes: `parse::text(b) == "SIEMENS CSA HEADER"` without decoding (the name is
     // ASCII, so only these bytes, padded with spaces or NULs, decode to it).
     let pad = |c: &u8| *c == b' ' || *c == 0;
