@@ -82,8 +82,9 @@ pub fn list(root: &Path) -> Result<Listing> {
                 format!("{rel}/{}", name.to_string_lossy())
             };
             let path = entry.path();
+            // The entry's type comes with the listing on most file systems: no query per file.
             let ft = entry.file_type().map_err(|e| Error::read(&path, e))?;
-            let (target, meta) = if ft.is_symlink() {
+            let (target, is_dir, is_file) = if ft.is_symlink() {
                 let refuse = |why| RefusedLink {
                     rel: child_rel.clone(),
                     why,
@@ -101,15 +102,15 @@ pub fn list(root: &Path) -> Result<Listing> {
                     out.refused.push(refuse(LinkProblem::Loop));
                     continue;
                 }
-                (target, meta)
+                (Some(target), meta.is_dir(), meta.is_file())
             } else {
-                let meta = entry.metadata().map_err(|e| Error::read(&path, e))?;
-                (canonical.join(&name), meta)
+                (None, ft.is_dir(), ft.is_file())
             };
-            if meta.is_dir() {
+            if is_dir {
                 out.dirs.push(child_rel.clone());
+                let target = target.unwrap_or_else(|| canonical.join(&name));
                 stack.push((path, child_rel, target));
-            } else if meta.is_file() {
+            } else if is_file {
                 out.files.push(child_rel);
             }
         }
@@ -235,6 +236,29 @@ mod tests {
             "{f}"
         );
         assert!(!f.contains("elsewhere"), "{f}");
+    }
+
+    /// Types come from the listing: folders at every depth are walked, regular files listed,
+    /// a socket and a named pipe left out.
+    #[test]
+    fn nested_folders_are_walked_and_sockets_and_pipes_left_out() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("raw");
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        std::fs::write(root.join("a/b/c/x.dcm"), b"x").unwrap();
+        std::fs::write(root.join("a/y.dcm"), b"").unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("a/sock")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join("a/b/pipe"))
+            .status()
+            .is_ok_and(|s| s.success());
+        let l = list(&root).unwrap();
+        assert_eq!(l.files, ["a/b/c/x.dcm", "a/y.dcm"]);
+        assert_eq!(l.dirs, ["a", "a/b", "a/b/c", "empty"]);
+        assert!(l.refused.is_empty());
+        // The pipe was there to be left out (mkfifo is in every Linux and macOS base system).
+        assert!(fifo || !cfg!(target_os = "linux"));
     }
 
     #[test]
