@@ -397,7 +397,7 @@ fn dataset<'a, const EXPLICIT: bool, const BIG: bool>(
                         implicit_vr(h.tag)
                     };
                     if h.tag == ITEM_END || h.tag == SEQ_END || h.len == UNDEFINED || &vr == b"SQ" {
-                        break Some(h);
+                        break Some((h, vr));
                     }
                     let e = value_end(b, h.value_at, h.len, b.len())?;
                     elems.push(Elem {
@@ -407,7 +407,7 @@ fn dataset<'a, const EXPLICIT: bool, const BIG: bool>(
                     });
                     pos = e;
                 };
-                let Some(h) = next else {
+                let Some((h, vr)) = next else {
                     let Some(Frame::Set { elems, .. }) = stack.pop() else {
                         unreachable!()
                     };
@@ -431,11 +431,6 @@ fn dataset<'a, const EXPLICIT: bool, const BIG: bool>(
                     *end = Some(pos);
                     continue;
                 }
-                let vr = if enc.explicit {
-                    h.vr
-                } else {
-                    implicit_vr(h.tag)
-                };
                 let is_seq = if enc.explicit {
                     &vr == b"SQ" || (&vr == b"UN" && h.len == UNDEFINED)
                 } else {
@@ -459,23 +454,16 @@ fn dataset<'a, const EXPLICIT: bool, const BIG: bool>(
                     pos = h.value_at;
                     continue;
                 }
-                if h.len == UNDEFINED {
-                    let (frags, after) = fragments(b, h.value_at)?;
-                    elems.push(Elem {
-                        tag: h.tag,
-                        vr,
-                        value: Val::Frags(scratch.frags.alloc_extend(frags)),
-                    });
-                    pos = after;
-                    continue;
-                }
-                let e = value_end(b, h.value_at, h.len, b.len())?;
+                // Left: an undefined length that is no sequence, i.e. encapsulated data (the
+                // loop above took every defined length that is no sequence).
+                debug_assert_eq!(h.len, UNDEFINED);
+                let (frags, after) = fragments(b, h.value_at)?;
                 elems.push(Elem {
                     tag: h.tag,
                     vr,
-                    value: Val::Bytes(&b[h.value_at..e]),
+                    value: Val::Frags(scratch.frags.alloc_extend(frags)),
                 });
-                pos = e;
+                pos = after;
             }
             Frame::Seq { end, .. } => {
                 let at_end = match *end {
