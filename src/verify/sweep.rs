@@ -447,29 +447,25 @@ impl Needles {
     }
 }
 
+/// Needles remembered with what they were built from ([`patient_key`]) and their fingerprint.
+type Remembered = (Vec<u8>, Arc<Needles>, u64);
+
 thread_local! {
-    /// The last [`Needles::patient_shared`] on this thread, with its [`patient_key`].
-    #[allow(clippy::type_complexity)]
-    static PATIENT_NEEDLES: RefCell<Option<(Vec<u8>, Arc<Needles>, u64)>> =
-        const { RefCell::new(None) };
+    /// The last [`Needles::patient_shared`] on this thread.
+    static PATIENT_NEEDLES: RefCell<Option<Remembered>> = const { RefCell::new(None) };
 }
 
 /// Everything the lab profile's needles of `raw` depend on, as bytes: `original_id`,
 /// `exclude`, and each top-level element of group 0010 (tag, VR, value). `None` when those
 /// elements' tags are not strictly ascending.
 fn patient_key(raw: &[Elem<'_>], original_id: Option<&str>, exclude: &[String]) -> Option<Vec<u8>> {
-    let mut key = Vec::with_capacity(256);
+    let mut key = vec![u8::from(original_id.is_some())];
+    key.reserve(256);
     let mut text = |s: &str| {
         key.extend_from_slice(&(s.len() as u64).to_le_bytes());
         key.extend_from_slice(s.as_bytes());
     };
-    match original_id {
-        Some(id) => {
-            text("1");
-            text(id);
-        }
-        None => text("0"),
-    }
+    text(original_id.unwrap_or_default());
     for x in exclude {
         text(x);
     }
@@ -1090,9 +1086,6 @@ mod tests {
         assert_eq!(Searcher::of(&other).find("a x101", true), Some(Kind::Id));
     }
 
-    /// With ASCII needles only and no UIDs or dates (the lab profile), a value is searched as
-    /// bytes without decoding: the answer is the decoded search's, for UTF-8 and Latin-1
-    /// values, padded or not, whole words or not.
     /// The lab needles remembered per thread are the ones `from_raw` builds, whichever input
     /// changes from one file to the next: a name (padding included), the ID, the birth date,
     /// another group-0010 element's value or VR, the original ID, the exclusions; and a file
@@ -1151,6 +1144,9 @@ mod tests {
         assert!((600..1400).contains(&reused), "{reused}");
     }
 
+    /// With ASCII needles only and no UIDs or dates (the lab profile), a value is searched as
+    /// bytes without decoding: the answer is the decoded search's, for UTF-8 and Latin-1
+    /// values, padded or not, whole words or not.
     #[test]
     fn values_are_searched_undecoded_with_the_decoded_answer() {
         let mut n = Needles::default();
